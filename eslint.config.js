@@ -1,0 +1,49 @@
+// typescript-eslint is here for the type-aware rules biome does not have: above all
+// no-floating-promises (a dropped promise in a broker is a lost error or a lost message),
+// and the folder boundaries of DESIGN.md section 8.
+import tseslint from 'typescript-eslint';
+
+const frontEnds = ['amqp', 'mqtt', 'grpc', 'ws', 'http', 'gateway'];
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'eslint.config.js'] },
+  {
+    files: ['**/*.ts', '**/*.mjs'],
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['scripts/*.mjs', 'bench/*.mjs'] } },
+    },
+    plugins: { '@typescript-eslint': tseslint.plugin },
+    linterOptions: { reportUnusedDisableDirectives: 'off' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts', 'src/util/**/*.ts', 'src/errors/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: frontEnds.flatMap((f) => [`**/${f}/*`, `**/${f}`]), message: 'the core knows no protocol' }] },
+      ],
+    },
+  },
+  ...frontEnds.map((fe) => ({
+    files: [`src/${fe}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: frontEnds.filter((o) => o !== fe).flatMap((f) => [`**/${f}/*`, `**/${f}`]),
+              message: 'a front end never imports another front end',
+            },
+            { group: ['**/core/*', '!**/core/index.js'], message: 'front ends import only core/index.js' },
+          ],
+        },
+      ],
+    },
+  })),
+);

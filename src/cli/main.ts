@@ -1,0 +1,76 @@
+/**
+ * The `switchyard` command: starts the broker with an embedded default configuration.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadConfig, parseScalar } from '../config/load.js';
+import { OPTION_DOCS } from '../config/schema.js';
+import { isSwitchyardError } from '../errors/index.js';
+import { startServer } from '../server/index.js';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
+
+function portOption(flag: string, path: string): Option {
+  const d = OPTION_DOCS.find((o) => o.path === path)!;
+  return new Option(`${flag} <port>`, `${d.doc} [env ${d.env}]`);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('switchyard')
+    .description('Switchyard message broker. Starts with an embedded default: AMQP 0-9-1 on 5672, user guest/guest (loopback only).')
+    .version(version)
+    .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
+    .option('--host <address>', 'address every listener binds to [env SWITCHYARD_HOST] (default 0.0.0.0)')
+    .option('--data-dir <dir>', 'data directory [env SWITCHYARD_DATA_DIR] (default ./data)')
+    .addOption(portOption('--amqp-port', 'amqp.port'))
+    .option('--print-config', 'print the effective configuration as JSON and exit')
+    .addHelpText(
+      'after',
+      '\nPorts take a number, 0 for an ephemeral port, or "off".\nEvery option can also be set in the config file or the environment; see docs/configuration.md.',
+    );
+  program.parse(argv);
+  const o = program.opts<{ config?: string; host?: string; dataDir?: string; amqpPort?: string; printConfig?: boolean }>();
+
+  const config = loadConfig({
+    file: o.config,
+    overrides: {
+      host: o.host,
+      dataDir: o.dataDir,
+      'amqp.port': o.amqpPort === undefined ? undefined : parseScalar(o.amqpPort),
+    },
+  });
+  if (o.printConfig) {
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    return;
+  }
+  const server = await startServer(config, version);
+  for (const l of server.listeners) {
+    process.stdout.write(`switchyard: ${l.protocol} listening on ${l.host}:${l.port}\n`);
+  }
+  process.stdout.write(`switchyard ${version} ready (data dir ${config.dataDir})\n`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`switchyard: ${signal}, shutting down\n`);
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    server.close().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`switchyard: shutdown failed: ${String(e)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main(process.argv).catch((e: unknown) => {
+  if (isSwitchyardError(e)) process.stderr.write(`switchyard: ${e.message}\n`);
+  else process.stderr.write(`switchyard: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

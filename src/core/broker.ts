@@ -1,0 +1,276 @@
+/**
+ * The broker: vhosts, users, and the connections front ends open on behalf of their clients.
+ * Every operation a client can ask for goes through a CoreConnection, which carries the identity
+ * (user, vhost): that is the one place where permissions are enforced for every protocol.
+ */
+import { randomBytes } from 'node:crypto';
+import { SwitchyardError, accessRefused, notFound, preconditionFailed } from '../errors/index.js';
+import { type Exchange, type ExchangeOptions, isExchangeType } from './exchange.js';
+import type { HeaderTable, Message } from './message.js';
+import type { Queue, QueueOptions, QueueOwner } from './queue.js';
+import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
+import { checkName, REPLY_TO, VHost } from './vhost.js';
+
+export interface Identity {
+  readonly user: string;
+  readonly vhost: string;
+}
+
+export type Permission = 'configure' | 'write' | 'read';
+
+/** Decides whether `identity` may do `permission` on a resource; the default allows everything. */
+export type Authorizer = (
+  identity: Identity,
+  permission: Permission,
+  kind: 'queue' | 'exchange',
+  name: string,
+) => boolean;
+
+export interface ConnectionInfo {
+  /** Protocol name, for management listings ("amqp", "mqtt", ...). */
+  readonly protocol: string;
+  readonly remoteAddress: string;
+  readonly user: string;
+  readonly vhost: string;
+  /** A name the client gave, if any. */
+  readonly clientName?: string;
+}
+
+export interface BrokerOptions {
+  /** user → password. Default: guest/guest. */
+  users?: Record<string, string>;
+  /** Users that may connect only from loopback (RabbitMQ's loopback_users). Default: guest. */
+  loopbackUsers?: string[];
+  vhosts?: string[];
+  authorize?: Authorizer;
+}
+
+export interface QueueInfo {
+  readonly name: string;
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
+export class Broker {
+  readonly vhosts = new Map<string, VHost>();
+  readonly connections = new Set<CoreConnection>();
+  private readonly users: Map<string, string>;
+  private readonly loopbackUsers: Set<string>;
+  readonly authorize: Authorizer;
+  private nextConnId = 1;
+
+  constructor(opts: BrokerOptions = {}) {
+    this.users = new Map(Object.entries(opts.users ?? { guest: 'guest' }));
+    this.loopbackUsers = new Set(opts.loopbackUsers ?? ['guest']);
+    for (const v of opts.vhosts ?? ['/']) this.vhosts.set(v, new VHost(v));
+    this.authorize = opts.authorize ?? (() => true);
+  }
+
+  /** Checks a user's password. Returns false rather than throwing: the front end picks the wire error. */
+  authenticate(user: string, password: string, remoteAddress: string): boolean {
+    const want = this.users.get(user);
+    if (want === undefined || want !== password) return false;
+    return !this.loopbackUsers.has(user) || isLoopback(remoteAddress);
+  }
+
+  /** Opens a connection in a vhost for an authenticated user. Throws NOT_ALLOWED for an unknown vhost. */
+  connect(info: ConnectionInfo): CoreConnection {
+    const vhost = this.vhosts.get(info.vhost);
+    if (vhost === undefined) {
+      throw new SwitchyardError('NOT_ALLOWED', `vhost ${info.vhost} not found`);
+    }
+    const c = new CoreConnection(this, vhost, this.nextConnId++, info);
+    this.connections.add(c);
+    return c;
+  }
+
+  /** Closes every connection (shutdown). Front ends are told through their close callbacks. */
+  closeAll(): void {
+    for (const c of [...this.connections]) c.close();
+  }
+}
+
+export function isLoopback(addr: string): boolean {
+  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === 'localhost';
+}
+
+export interface DeclareExchangeArgs extends ExchangeOptions {
+  type: string;
+  passive: boolean;
+}
+
+export interface DeclareQueueArgs extends QueueOptions {
+  passive: boolean;
+}
+
+/** A client connection's handle on the core. */
+export class CoreConnection implements QueueOwner {
+  readonly identity: Identity;
+  readonly sessions = new Set<Session>();
+  closed = false;
+  private readonly exclusiveQueues = new Set<Queue>();
+
+  constructor(
+    readonly broker: Broker,
+    readonly vhost: VHost,
+    readonly id: number,
+    readonly info: ConnectionInfo,
+  ) {
+    this.identity = { user: info.user, vhost: info.vhost };
+  }
+
+  private check(p: Permission, kind: 'queue' | 'exchange', name: string): void {
+    if (!this.broker.authorize(this.identity, p, kind, name)) {
+      throw accessRefused(
+        `access to ${kind} '${name}' in vhost '${this.vhost.name}' refused for user '${this.identity.user}'`,
+      );
+    }
+  }
+
+  declareExchange(name: string, a: DeclareExchangeArgs): Exchange {
+    if (a.passive) return this.vhost.getExchange(name);
+    if (!isExchangeType(a.type))
+      throw new SwitchyardError('COMMAND_INVALID', `unknown exchange type '${a.type}'`);
+    this.check('configure', 'exchange', name);
+    return this.vhost.declareExchange(name, a.type, a);
+  }
+
+  deleteExchange(name: string, ifUnused: boolean): void {
+    this.check('configure', 'exchange', name);
+    this.vhost.deleteExchange(name, ifUnused);
+  }
+
+  bindExchange(destination: string, source: string, routingKey: string, args: HeaderTable): void {
+    this.check('write', 'exchange', destination);
+    this.check('read', 'exchange', source);
+    const dest = this.vhost.getExchange(destination);
+    this.vhost.getExchange(source);
+    this.vhost.bind(source, dest, routingKey, args);
+  }
+
+  unbindExchange(destination: string, source: string, routingKey: string, args: HeaderTable): void {
+    this.check('write', 'exchange', destination);
+    this.check('read', 'exchange', source);
+    const dest = this.vhost.exchanges.get(destination);
+    if (dest === undefined || !this.vhost.exchanges.has(source)) return;
+    this.vhost.unbind(source, dest, routingKey, args);
+  }
+
+  /** Declares a queue ('' = server-named); returns the queue and its counts. */
+  declareQueue(name: string, a: DeclareQueueArgs): QueueInfo {
+    if (a.passive) {
+      if (name === '') throw notFound(`no queue '' in vhost '${this.vhost.name}'`);
+      return info(this.vhost.getQueue(name, this));
+    }
+    const n = name === '' ? `amq.gen-${randomBytes(16).toString('base64url')}` : name;
+    // As RabbitMQ (rabbit_channel, queue.declare): a name the client chose may not use the
+    // reserved prefix, even for an existing queue; the server's own amq.gen- names are fine.
+    if (name !== '') checkName('queue', name);
+    this.check('configure', 'queue', n);
+    const existed = this.vhost.queues.has(n);
+    const q = this.vhost.declareQueue(n, a, this);
+    if (!existed && q.owner === this) this.exclusiveQueues.add(q);
+    return info(q);
+  }
+
+  deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean): number {
+    this.check('configure', 'queue', name);
+    return this.vhost.deleteQueue(name, this, ifUnused, ifEmpty);
+  }
+
+  purgeQueue(name: string): number {
+    this.check('read', 'queue', name);
+    return this.vhost.getQueue(name, this).purge();
+  }
+
+  bindQueue(queue: string, exchange: string, routingKey: string, args: HeaderTable): void {
+    this.check('write', 'queue', queue);
+    this.check('read', 'exchange', exchange);
+    const q = this.vhost.getQueue(queue, this);
+    this.vhost.bind(exchange, q, routingKey, args);
+  }
+
+  unbindQueue(queue: string, exchange: string, routingKey: string, args: HeaderTable): void {
+    this.check('write', 'queue', queue);
+    this.check('read', 'exchange', exchange);
+    const q = this.vhost.getQueue(queue, this);
+    this.vhost.getExchange(exchange);
+    this.vhost.unbind(exchange, q, routingKey, args);
+  }
+
+  /** Looks up an exchange to publish to; refuses internal exchanges. */
+  publishTarget(exchange: string): Exchange {
+    const x = this.vhost.getExchange(exchange);
+    if (x.options.internal) {
+      throw accessRefused(`cannot publish to internal exchange '${exchange}' in vhost '${this.vhost.name}'`);
+    }
+    if (exchange !== '') this.check('write', 'exchange', exchange);
+    return x;
+  }
+
+  /**
+   * Routes a message and enqueues it on every queue it reaches. Returns those queues
+   * (empty = unroutable: the front end decides about mandatory returns).
+   */
+  publish(x: Exchange, msg: Message): readonly Queue[] {
+    const queues = this.vhost.route(x, msg);
+    for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(msg);
+    return queues;
+  }
+
+  openSession(): Session {
+    const s = new Session((closed) => this.sessions.delete(closed));
+    this.sessions.add(s);
+    return s;
+  }
+
+  /** Starts a consumer on a queue. Direct reply-to (`amq.rabbitmq.reply-to`) is handled here. */
+  consume(s: Session, queue: string, opts: ConsumeOptions, sink: DeliverySink): Consumer {
+    if (queue === REPLY_TO) {
+      if (!opts.noAck) throw preconditionFailed('reply consumer cannot acknowledge');
+      const q = this.vhost.createReplyQueue(randomBytes(12).toString('base64url'), this);
+      return s.addConsumer(q, opts, sink);
+    }
+    this.check('read', 'queue', queue);
+    const q = this.vhost.getQueue(queue, this);
+    if (q.hasExclusiveConsumer || (opts.exclusive && q.consumerCount > 0)) {
+      throw accessRefused(`queue '${queue}' in vhost '${this.vhost.name}' in exclusive use`);
+    }
+    return s.addConsumer(q, opts, sink);
+  }
+
+  /** The reply-to address of a session's direct reply-to consumer, if it has one. */
+  replyToAddress(s: Session): string | undefined {
+    for (const c of s.consumers.values()) if (c.queue.name.startsWith(`${REPLY_TO}.`)) return c.queue.name;
+    return undefined;
+  }
+
+  /** basic.get: takes one ready message. */
+  get(
+    s: Session,
+    queue: string,
+    noAck: boolean,
+  ): { tag: number; redelivered: boolean; msg: Message; remaining: number } | undefined {
+    this.check('read', 'queue', queue);
+    const q = this.vhost.getQueue(queue, this);
+    const e = q.shift();
+    if (e === undefined) return undefined;
+    const tag = s.recordGet(q, e, noAck);
+    return { tag, redelivered: e.redelivered, msg: e.msg, remaining: q.messageCount };
+  }
+
+  /** Closes the connection: sessions close (unacked requeued), exclusive queues are deleted. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.sessions]) s.close();
+    for (const q of this.exclusiveQueues) this.vhost.removeQueue(q);
+    for (const q of [...this.vhost.replyQueues.values()]) if (q.owner === this) this.vhost.removeQueue(q);
+    this.exclusiveQueues.clear();
+    this.broker.connections.delete(this);
+  }
+}
+
+function info(q: Queue): QueueInfo {
+  return { name: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount };
+}

@@ -1,0 +1,35 @@
+/**
+ * The core's public interface: the only module a front end may import (DESIGN.md section 8).
+ * It knows no wire protocol.
+ */
+export {
+  Broker,
+  type BrokerOptions,
+  type ConnectionInfo,
+  CoreConnection,
+  type DeclareExchangeArgs,
+  type DeclareQueueArgs,
+  type Identity,
+  isLoopback,
+  type Permission,
+  type QueueInfo,
+} from './broker.js';
+export { EXCHANGE_TYPES, type Exchange, type ExchangeType } from './exchange.js';
+export {
+  Decimal,
+  type HeaderTable,
+  type HeaderValue,
+  Message,
+  type Properties,
+  type PropertiesCodec,
+} from './message.js';
+export type { Queue } from './queue.js';
+export {
+  type ConsumeOptions,
+  type Consumer,
+  type DeliverySink,
+  Pause,
+  type Session,
+  type SettleOutcome,
+} from './session.js';
+export { REPLY_TO } from './vhost.js';

@@ -1,0 +1,111 @@
+/**
+ * The one message container every protocol converts to and from (DESIGN.md section 1).
+ * The body is a Buffer view that is never copied on the hot path. Properties are decoded lazily:
+ * a front end may hand over the properties still encoded in its own wire form together with a
+ * decoder, and a consumer of the same protocol reuses those bytes untouched.
+ */
+
+/** A header value. Integers that fit 32 bits, 64-bit integers (bigint), floats, strings, bytes, nested tables. */
+export type HeaderValue =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Buffer
+  | Date
+  | Decimal
+  | null
+  | HeaderValue[]
+  | HeaderTable;
+
+export interface HeaderTable {
+  [key: string]: HeaderValue;
+}
+
+/** An AMQP-style decimal: value * 10^-scale. */
+export class Decimal {
+  constructor(
+    readonly scale: number,
+    readonly value: number,
+  ) {}
+}
+
+/** Message properties, named as in AMQP's basic class (the richest of our protocols). */
+export interface Properties {
+  contentType?: string;
+  contentEncoding?: string;
+  headers?: HeaderTable;
+  /** 1 = transient, 2 = persistent. */
+  deliveryMode?: number;
+  priority?: number;
+  correlationId?: string;
+  replyTo?: string;
+  /** Per-message TTL in milliseconds, as a decimal string (AMQP's convention). */
+  expiration?: string;
+  messageId?: string;
+  /** Seconds since the epoch. */
+  timestamp?: number;
+  type?: string;
+  userId?: string;
+  appId?: string;
+  clusterId?: string;
+}
+
+/**
+ * A front end's codec for properties in its own wire form. `format` names the form; a consumer of
+ * the same form may copy the encoded bytes to its wire as they are.
+ */
+export interface PropertiesCodec {
+  readonly format: string;
+  decode(bytes: Buffer): Properties;
+}
+
+export class Message {
+  private props: Properties | undefined;
+  private encoded: Buffer | undefined;
+  private codec: PropertiesCodec | undefined;
+
+  /**
+   * @param properties decoded properties, or undefined when `encoded` + `codec` are given
+   * @param encoded the properties in `codec`'s wire form (kept, decoded only on demand)
+   */
+  constructor(
+    /** The exchange it was published to. */
+    readonly exchange: string,
+    /** The routing key it was published with. */
+    readonly routingKey: string,
+    readonly body: Buffer,
+    properties: Properties | undefined,
+    encoded?: Buffer,
+    codec?: PropertiesCodec,
+  ) {
+    this.props = properties;
+    this.encoded = encoded;
+    this.codec = codec;
+  }
+
+  /** Decoded properties (decoded once, on first use). */
+  get properties(): Properties {
+    if (this.props === undefined) {
+      this.props =
+        this.encoded !== undefined && this.codec !== undefined ? this.codec.decode(this.encoded) : {};
+    }
+    return this.props;
+  }
+
+  /** Replaces the properties; the encoded form is dropped, since it no longer matches. */
+  set properties(p: Properties) {
+    this.props = p;
+    this.encoded = undefined;
+    this.codec = undefined;
+  }
+
+  /** The properties still in `format`'s wire form, if they arrived in it and were not changed. */
+  encodedProperties(format: string): Buffer | undefined {
+    return this.codec !== undefined && this.codec.format === format ? this.encoded : undefined;
+  }
+
+  get persistent(): boolean {
+    return this.properties.deliveryMode === 2;
+  }
+}

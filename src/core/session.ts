@@ -1,0 +1,211 @@
+/**
+ * A session is where deliveries and their settlement live: one per AMQP channel, MQTT session,
+ * gRPC Session stream or WebSocket. It numbers deliveries (delivery tags), keeps the unacked
+ * ones, and applies credit: a per-consumer prefetch and a per-session one, as AMQP's basic.qos
+ * (global=false / global=true) describes, plus a pause switch the front end uses for flow control.
+ */
+import { preconditionFailed } from '../errors/index.js';
+import type { HeaderTable, Message } from './message.js';
+import type { Queue, QueueEntry } from './queue.js';
+
+/** How a front end receives deliveries. Called synchronously from the queue's dispatch. */
+export interface DeliverySink {
+  deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, msg: Message, queue: Queue): void;
+  /** The broker cancelled the consumer (its queue was deleted). */
+  cancelled(consumerTag: string): void;
+}
+
+export interface ConsumeOptions {
+  /** Consumer tag; unique within the session. */
+  tag: string;
+  /** Deliveries count as settled when sent (no ack expected). */
+  noAck: boolean;
+  /** No other consumer may consume from the queue while this one does. */
+  exclusive: boolean;
+  args: HeaderTable;
+}
+
+export class Consumer {
+  /** Unacked deliveries of this consumer that count against its prefetch. */
+  unacked = 0;
+  constructor(
+    readonly session: Session,
+    readonly queue: Queue,
+    readonly tag: string,
+    readonly noAck: boolean,
+    readonly exclusive: boolean,
+    /** Per-consumer prefetch, 0 = unlimited. */
+    readonly prefetch: number,
+    readonly args: HeaderTable,
+    readonly sink: DeliverySink,
+  ) {}
+
+  canTake(): boolean {
+    const s = this.session;
+    if (s.paused !== 0) return false;
+    if (this.noAck) return true;
+    return (
+      (this.prefetch === 0 || this.unacked < this.prefetch) &&
+      (s.prefetch === 0 || s.unackedCount < s.prefetch)
+    );
+  }
+}
+
+interface Unacked {
+  readonly entry: QueueEntry;
+  readonly queue: Queue;
+  /** Undefined for basic.get deliveries: they count against no credit. */
+  readonly consumer: Consumer | undefined;
+}
+
+/** Reasons a session's deliveries are paused; a bit each, so they nest. */
+export const Pause = {
+  /** The client asked (AMQP channel.flow). */
+  FLOW: 1,
+  /** The connection's outgoing buffer is full. */
+  BACKPRESSURE: 2,
+  /** A consumer is being set up: its confirmation must reach the client before any delivery. */
+  SETUP: 4,
+} as const;
+
+export type SettleOutcome = 'ack' | 'requeue' | 'discard';
+
+export class Session {
+  /** Session-wide prefetch (AMQP basic.qos global=true), 0 = unlimited. */
+  prefetch = 0;
+  /** Prefetch given to consumers created from now on (basic.qos global=false). */
+  consumerPrefetch = 0;
+  /** Unsettled consumer deliveries: what `prefetch` limits (basic.get deliveries are not counted). */
+  unackedCount = 0;
+  /** Bitmask of Pause reasons; deliveries flow only at 0. */
+  paused = 0;
+  readonly consumers = new Map<string, Consumer>();
+  closed = false;
+
+  private nextTag = 1;
+  /** Unacked deliveries by tag; a Map keeps insertion (= tag) order for `multiple`. */
+  private readonly unacked = new Map<number, Unacked>();
+
+  constructor(readonly onClose: (s: Session) => void) {}
+
+  /** Called by a queue's dispatch: numbers the delivery, records it, hands it to the sink. */
+  deliver(c: Consumer, entry: QueueEntry): void {
+    const tag = this.nextTag++;
+    if (!c.noAck) {
+      this.unacked.set(tag, { entry, queue: c.queue, consumer: c });
+      c.unacked++;
+      this.unackedCount++;
+    }
+    c.sink.deliver(c.tag, tag, entry.redelivered, entry.msg, c.queue);
+  }
+
+  /** Records a basic.get delivery and returns its tag. */
+  recordGet(queue: Queue, entry: QueueEntry, noAck: boolean): number {
+    const tag = this.nextTag++;
+    // Not counted in unackedCount: basic.get uses no credit (RabbitMQ's limiter counts
+    // consumer deliveries only).
+    if (!noAck) this.unacked.set(tag, { entry, queue, consumer: undefined });
+    return tag;
+  }
+
+  /**
+   * Settles one delivery, or with `multiple` every one up to and including `tag` (0 = all).
+   * Throws PRECONDITION_FAILED for a tag that is not outstanding, as RabbitMQ does.
+   */
+  settle(tag: number, multiple: boolean, outcome: SettleOutcome): void {
+    const touched = new Set<Queue>();
+    if (multiple) {
+      if (tag !== 0 && !this.unacked.has(tag)) throw unknownTag(tag);
+      for (const [t, u] of this.unacked) {
+        if (tag !== 0 && t > tag) break;
+        this.settleOne(t, u, outcome, touched);
+      }
+    } else {
+      const u = this.unacked.get(tag);
+      if (u === undefined) throw unknownTag(tag);
+      this.settleOne(tag, u, outcome, touched);
+    }
+    this.afterSettle(touched);
+  }
+
+  /** Requeues every unacked delivery (basic.recover with requeue, channel close). */
+  recover(): void {
+    const touched = new Set<Queue>();
+    for (const [t, u] of this.unacked) this.settleOne(t, u, 'requeue', touched);
+    this.afterSettle(touched);
+  }
+
+  get unackedTags(): number {
+    return this.unacked.size;
+  }
+
+  addConsumer(queue: Queue, opts: ConsumeOptions, sink: DeliverySink): Consumer {
+    const c = new Consumer(
+      this,
+      queue,
+      opts.tag,
+      opts.noAck,
+      opts.exclusive,
+      this.consumerPrefetch,
+      opts.args,
+      sink,
+    );
+    this.consumers.set(opts.tag, c);
+    queue.addConsumer(c);
+    return c;
+  }
+
+  /** Removes a consumer; its unacked deliveries stay unacked (they may still be acked). */
+  removeConsumer(tag: string): Consumer | undefined {
+    const c = this.consumers.get(tag);
+    if (c === undefined) return undefined;
+    this.consumers.delete(tag);
+    c.queue.removeConsumer(c);
+    return c;
+  }
+
+  pause(reason: number): void {
+    this.paused |= reason;
+  }
+
+  resume(reason: number): void {
+    if ((this.paused & reason) === 0) return;
+    this.paused &= ~reason;
+    if (this.paused === 0) this.kick();
+  }
+
+  /** Asks every queue this session consumes from to deliver what credit now allows. */
+  kick(): void {
+    for (const c of this.consumers.values()) if (c.queue.messageCount > 0) c.queue.dispatch();
+  }
+
+  /** Closes the session: consumers go, unacked deliveries are requeued in order. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const tag of [...this.consumers.keys()]) this.removeConsumer(tag);
+    this.recover();
+    this.onClose(this);
+  }
+
+  private settleOne(tag: number, u: Unacked, outcome: SettleOutcome, touched: Set<Queue>): void {
+    this.unacked.delete(tag);
+    if (u.consumer !== undefined) {
+      u.consumer.unacked--;
+      this.unackedCount--;
+    }
+    if (outcome === 'requeue') {
+      u.queue.requeue(u.entry);
+      touched.add(u.queue);
+    }
+  }
+
+  private afterSettle(requeuedTo: Set<Queue>): void {
+    for (const q of requeuedTo) q.dispatch();
+    if (!this.closed) this.kick();
+  }
+}
+
+function unknownTag(tag: number) {
+  return preconditionFailed(`unknown delivery tag ${tag}`);
+}

@@ -1,0 +1,310 @@
+/**
+ * A virtual host: its exchanges, queues and bindings, and routing. Names, defaults and error
+ * texts follow RabbitMQ, whose clients match on them.
+ */
+import {
+  type SwitchyardError,
+  accessRefused,
+  notFound,
+  preconditionFailed,
+  resourceLocked,
+} from '../errors/index.js';
+import {
+  type Binding,
+  type Destination,
+  Exchange,
+  type ExchangeOptions,
+  type ExchangeType,
+} from './exchange.js';
+import { parseXMatch, tablesEqual, valueEquals } from './headers-match.js';
+import type { HeaderTable, Message } from './message.js';
+import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
+
+/** Prefix of direct reply-to pseudo-queues (RabbitMQ's `amq.rabbitmq.reply-to`). */
+export const REPLY_TO = 'amq.rabbitmq.reply-to';
+const REPLY_TO_PREFIX = `${REPLY_TO}.`;
+
+const NO_QUEUES: readonly Queue[] = Object.freeze([]);
+const ROUTE_CACHE_MAX = 10_000;
+
+/** Queue arguments whose values must match on redeclare (RabbitMQ checks these). */
+const EQUIVALENT_QUEUE_ARGS = [
+  'x-expires',
+  'x-message-ttl',
+  'x-dead-letter-exchange',
+  'x-dead-letter-routing-key',
+  'x-max-length',
+  'x-max-length-bytes',
+  'x-max-priority',
+  'x-overflow',
+  'x-queue-mode',
+  'x-queue-type',
+  'x-single-active-consumer',
+];
+
+export class VHost {
+  readonly exchanges = new Map<string, Exchange>();
+  readonly queues = new Map<string, Queue>();
+  /** Direct reply-to pseudo-queues by their full name. */
+  readonly replyQueues = new Map<string, Queue>();
+  /** Bumped on every topology change; route caches older than this are stale. */
+  private topologyVersion = 0;
+
+  constructor(readonly name: string) {
+    const std = (n: string, t: ExchangeType) =>
+      this.exchanges.set(
+        n,
+        new Exchange(name, n, t, { durable: true, autoDelete: false, internal: false, args: {} }),
+      );
+    std('', 'direct');
+    std('amq.direct', 'direct');
+    std('amq.fanout', 'fanout');
+    std('amq.topic', 'topic');
+    std('amq.headers', 'headers');
+    std('amq.match', 'headers');
+  }
+
+  private describe(kind: 'queue' | 'exchange', n: string): string {
+    return `${kind} '${n}' in vhost '${this.name}'`;
+  }
+
+  getExchange(n: string): Exchange {
+    const x = this.exchanges.get(n);
+    if (x === undefined) throw notFound(`no ${this.describe('exchange', n)}`);
+    return x;
+  }
+
+  /** Looks a queue up, enforcing exclusivity against `owner`. */
+  getQueue(n: string, owner: QueueOwner | undefined): Queue {
+    const q = this.queues.get(n) ?? this.replyQueues.get(n);
+    if (q === undefined) throw notFound(`no ${this.describe('queue', n)}`);
+    if (q.owner !== undefined && q.owner !== owner) throw lockedError(this.describe('queue', n));
+    return q;
+  }
+
+  declareExchange(n: string, type: ExchangeType, opts: ExchangeOptions): Exchange {
+    if (n === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const existing = this.exchanges.get(n);
+    if (existing !== undefined) {
+      const what = this.describe('exchange', n);
+      if (existing.type !== type) throw inequivalent('type', what, type, existing.type);
+      if (existing.options.durable !== opts.durable)
+        throw inequivalent('durable', what, opts.durable, existing.options.durable);
+      if (existing.options.autoDelete !== opts.autoDelete)
+        throw inequivalent('auto_delete', what, opts.autoDelete, existing.options.autoDelete);
+      if (existing.options.internal !== opts.internal)
+        throw inequivalent('internal', what, opts.internal, existing.options.internal);
+      assertArgsEquivalent(what, opts.args, existing.options.args, ['alternate-exchange']);
+      return existing;
+    }
+    checkName('exchange', n);
+    const x = new Exchange(this.name, n, type, opts);
+    this.exchanges.set(n, x);
+    return x;
+  }
+
+  deleteExchange(n: string, ifUnused: boolean): void {
+    if (n === '') throw accessRefused(`operation not permitted on the default exchange`);
+    // RabbitMQ (rabbit_channel:check_exchange_deletion) refuses before looking the exchange up.
+    if (n.startsWith('amq.'))
+      throw accessRefused(`deletion of system ${this.describe('exchange', n)} not allowed`);
+    const x = this.exchanges.get(n);
+    if (x === undefined) return; // idempotent, as in RabbitMQ 3.x
+    if (ifUnused && x.bindings.size > 0) throw preconditionFailed(`${this.describe('exchange', n)} in use`);
+    this.removeExchange(x);
+  }
+
+  declareQueue(n: string, opts: QueueOptions, owner: QueueOwner | undefined): Queue {
+    const existing = this.queues.get(n);
+    if (existing !== undefined) {
+      const what = this.describe('queue', n);
+      if (existing.owner !== undefined && existing.owner !== owner) throw lockedError(what);
+      if (existing.options.durable !== opts.durable)
+        throw inequivalent('durable', what, opts.durable, existing.options.durable);
+      if (existing.options.exclusive !== opts.exclusive) throw lockedError(what);
+      if (existing.options.autoDelete !== opts.autoDelete)
+        throw inequivalent('auto_delete', what, opts.autoDelete, existing.options.autoDelete);
+      assertArgsEquivalent(what, opts.args, existing.options.args, EQUIVALENT_QUEUE_ARGS);
+      return existing;
+    }
+    // The reserved amq. prefix is checked by the caller for client-chosen names only: a
+    // server-named queue is amq.gen-... (see CoreConnection.declareQueue).
+    const q = new Queue(this.name, n, opts, opts.exclusive ? owner : undefined);
+    q.onUnused = (uq) => this.removeQueue(uq);
+    this.queues.set(n, q);
+    // Every queue is bound to the default exchange by its name; that binding is implicit.
+    return q;
+  }
+
+  /** Creates a direct reply-to pseudo-queue (see REPLY_TO). */
+  createReplyQueue(suffix: string, owner: QueueOwner): Queue {
+    const n = REPLY_TO_PREFIX + suffix;
+    const q = new Queue(this.name, n, { durable: false, exclusive: true, autoDelete: true, args: {} }, owner);
+    q.onUnused = (uq) => this.removeQueue(uq);
+    this.replyQueues.set(n, q);
+    return q;
+  }
+
+  /** Deletes a queue; returns the number of ready messages it held. */
+  deleteQueue(n: string, owner: QueueOwner | undefined, ifUnused: boolean, ifEmpty: boolean): number {
+    const q = this.queues.get(n);
+    if (q === undefined) return 0; // idempotent, as in RabbitMQ 3.x
+    if (q.owner !== undefined && q.owner !== owner) throw lockedError(this.describe('queue', n));
+    if (ifUnused && q.consumerCount > 0) throw preconditionFailed(`${this.describe('queue', n)} in use`);
+    if (ifEmpty && q.messageCount > 0) throw preconditionFailed(`${this.describe('queue', n)} not empty`);
+    const count = q.messageCount;
+    this.removeQueue(q);
+    return count;
+  }
+
+  bind(source: string, destination: Destination, routingKey: string, args: HeaderTable): void {
+    // RabbitMQ checks both ends of a binding (rabbit_channel:binding_action).
+    if (source === '' || (destination.kind === 'exchange' && destination.name === '')) {
+      throw accessRefused(`operation not permitted on the default exchange`);
+    }
+    const x = this.getExchange(source);
+    if (x.type === 'headers' && parseXMatch(args) === undefined) {
+      // rabbit_exchange_type_headers:validate_binding
+      throw preconditionFailed(
+        `Invalid x-match field value '${String(args['x-match'])}'; expected all, any, all-with-x, or any-with-x`,
+      );
+    }
+    if (x.addBinding(destination, routingKey, args) !== undefined) this.topologyVersion++;
+  }
+
+  unbind(source: string, destination: Destination, routingKey: string, args: HeaderTable): void {
+    if (source === '') throw accessRefused(`operation not permitted on the default exchange`);
+    const x = this.getExchange(source);
+    for (const b of x.bindings.values()) {
+      if (b.destination === destination && b.routingKey === routingKey && tablesEqual(b.args, args)) {
+        this.removeBinding(b);
+        return;
+      }
+    }
+    // Unbinding what is not bound succeeds, as in RabbitMQ 3.x.
+  }
+
+  /**
+   * The queues a message published to `x` reaches: through exchange-to-exchange bindings, and
+   * through the alternate exchange when nothing else matched. The result may be a cached array:
+   * callers must not change it.
+   */
+  route(x: Exchange, msg: Message): readonly Queue[] {
+    if (x.name === '') {
+      const rk = msg.routingKey;
+      const q =
+        this.queues.get(rk) ?? (rk.startsWith(REPLY_TO_PREFIX) ? this.replyQueues.get(rk) : undefined);
+      return q === undefined ? NO_QUEUES : [q];
+    }
+    if (x.cacheable) {
+      if (x.cacheVersion !== this.topologyVersion || x.routeCache === undefined) {
+        x.routeCache = new Map();
+        x.cacheVersion = this.topologyVersion;
+      }
+      const hit = x.routeCache.get(msg.routingKey);
+      if (hit !== undefined) return hit;
+    }
+    const visited = new Set<Exchange>();
+    const queues: Queue[] = [];
+    const cacheable = this.collect(x, msg, visited, queues);
+    const result = queues.length === 0 ? NO_QUEUES : queues;
+    if (cacheable && x.routeCache !== undefined) {
+      if (x.routeCache.size >= ROUTE_CACHE_MAX) x.routeCache.clear();
+      x.routeCache.set(msg.routingKey, result);
+    }
+    return result;
+  }
+
+  /** Collects queues reachable from x; returns whether the result depends on the key only. */
+  private collect(x: Exchange, msg: Message, visited: Set<Exchange>, queues: Queue[]): boolean {
+    visited.add(x);
+    let keyOnly = x.cacheable;
+    const dests = new Set<Destination>();
+    x.route(msg, dests);
+    for (const d of dests) {
+      if (d.kind === 'queue') {
+        if (!queues.includes(d)) queues.push(d);
+      } else if (!visited.has(d)) {
+        keyOnly = this.collect(d, msg, visited, queues) && keyOnly;
+      }
+    }
+    // As RabbitMQ's process_alternate: the alternate exchange is used when this exchange's own
+    // bindings matched nothing, not when what they matched led to no new queue.
+    if (dests.size === 0) {
+      const aeName = x.alternateExchange;
+      const ae = aeName === undefined ? undefined : this.exchanges.get(aeName);
+      if (ae !== undefined && !visited.has(ae)) keyOnly = this.collect(ae, msg, visited, queues) && keyOnly;
+    }
+    return keyOnly;
+  }
+
+  private removeBinding(b: Binding): void {
+    const x = b.source;
+    x.removeBinding(b);
+    this.topologyVersion++;
+    if (x.options.autoDelete && x.bindings.size === 0 && this.exchanges.get(x.name) === x)
+      this.removeExchange(x);
+  }
+
+  private removeExchange(x: Exchange): void {
+    this.exchanges.delete(x.name);
+    for (const b of [...x.bindings.values()]) x.removeBinding(b);
+    for (const b of [...x.incoming]) this.removeBinding(b);
+    this.topologyVersion++;
+  }
+
+  /** Removes a queue: bindings go, consumers are cancelled (and told), messages dropped. */
+  removeQueue(q: Queue): void {
+    if (q.deleted) return;
+    q.deleted = true;
+    if (this.queues.get(q.name) === q) this.queues.delete(q.name);
+    if (this.replyQueues.get(q.name) === q) this.replyQueues.delete(q.name);
+    for (const b of [...q.incoming]) this.removeBinding(b);
+    for (const c of [...q.consumers]) {
+      c.session.removeConsumer(c.tag);
+      c.sink.cancelled(c.tag);
+    }
+    q.purge();
+    this.topologyVersion++;
+  }
+}
+
+/** Refuses a client-chosen name with the reserved `amq.` prefix (RabbitMQ's check_name). */
+export function checkName(kind: 'queue' | 'exchange', n: string): void {
+  if (n.startsWith('amq.')) throw accessRefused(`${kind} name '${n}' contains reserved prefix 'amq.*'`);
+}
+
+function lockedError(what: string): SwitchyardError {
+  return resourceLocked(
+    `cannot obtain exclusive access to locked ${what}. It could be originally declared on another connection or the exclusive property value does not match that of the original declaration.`,
+  );
+}
+
+function inequivalent(arg: string, what: string, received: unknown, current: unknown): SwitchyardError {
+  return preconditionFailed(
+    `inequivalent arg '${arg}' for ${what}: received '${received}' but current is '${current}'`,
+  );
+}
+
+function assertArgsEquivalent(
+  what: string,
+  got: HeaderTable,
+  have: HeaderTable,
+  keys: readonly string[],
+): void {
+  for (const k of keys) {
+    const a = got[k];
+    const b = have[k];
+    if (a === undefined && b === undefined) continue;
+    if (a === undefined || b === undefined || !valueEquals(a, b)) {
+      throw preconditionFailed(
+        `inequivalent arg '${k}' for ${what}: received ${fmt(a)} but current is ${fmt(b)}`,
+      );
+    }
+  }
+}
+
+function fmt(v: unknown): string {
+  if (v === undefined) return 'none';
+  return typeof v === 'string' ? `the value '${v}'` : `the value '${String(v)}'`;
+}

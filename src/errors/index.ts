@@ -1,0 +1,79 @@
+/**
+ * One error type for the whole broker. Each error carries a stable code from the catalogue
+ * below, and the catalogue maps that code to every protocol's wire code, so a front end never
+ * parses a message string to decide what to send (fastify's createError, ws's close codes).
+ */
+
+export interface ErrorSpec {
+  /** AMQP 0-9-1 reply code. */
+  readonly amqp: number;
+  /** Whether AMQP treats this as a connection error (hard) rather than a channel error (soft). */
+  readonly amqpHard: boolean;
+  /** HTTP status for the REST and management APIs. */
+  readonly http: number;
+  /** gRPC status code number. */
+  readonly grpc: number;
+  /** MQTT 5 reason code. */
+  readonly mqtt: number;
+  /** The AMQP reply-text prefix when it differs from the code (RabbitMQ's constant names). */
+  readonly amqpName?: string;
+  readonly doc: string;
+}
+
+/** The code catalogue. docs/errors.md is generated from this table (scripts/gen-docs). */
+export const ERRORS = {
+  NOT_FOUND: { amqp: 404, amqpHard: false, http: 404, grpc: 5, mqtt: 0x80, doc: 'A queue or exchange does not exist.' },
+  ACCESS_REFUSED: { amqp: 403, amqpHard: false, http: 403, grpc: 7, mqtt: 0x87, doc: 'The operation is not permitted (reserved name, permissions).' },
+  RESOURCE_LOCKED: { amqp: 405, amqpHard: false, http: 409, grpc: 9, mqtt: 0x80, doc: 'An exclusive queue or consumer belongs to another connection.' },
+  PRECONDITION_FAILED: { amqp: 406, amqpHard: false, http: 409, grpc: 9, mqtt: 0x80, doc: 'Redeclared with other properties, unknown delivery tag, queue not empty/unused.' },
+  CONTENT_TOO_LARGE: { amqp: 406, amqpHard: false, amqpName: 'PRECONDITION_FAILED', http: 413, grpc: 8, mqtt: 0x95, doc: 'A message is larger than the configured maximum.' },
+  NO_ROUTE: { amqp: 312, amqpHard: false, http: 404, grpc: 5, mqtt: 0x10, doc: 'A mandatory message could not be routed to any queue.' },
+  NO_CONSUMERS: { amqp: 313, amqpHard: false, http: 404, grpc: 5, mqtt: 0x10, doc: 'An immediate message could not be delivered.' },
+  CONNECTION_FORCED: { amqp: 320, amqpHard: true, http: 503, grpc: 14, mqtt: 0x8b, doc: 'The broker closed the connection (shutdown, operator).' },
+  INVALID_PATH: { amqp: 402, amqpHard: true, http: 400, grpc: 3, mqtt: 0x80, doc: 'An invalid virtual host path.' },
+  FRAME_ERROR: { amqp: 501, amqpHard: true, http: 400, grpc: 3, mqtt: 0x81, doc: 'A malformed or oversize frame.' },
+  SYNTAX_ERROR: { amqp: 502, amqpHard: true, http: 400, grpc: 3, mqtt: 0x81, doc: 'A frame with invalid field values.' },
+  COMMAND_INVALID: { amqp: 503, amqpHard: true, http: 400, grpc: 3, mqtt: 0x82, doc: 'An invalid operation in this state.' },
+  CHANNEL_ERROR: { amqp: 504, amqpHard: true, http: 400, grpc: 3, mqtt: 0x82, doc: 'A frame on a channel that is not open.' },
+  UNEXPECTED_FRAME: { amqp: 505, amqpHard: true, http: 400, grpc: 3, mqtt: 0x82, doc: 'A frame that was not expected at this point.' },
+  RESOURCE_ERROR: { amqp: 506, amqpHard: true, http: 503, grpc: 8, mqtt: 0x97, doc: 'The broker is out of a resource (limits).' },
+  NOT_ALLOWED: { amqp: 530, amqpHard: true, http: 403, grpc: 7, mqtt: 0x87, doc: 'Not allowed, e.g. an unknown virtual host.' },
+  NOT_IMPLEMENTED: { amqp: 540, amqpHard: true, http: 501, grpc: 12, mqtt: 0x83, doc: 'A method or feature the broker does not implement.' },
+  INTERNAL_ERROR: { amqp: 541, amqpHard: true, http: 500, grpc: 13, mqtt: 0x83, doc: 'A broker bug; the connection is closed, the broker stays up.' },
+  AUTHENTICATION_FAILED: { amqp: 403, amqpHard: true, amqpName: 'ACCESS_REFUSED', http: 401, grpc: 16, mqtt: 0x86, doc: 'Wrong user name or password, or an unsupported mechanism.' },
+  INVALID_CONFIG: { amqp: 541, amqpHard: true, http: 500, grpc: 3, mqtt: 0x83, doc: 'The configuration file or a flag is invalid.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** The broker's error: a stable code and a readable message; wire codes come from the catalogue. */
+export class SwitchyardError extends Error {
+  override readonly name = 'SwitchyardError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  get spec(): ErrorSpec {
+    return ERRORS[this.code];
+  }
+
+  /** The AMQP reply text in the form RabbitMQ clients and users match on: `NOT_FOUND - no queue 'q' in vhost '/'`. */
+  get amqpText(): string {
+    const spec: ErrorSpec = ERRORS[this.code];
+    return `${spec.amqpName ?? this.code} - ${this.message}`;
+  }
+}
+
+export function isSwitchyardError(e: unknown): e is SwitchyardError {
+  return e instanceof SwitchyardError;
+}
+
+export const notFound = (m: string) => new SwitchyardError('NOT_FOUND', m);
+export const accessRefused = (m: string) => new SwitchyardError('ACCESS_REFUSED', m);
+export const resourceLocked = (m: string) => new SwitchyardError('RESOURCE_LOCKED', m);
+export const preconditionFailed = (m: string) => new SwitchyardError('PRECONDITION_FAILED', m);
+export const commandInvalid = (m: string) => new SwitchyardError('COMMAND_INVALID', m);
+export const notImplemented = (m: string) => new SwitchyardError('NOT_IMPLEMENTED', m);
