@@ -11,7 +11,8 @@ export function configurationMd(): string {
   const get = (path: string): unknown =>
     path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], defaults);
   const rows = OPTION_DOCS.map(
-    (d) => `| \`${d.path}\` | \`${JSON.stringify(get(d.path))}\` | \`${d.env}\` | ${d.flag ? `\`${d.flag}\`` : ''} | ${d.doc} |`,
+    (d) =>
+      `| \`${d.path}\` | \`${JSON.stringify(get(d.path))}\` | \`${d.env}\` | ${d.flag ? `\`${d.flag}\`` : ''} | ${d.doc} |`,
   );
   return `# Configuration
 

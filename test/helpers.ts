@@ -40,7 +40,12 @@ export async function interopTargets(): Promise<Target[]> {
   const out: Target[] = [{ name: 'switchyard', url: b.url, port: b.port, stop: () => b.close() }];
   const rabbit = process.env.RABBITMQ_URL;
   if (rabbit !== undefined && rabbit !== '') {
-    out.push({ name: 'rabbitmq', url: rabbit, port: Number(new URL(rabbit).port || 5672), stop: async () => {} });
+    out.push({
+      name: 'rabbitmq',
+      url: rabbit,
+      port: Number(new URL(rabbit).port || 5672),
+      stop: async () => {},
+    });
   }
   return out;
 }

@@ -82,7 +82,10 @@ export class AmqpChannel implements DeliverySink {
   /** Handles a method frame for this channel. Throws SwitchyardError for the caller to map. */
   handleMethod(m: AmqpMethod): void {
     if (this.pending !== undefined) {
-      throw new SwitchyardError('UNEXPECTED_FRAME', `expected content header for class 60, got non content header frame instead`);
+      throw new SwitchyardError(
+        'UNEXPECTED_FRAME',
+        `expected content header for class 60, got non content header frame instead`,
+      );
     }
     const core = this.core;
     const out = this.conn.out;
@@ -109,7 +112,8 @@ export class AmqpChannel implements DeliverySink {
       case 'basic.reject':
         return this.settle(m.deliveryTag, false, m.requeue ? 'requeue' : 'discard');
       case 'basic.qos':
-        if (m.prefetchSize !== 0) throw new SwitchyardError('NOT_IMPLEMENTED', `prefetch_size!=0 (${m.prefetchSize})`);
+        if (m.prefetchSize !== 0)
+          throw new SwitchyardError('NOT_IMPLEMENTED', `prefetch_size!=0 (${m.prefetchSize})`);
         if (m.global) this.session.prefetch = m.prefetchCount;
         else this.session.consumerPrefetch = m.prefetchCount;
         writeMethodFrame(out, ch, { kind: 'basic.qos-ok' });
@@ -191,19 +195,22 @@ export class AmqpChannel implements DeliverySink {
         return;
       }
       case 'confirm.select':
-        if (this.tx !== undefined) throw new SwitchyardError('PRECONDITION_FAILED', 'cannot switch from tx to confirm mode');
+        if (this.tx !== undefined)
+          throw new SwitchyardError('PRECONDITION_FAILED', 'cannot switch from tx to confirm mode');
         this.confirming = true;
         if (!m.noWait) writeMethodFrame(out, ch, { kind: 'confirm.select-ok' });
         return;
       case 'tx.select':
-        if (this.confirming) throw new SwitchyardError('PRECONDITION_FAILED', 'cannot switch from confirm to tx mode');
+        if (this.confirming)
+          throw new SwitchyardError('PRECONDITION_FAILED', 'cannot switch from confirm to tx mode');
         this.tx ??= { publishes: [], settles: [] };
         writeMethodFrame(out, ch, { kind: 'tx.select-ok' });
         return;
       case 'tx.commit':
         return this.commit();
       case 'tx.rollback': {
-        if (this.tx === undefined) throw new SwitchyardError('PRECONDITION_FAILED', 'channel is not transactional');
+        if (this.tx === undefined)
+          throw new SwitchyardError('PRECONDITION_FAILED', 'channel is not transactional');
         this.tx = { publishes: [], settles: [] };
         writeMethodFrame(out, ch, { kind: 'tx.rollback-ok' });
         return;
@@ -230,13 +237,19 @@ export class AmqpChannel implements DeliverySink {
     if (payload.length < 14) throw new SwitchyardError('FRAME_ERROR', 'content header frame too short');
     const classId = payload.readUInt16BE(0);
     if (classId !== CLASS_BASIC) {
-      throw new SwitchyardError('FRAME_ERROR', `content header for class ${classId}, expected ${CLASS_BASIC}`);
+      throw new SwitchyardError(
+        'FRAME_ERROR',
+        `content header for class ${classId}, expected ${CLASS_BASIC}`,
+      );
     }
     const size = Number(payload.readBigUInt64BE(4));
     const max = this.conn.options.maxMessageSize;
     if (size > max) {
       this.pending = undefined;
-      throw new SwitchyardError('CONTENT_TOO_LARGE', `message size ${size} is larger than configured max size ${max}`);
+      throw new SwitchyardError(
+        'CONTENT_TOO_LARGE',
+        `message size ${size} is larger than configured max size ${max}`,
+      );
     }
     p.props = Buffer.from(payload.subarray(12));
     p.bodySize = size;
@@ -250,7 +263,10 @@ export class AmqpChannel implements DeliverySink {
     }
     p.received += payload.length;
     if (p.received > p.bodySize) {
-      throw new SwitchyardError('FRAME_ERROR', `body larger than the ${p.bodySize} bytes announced in its header`);
+      throw new SwitchyardError(
+        'FRAME_ERROR',
+        `body larger than the ${p.bodySize} bytes announced in its header`,
+      );
     }
     if (p.received === p.bodySize && p.parts.length === 0) {
       this.completePublish(p, payload.length < COPY_BODY_BELOW ? Buffer.from(payload) : payload);
@@ -275,7 +291,8 @@ export class AmqpChannel implements DeliverySink {
       }
       if (decoded.replyTo === REPLY_TO) {
         const addr = this.core.replyToAddress(this.session);
-        if (addr === undefined) throw new SwitchyardError('PRECONDITION_FAILED', 'fast reply consumer does not exist');
+        if (addr === undefined)
+          throw new SwitchyardError('PRECONDITION_FAILED', 'fast reply consumer does not exist');
         props = encodeProperties({ ...decoded, replyTo: addr });
         msg = new Message(p.exchange.name, p.routingKey, body, undefined, props, AMQP_CODEC);
       }
@@ -326,7 +343,14 @@ export class AmqpChannel implements DeliverySink {
     writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' });
   }
 
-  private consume(queue: string, tag: string, noAck: boolean, exclusive: boolean, noWait: boolean, args: HeaderTable) {
+  private consume(
+    queue: string,
+    tag: string,
+    noAck: boolean,
+    exclusive: boolean,
+    noWait: boolean,
+    args: HeaderTable,
+  ) {
     const consumerTag = tag === '' ? `amq.ctag-${randomBytes(16).toString('base64url')}` : tag;
     if (this.session.consumers.has(consumerTag)) {
       throw new SwitchyardError('NOT_ALLOWED', `attempt to reuse consumer tag '${consumerTag}'`);
@@ -378,4 +402,3 @@ export class AmqpChannel implements DeliverySink {
 function propsBytes(msg: Message): Buffer {
   return msg.encodedProperties(AMQP_CODEC.format) ?? encodeProperties(msg.properties);
 }
-

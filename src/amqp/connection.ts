@@ -101,6 +101,8 @@ export class AmqpConnection {
     } catch (e) {
       this.closeWith(toCloseReason(e), 0, 0, true);
     }
+    // Replies written by channel handlers go out with this turn's flush.
+    if (this.out.length > 0) this.scheduleFlush();
   }
 
   /** Checks the 8-byte protocol header; answers a mismatch with the header we speak, then closes. */
@@ -183,7 +185,10 @@ export class AmqpConnection {
         if (this.state !== 'start') break;
         this.consumerCancelNotify = capability(m.clientProperties, 'consumer_cancel_notify');
         const creds = parseCredentials(m.mechanism, m.response);
-        if (creds === undefined || !this.broker.authenticate(creds.user, creds.password, this.remoteAddress)) {
+        if (
+          creds === undefined ||
+          !this.broker.authenticate(creds.user, creds.password, this.remoteAddress)
+        ) {
           throw new SwitchyardError(
             'AUTHENTICATION_FAILED',
             `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
@@ -246,7 +251,10 @@ export class AmqpConnection {
       default:
         break;
     }
-    throw new SwitchyardError('COMMAND_INVALID', `unexpected method ${m.kind} on channel 0 in state ${this.state}`);
+    throw new SwitchyardError(
+      'COMMAND_INVALID',
+      `unexpected method ${m.kind} on channel 0 in state ${this.state}`,
+    );
   }
 
   /** Routes a frame to its channel; turns a channel error into channel.close, a hard one into connection.close. */
@@ -278,7 +286,10 @@ export class AmqpConnection {
     }
     if (this.channels.has(id)) throw new SwitchyardError('CHANNEL_ERROR', `second 'channel.open' seen`);
     if (id > this.channelMax) {
-      throw new SwitchyardError('NOT_ALLOWED', `channel number ${id} exceeds the negotiated channel_max ${this.channelMax}`);
+      throw new SwitchyardError(
+        'NOT_ALLOWED',
+        `channel number ${id} exceeds the negotiated channel_max ${this.channelMax}`,
+      );
     }
     this.channels.set(id, new AmqpChannel(this, id, this.core!));
     this.send(id, { kind: 'channel.open-ok' });

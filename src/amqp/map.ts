@@ -12,7 +12,8 @@ export interface CloseReason {
 
 /** Turns anything thrown while handling a method into the close to send. Bugs become 541 hard errors. */
 export function toCloseReason(e: unknown): CloseReason {
-  if (isSwitchyardError(e)) return { replyCode: e.spec.amqp, replyText: truncate(e.amqpText), hard: e.spec.amqpHard };
+  if (isSwitchyardError(e))
+    return { replyCode: e.spec.amqp, replyText: truncate(e.amqpText), hard: e.spec.amqpHard };
   const msg = e instanceof Error ? e.message : String(e);
   return { replyCode: 541, replyText: truncate(`INTERNAL_ERROR - ${msg}`), hard: true };
 }
@@ -25,6 +26,9 @@ function truncate(s: string): string {
   return out;
 }
 
-export function amqpError(code: ConstructorParameters<typeof SwitchyardError>[0], message: string): SwitchyardError {
+export function amqpError(
+  code: ConstructorParameters<typeof SwitchyardError>[0],
+  message: string,
+): SwitchyardError {
   return new SwitchyardError(code, message);
 }

@@ -8,8 +8,9 @@ import { OPTION_DOCS } from '../config/schema.js';
 import { isSwitchyardError } from '../errors/index.js';
 import { startServer } from '../server/index.js';
 
-const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+const version = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 function portOption(flag: string, path: string): Option {
   const d = OPTION_DOCS.find((o) => o.path === path)!;
@@ -18,7 +19,9 @@ function portOption(flag: string, path: string): Option {
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('switchyard')
-    .description('Switchyard message broker. Starts with an embedded default: AMQP 0-9-1 on 5672, user guest/guest (loopback only).')
+    .description(
+      'Switchyard message broker. Starts with an embedded default: AMQP 0-9-1 on 5672, user guest/guest (loopback only).',
+    )
     .version(version)
     .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
     .option('--host <address>', 'address every listener binds to [env SWITCHYARD_HOST] (default 0.0.0.0)')
@@ -30,7 +33,13 @@ export async function main(argv: string[]): Promise<void> {
       '\nPorts take a number, 0 for an ephemeral port, or "off".\nEvery option can also be set in the config file or the environment; see docs/configuration.md.',
     );
   program.parse(argv);
-  const o = program.opts<{ config?: string; host?: string; dataDir?: string; amqpPort?: string; printConfig?: boolean }>();
+  const o = program.opts<{
+    config?: string;
+    host?: string;
+    dataDir?: string;
+    amqpPort?: string;
+    printConfig?: boolean;
+  }>();
 
   const config = loadConfig({
     file: o.config,

@@ -56,14 +56,20 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (e) {
-      throw new SwitchyardError('INVALID_CONFIG', `cannot read config file ${opts.file}: ${(e as Error).message}`);
+      throw new SwitchyardError(
+        'INVALID_CONFIG',
+        `cannot read config file ${opts.file}: ${(e as Error).message}`,
+      );
     }
     const lc = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lc });
     if (doc.errors.length > 0) {
       const err = doc.errors[0]!;
       const pos = lc.linePos(err.pos[0]);
-      throw new SwitchyardError('INVALID_CONFIG', `${opts.file}:${pos.line}:${pos.col}: ${err.message.split('\n')[0]}`);
+      throw new SwitchyardError(
+        'INVALID_CONFIG',
+        `${opts.file}:${pos.line}:${pos.col}: ${err.message.split('\n')[0]}`,
+      );
     }
     const js = doc.toJS() as unknown;
     if (js !== null && js !== undefined) {

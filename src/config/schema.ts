@@ -43,16 +43,41 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     flag: '--data-dir',
     doc: 'Data directory (created if missing). Nothing is written to it yet: durable storage is the next milestone.',
   },
-  { path: 'amqp.port', env: 'SWITCHYARD_AMQP_PORT', flag: '--amqp-port', doc: "AMQP 0-9-1 port; 0 = ephemeral, 'off' = disabled." },
-  { path: 'amqp.frameMax', env: 'SWITCHYARD_AMQP_FRAME_MAX', doc: 'Largest frame (bytes) offered in connection.tune.' },
-  { path: 'amqp.channelMax', env: 'SWITCHYARD_AMQP_CHANNEL_MAX', doc: 'Most channels per connection offered in connection.tune.' },
-  { path: 'amqp.heartbeat', env: 'SWITCHYARD_AMQP_HEARTBEAT', doc: 'Heartbeat interval (s) offered in connection.tune; 0 = off.' },
+  {
+    path: 'amqp.port',
+    env: 'SWITCHYARD_AMQP_PORT',
+    flag: '--amqp-port',
+    doc: "AMQP 0-9-1 port; 0 = ephemeral, 'off' = disabled.",
+  },
+  {
+    path: 'amqp.frameMax',
+    env: 'SWITCHYARD_AMQP_FRAME_MAX',
+    doc: 'Largest frame (bytes) offered in connection.tune.',
+  },
+  {
+    path: 'amqp.channelMax',
+    env: 'SWITCHYARD_AMQP_CHANNEL_MAX',
+    doc: 'Most channels per connection offered in connection.tune.',
+  },
+  {
+    path: 'amqp.heartbeat',
+    env: 'SWITCHYARD_AMQP_HEARTBEAT',
+    doc: 'Heartbeat interval (s) offered in connection.tune; 0 = off.',
+  },
   {
     path: 'amqp.maxMessageSize',
     env: 'SWITCHYARD_AMQP_MAX_MESSAGE_SIZE',
     doc: 'Largest message body (bytes); larger publishes are refused with 406 PRECONDITION_FAILED.',
   },
-  { path: 'users', env: 'SWITCHYARD_USERS', doc: 'Users and passwords (YAML map; env: user:pass,user2:pass2).' },
-  { path: 'loopbackUsers', env: 'SWITCHYARD_LOOPBACK_USERS', doc: 'Users that may connect only from loopback (comma list).' },
+  {
+    path: 'users',
+    env: 'SWITCHYARD_USERS',
+    doc: 'Users and passwords (YAML map; env: user:pass,user2:pass2).',
+  },
+  {
+    path: 'loopbackUsers',
+    env: 'SWITCHYARD_LOOPBACK_USERS',
+    doc: 'Users that may connect only from loopback (comma list).',
+  },
   { path: 'vhosts', env: 'SWITCHYARD_VHOSTS', doc: 'Virtual hosts (comma list).' },
 ];

@@ -23,7 +23,11 @@ export interface RunningServer {
 
 export async function startServer(config: Config, version = '0.1.0'): Promise<RunningServer> {
   mkdirSync(config.dataDir, { recursive: true });
-  const broker = new Broker({ users: config.users, loopbackUsers: config.loopbackUsers, vhosts: config.vhosts });
+  const broker = new Broker({
+    users: config.users,
+    loopbackUsers: config.loopbackUsers,
+    vhosts: config.vhosts,
+  });
   const listeners: ListenerInfo[] = [];
   let amqp: AmqpListener | undefined;
   if (config.amqp.port !== 'off') {

@@ -76,7 +76,10 @@ test('content: large body slices go out without a copy', () => {
   const views = chunks.filter((c) => c.buffer === body.buffer);
   // 3 slices of 32760 bytes go out as views of the body; the last 1720 bytes are copied.
   assert.equal(views.length, 3);
-  assert.equal(views.reduce((n, c) => n + c.length, 0), 3 * 32760);
+  assert.equal(
+    views.reduce((n, c) => n + c.length, 0),
+    3 * 32760,
+  );
 });
 
 test('content: frame_max 0 (no limit) sends the body in one frame; an empty body in none', () => {

@@ -24,7 +24,7 @@
  * (whole seconds) but a Date written with milliseconds loses them.
  */
 
-import { Decimal, type HeaderTable, type HeaderValue } from '../../core/message.js';
+import { Decimal, type HeaderTable, type HeaderValue } from '../../core/index.js';
 import { FieldTag, MAX_TABLE_DEPTH } from './constants.js';
 import { OutBuffer } from './out-buffer.js';
 import { Reader, syntaxError } from './reader.js';

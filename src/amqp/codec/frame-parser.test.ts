@@ -109,7 +109,10 @@ test('frame parser: an oversize frame is refused from its header, before any pay
   // The parser stays failed: the stream is out of sync.
   assert.throws(() => p.push(Buffer.alloc(1), () => {}), isCode('FRAME_ERROR'));
   // Exactly frame_max is accepted.
-  assert.equal(parseAll([frame(FrameType.BODY, 1, Buffer.alloc(FRAME_MIN_SIZE - 8))], FRAME_MIN_SIZE).length, 1);
+  assert.equal(
+    parseAll([frame(FrameType.BODY, 1, Buffer.alloc(FRAME_MIN_SIZE - 8))], FRAME_MIN_SIZE).length,
+    1,
+  );
   // A header split across chunks is checked as soon as it is complete.
   const q = new FrameParser(FRAME_MIN_SIZE);
   q.push(head.subarray(0, 4), () => {});
@@ -121,7 +124,10 @@ test('frame parser: slack tolerates clients that size frames off by up to 8 byte
   let n = 0;
   p.push(frame(FrameType.BODY, 1, Buffer.alloc(FRAME_MIN_SIZE)), () => n++);
   assert.equal(n, 1);
-  assert.throws(() => p.push(frame(FrameType.BODY, 1, Buffer.alloc(FRAME_MIN_SIZE + 1)), () => {}), isCode('FRAME_ERROR'));
+  assert.throws(
+    () => p.push(frame(FrameType.BODY, 1, Buffer.alloc(FRAME_MIN_SIZE + 1)), () => {}),
+    isCode('FRAME_ERROR'),
+  );
 });
 
 test('frame parser: setMaxFrameSize inside the callback applies to the next frame of the same chunk', () => {

@@ -13,7 +13,7 @@
  * types, the decoder and the encoder cannot drift apart.
  */
 
-import type { HeaderTable } from '../../core/message.js';
+import type { HeaderTable } from '../../core/index.js';
 
 /**
  * Wire types of method fields (spec 4.2.5). `longstr` is text (mechanisms, locales), `bytes` is a

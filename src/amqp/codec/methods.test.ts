@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import type { HeaderTable, HeaderValue } from '../../core/message.js';
+import type { HeaderTable, HeaderValue } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
 import { type AmqpMethod, METHOD_SPECS, type MethodKind } from './method-specs.js';
 import {
@@ -193,18 +193,27 @@ test('methods: known bytes written from the spec decode to the expected objects'
     virtualHost: '/',
   });
   // connection.start-ok: client-properties {}, mechanism PLAIN, response \0u\0p, locale en_US.
-  assert.deepStrictEqual(decodeMethod(hex('000a 000b 00000000 05 504c41494e 00000004 00750070 05 656e5f5553')), {
-    kind: 'connection.start-ok',
-    classId: 10,
-    methodId: 11,
-    clientProperties: {},
-    mechanism: 'PLAIN',
-    response: Buffer.from('\0u\0p'),
-    locale: 'en_US',
-  });
+  assert.deepStrictEqual(
+    decodeMethod(hex('000a 000b 00000000 05 504c41494e 00000004 00750070 05 656e5f5553')),
+    {
+      kind: 'connection.start-ok',
+      classId: 10,
+      methodId: 11,
+      clientProperties: {},
+      mechanism: 'PLAIN',
+      response: Buffer.from('\0u\0p'),
+      locale: 'en_US',
+    },
+  );
   // connection.close on the wire carries the failing method's ids.
   assert.deepStrictEqual(
-    encodeMethod({ kind: 'connection.close', replyCode: 540, replyText: 'x', replyClassId: 60, replyMethodId: 200 }),
+    encodeMethod({
+      kind: 'connection.close',
+      replyCode: 540,
+      replyText: 'x',
+      replyClassId: 60,
+      replyMethodId: 200,
+    }),
     hex('000a 0032 021c 01 78 003c 00c8'),
   );
 });
@@ -213,7 +222,8 @@ test('methods: an unknown class or method is NOT_IMPLEMENTED; no method id is a 
   assert.throws(() => decodeMethod(hex('003c 00c8 00')), isCode('NOT_IMPLEMENTED')); // basic.credit
   assert.throws(() => decodeMethod(hex('001e 000a 00 00')), isCode('NOT_IMPLEMENTED')); // access.request
   assert.throws(() => decodeMethod(hex('ffff ffff')), isCode('NOT_IMPLEMENTED'));
-  for (const p of ['', '00', '003c', '003c00']) assert.throws(() => decodeMethod(hex(p)), isCode('FRAME_ERROR'));
+  for (const p of ['', '00', '003c', '003c00'])
+    assert.throws(() => decodeMethod(hex(p)), isCode('FRAME_ERROR'));
   assert.equal(methodKindOf(60, 40), 'basic.publish');
   assert.equal(methodKindOf(60, 200), undefined);
 });
@@ -241,7 +251,10 @@ test('methods: malformed UTF-8 in a method short string is a SYNTAX_ERROR', () =
 test('methods: a delivery tag past 2^53 is a SYNTAX_ERROR', () => {
   assert.throws(() => decodeMethod(hex('003c 0050 0020000000000000 00')), isCode('SYNTAX_ERROR'));
   assert.throws(() => decodeMethod(hex('003c 005a ffffffffffffffff 00')), isCode('SYNTAX_ERROR'));
-  assert.equal((decodeMethod(hex('003c 0050 001fffffffffffff 00')) as { deliveryTag: number }).deliveryTag, 2 ** 53 - 1);
+  assert.equal(
+    (decodeMethod(hex('003c 0050 001fffffffffffff 00')) as { deliveryTag: number }).deliveryTag,
+    2 ** 53 - 1,
+  );
 });
 
 test('methods: values a field cannot carry throw INTERNAL_ERROR and leave nothing half-written', () => {
@@ -251,13 +264,40 @@ test('methods: values a field cannot carry throw INTERNAL_ERROR and leave nothin
   const bad: Parameters<typeof encodeMethod>[0][] = [
     { kind: 'basic.consume-ok', consumerTag: 'x'.repeat(256) },
     { kind: 'basic.consume-ok', consumerTag: 'é'.repeat(128) }, // 256 bytes
-    { kind: 'basic.deliver', consumerTag: 'c', deliveryTag: 1, redelivered: false, exchange: '', routingKey: 'k'.repeat(300) },
-    { kind: 'basic.return', replyCode: 312, replyText: 'NO_ROUTE', exchange: 'e'.repeat(256), routingKey: '' },
-    { kind: 'basic.get-ok', deliveryTag: 1, redelivered: false, exchange: '', routingKey: 'é'.repeat(200), messageCount: 0 },
+    {
+      kind: 'basic.deliver',
+      consumerTag: 'c',
+      deliveryTag: 1,
+      redelivered: false,
+      exchange: '',
+      routingKey: 'k'.repeat(300),
+    },
+    {
+      kind: 'basic.return',
+      replyCode: 312,
+      replyText: 'NO_ROUTE',
+      exchange: 'e'.repeat(256),
+      routingKey: '',
+    },
+    {
+      kind: 'basic.get-ok',
+      deliveryTag: 1,
+      redelivered: false,
+      exchange: '',
+      routingKey: 'é'.repeat(200),
+      messageCount: 0,
+    },
     { kind: 'connection.tune', channelMax: 65536, frameMax: 0, heartbeat: 0 },
     { kind: 'connection.tune', channelMax: 0, frameMax: -1, heartbeat: 0 },
     { kind: 'queue.declare-ok', queue: 'q', messageCount: 1.5, consumerCount: 0 },
-    { kind: 'connection.start', versionMajor: 256, versionMinor: 9, serverProperties: {}, mechanisms: '', locales: '' },
+    {
+      kind: 'connection.start',
+      versionMajor: 256,
+      versionMinor: 9,
+      serverProperties: {},
+      mechanisms: '',
+      locales: '',
+    },
   ];
   for (const m of bad) {
     assert.throws(() => writeMethodFrame(out, 1, m), isCode('INTERNAL_ERROR'), m.kind);
@@ -267,12 +307,47 @@ test('methods: values a field cannot carry throw INTERNAL_ERROR and leave nothin
 });
 
 test('methods: content and synchronous-request information', () => {
-  assert.deepStrictEqual(
-    [...CONTENT_METHODS].sort(),
-    ['basic.deliver', 'basic.get-ok', 'basic.publish', 'basic.return'],
+  assert.deepStrictEqual([...CONTENT_METHODS].sort(), [
+    'basic.deliver',
+    'basic.get-ok',
+    'basic.publish',
+    'basic.return',
+  ]);
+  assert.equal(
+    isSynchronousRequest({
+      kind: 'queue.declare',
+      queue: '',
+      passive: false,
+      durable: false,
+      exclusive: false,
+      autoDelete: false,
+      noWait: false,
+      arguments: {},
+    }),
+    true,
   );
-  assert.equal(isSynchronousRequest({ kind: 'queue.declare', queue: '', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: {} }), true);
-  assert.equal(isSynchronousRequest({ kind: 'queue.declare', queue: '', passive: false, durable: false, exclusive: false, autoDelete: false, noWait: true, arguments: {} }), false);
-  assert.equal(isSynchronousRequest({ kind: 'basic.publish', exchange: '', routingKey: '', mandatory: false, immediate: false }), false);
+  assert.equal(
+    isSynchronousRequest({
+      kind: 'queue.declare',
+      queue: '',
+      passive: false,
+      durable: false,
+      exclusive: false,
+      autoDelete: false,
+      noWait: true,
+      arguments: {},
+    }),
+    false,
+  );
+  assert.equal(
+    isSynchronousRequest({
+      kind: 'basic.publish',
+      exchange: '',
+      routingKey: '',
+      mandatory: false,
+      immediate: false,
+    }),
+    false,
+  );
   assert.equal(isSynchronousRequest({ kind: 'tx.commit' }), true);
 });

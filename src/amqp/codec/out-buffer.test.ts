@@ -29,9 +29,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.record({ op: fc.constant('longStr' as const), v: fc.string({ unit: 'binary', maxLength: 200 }) }),
   fc.record({
     op: fc.constant('body' as const),
-    v: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: BODY_COPY_THRESHOLD, max: 20000 })).map((n) =>
-      Buffer.alloc(n, n & 0xff),
-    ),
+    v: fc
+      .oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: BODY_COPY_THRESHOLD, max: 20000 }))
+      .map((n) => Buffer.alloc(n, n & 0xff)),
   }),
 );
 
@@ -182,6 +182,9 @@ test('out buffer: misuse is reported, and an idle buffer can drop its chunk', ()
   out.release();
   out.u8(2);
   assert.deepStrictEqual(Buffer.concat(out.take()), Buffer.from([2]));
-  assert.throws(() => out.i64(2n ** 63n), (e: unknown) => e instanceof SwitchyardError);
+  assert.throws(
+    () => out.i64(2n ** 63n),
+    (e: unknown) => e instanceof SwitchyardError,
+  );
   assert.throws(() => new OutBuffer(10), RangeError);
 });

@@ -8,7 +8,7 @@
  * keep them until its write completes while this buffer goes on filling the rest of the chunk.
  */
 
-import { Decimal, type HeaderTable, type HeaderValue } from '../../core/message.js';
+import { Decimal, type HeaderTable, type HeaderValue } from '../../core/index.js';
 import { FieldTag, FRAME_END, FRAME_HEADER_SIZE, MAX_TABLE_DEPTH } from './constants.js';
 import { unencodable } from './reader.js';
 

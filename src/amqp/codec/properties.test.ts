@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { Message, type Properties } from '../../core/message.js';
+import { Message, type Properties } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
 import { decodeContentHeader } from './content.js';
 import {

@@ -7,7 +7,7 @@
  * route or a conversion needs a field (DESIGN.md section 5a); an AMQP consumer gets the same bytes.
  */
 
-import type { Properties, PropertiesCodec } from '../../core/message.js';
+import type { Properties, PropertiesCodec } from '../../core/index.js';
 import { BasicFlag } from './constants.js';
 import { readFieldTable } from './field-table.js';
 import { OutBuffer } from './out-buffer.js';
