@@ -35,7 +35,7 @@ interface CompiledSpec extends MethodSpec {
   readonly kind: MethodKind;
   readonly names: readonly string[];
   readonly kinds: readonly FieldKind[];
-  /** `kind.field`, precomputed for error texts. */
+  /** `kind field`, precomputed for error texts. */
   readonly labels: readonly string[];
 }
 
