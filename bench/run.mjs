@@ -363,10 +363,10 @@ class Switchyard {
     this.dataDir = mkdtempSync(join(os.tmpdir(), 'switchyard-bench-'));
     this.expectedExit = false;
     this.starts++;
+    // Executed through its shebang, as `npx switchyard` runs it (with the bin's Node flags).
     const child = spawn(
-      process.execPath,
+      join(ROOT, 'bin', 'switchyard.js'),
       [
-        join(ROOT, 'bin', 'switchyard.js'),
         '--host',
         '127.0.0.1',
         '--amqp-port',
