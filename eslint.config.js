@@ -34,7 +34,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: frontEnds.flatMap((f) => [`**/${f}/*`, `**/${f}`]), message: 'the core knows no protocol' }] },
+        {
+          patterns: [
+            {
+              group: frontEnds.flatMap((f) => [`**/${f}/*`, `**/${f}`]),
+              message: 'the core knows no protocol',
+            },
+          ],
+        },
       ],
     },
   },

@@ -366,14 +366,7 @@ class Switchyard {
     // Executed through its shebang, as `npx switchyard` runs it (with the bin's Node flags).
     const child = spawn(
       join(ROOT, 'bin', 'switchyard.js'),
-      [
-        '--host',
-        '127.0.0.1',
-        '--amqp-port',
-        '0',
-        '--data-dir',
-        this.dataDir,
-      ],
+      ['--host', '127.0.0.1', '--amqp-port', '0', '--data-dir', this.dataDir],
       { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;

@@ -179,11 +179,16 @@ const payloadMutation = fc
     const from = at + (f[at] === 1 ? 11 : 7); // keep class-id and method-id of method frames
     const span = end - from;
     if (span <= 0 || op === 3) return f; // the valid frame: keeps the state machine moving
-    if (op === 0) f[from + (pos % span)] ^= noise[0]! || 1;
-    else if (op === 1) for (let k = 0; k < noise.length; k++) f[from + ((pos + k * 5) % span)] ^= noise[k]!;
+    if (op === 0) xor(f, from + (pos % span), noise[0]! || 1);
+    else if (op === 1)
+      for (let k = 0; k < noise.length; k++) xor(f, from + ((pos + k * 5) % span), noise[k]!);
     else f[from + (pos % span)] = noise[0]!;
     return f;
   });
+
+function xor(f: Buffer, i: number, v: number): void {
+  f[i] = f.readUInt8(i) ^ v;
+}
 
 const framingMutation = fc
   .tuple(
@@ -196,10 +201,10 @@ const framingMutation = fc
     const f = Buffer.from(seeds[i]!);
     switch (op) {
       case 0:
-        f[pos % 7] ^= noise[0]! || 1; // type, channel or size
+        xor(f, pos % 7, noise[0]! || 1); // type, channel or size
         return f;
       case 1:
-        f[f.length - 1] ^= noise[0]! || 1; // the frame-end octet
+        xor(f, f.length - 1, noise[0]! || 1); // the frame-end octet
         return f;
       case 2:
         return Buffer.concat([f.subarray(0, pos % f.length), Buffer.from(noise)]); // truncated, then garbage

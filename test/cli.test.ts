@@ -81,14 +81,19 @@ test('cli: a bad flag value is a clear error and exit 1', () => {
 });
 
 test('cli: --help documents every flag', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--help'], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', '--help'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0);
   for (const flag of ['--config', '--host', '--data-dir', '--amqp-port', '--print-config']) {
     assert.ok(r.stdout.includes(flag), `--help lacks ${flag}`);
   }
 });
 
-test('cli: the installed bin runs the built broker', { skip: !existsSync(join(root, 'dist/cli/main.js')) }, () => {
+test('cli: the installed bin runs the built broker', {
+  skip: !existsSync(join(root, 'dist/cli/main.js')),
+}, () => {
   const r = spawnSync(process.execPath, ['bin/switchyard.js', '--version'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^\d+\.\d+\.\d+/);

@@ -82,6 +82,8 @@ export class AmqpChannel implements DeliverySink {
   /** Handles a method frame for this channel. Throws SwitchyardError for the caller to map. */
   handleMethod(m: AmqpMethod): void {
     if (this.pending !== undefined) {
+      // RabbitMQ's connection.close names the basic.publish whose content was expected.
+      this.conn.failedMethod = { classId: CLASS_BASIC, methodId: 40 };
       throw new SwitchyardError(
         'UNEXPECTED_FRAME',
         `expected content header for class 60, got non content header frame instead`,

@@ -32,6 +32,8 @@ export interface AmqpOptions {
   readonly version: string;
   /** Bytes pending on a connection above which deliveries to it pause. */
   readonly writeHighWater: number;
+  /** Milliseconds a client has from TCP accept to connection.open (RabbitMQ's handshake_timeout). */
+  readonly handshakeTimeout: number;
 }
 
 export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
@@ -41,9 +43,21 @@ export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
   maxMessageSize: 128 * 1024 * 1024,
   version: '0.1.0',
   writeHighWater: 1024 * 1024,
+  handshakeTimeout: 10_000,
 };
 
 type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
+
+/** RabbitMQ's names for the connection states, used in its error texts. */
+const RABBIT_STATE_NAMES: Record<State, string> = {
+  header: 'pre_init',
+  start: 'starting',
+  tune: 'tuning',
+  open: 'opening',
+  running: 'running',
+  closing: 'closing',
+  closed: 'closed',
+};
 
 /** How long we wait for connection.close-ok before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 3000;
@@ -70,6 +84,9 @@ export class AmqpConnection {
   private readonly confirmChannels = new Set<AmqpChannel>();
   private closeTimer: NodeJS.Timeout | undefined;
   private reported = false;
+  private readonly acceptedAt: number;
+  /** The method frame being handled, named in the close if it causes a connection error. */
+  failedMethod: { readonly classId: number; readonly methodId: number } | undefined;
 
   constructor(
     private readonly socket: Duplex,
@@ -81,6 +98,7 @@ export class AmqpConnection {
   ) {
     this.lastRead = now;
     this.lastWrite = now;
+    this.acceptedAt = now;
     this.parser = new FrameParser(options.frameMax);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
@@ -99,7 +117,10 @@ export class AmqpConnection {
       }
       this.parser.push(chunk, this.onFrame);
     } catch (e) {
-      this.closeWith(toCloseReason(e), 0, 0, true);
+      // As RabbitMQ, a connection error caused by a method names it in the close's class-id
+      // and method-id (0/0 for a content or malformed frame).
+      const m = this.failedMethod;
+      this.closeWith(toCloseReason(e), m?.classId ?? 0, m?.methodId ?? 0, true);
     }
     // Replies written by channel handlers go out with this turn's flush.
     if (this.out.length > 0) this.scheduleFlush();
@@ -160,9 +181,12 @@ export class AmqpConnection {
     switch (type) {
       case FrameType.METHOD: {
         const m = decodeMethod(payload);
+        // Kept only while the method is handled: if it throws, onData's catch names it.
+        this.failedMethod = m;
         if (channel === 0) this.connectionMethod(m);
         else if (m.kind === 'channel.open') this.openChannel(channel);
         else this.channelFrame(channel, () => this.channelMethod(channel, m), m);
+        this.failedMethod = undefined;
         return;
       }
       case FrameType.HEADER:
@@ -172,7 +196,9 @@ export class AmqpConnection {
         this.channelFrame(channel, (ch) => ch.handleBody(payload));
         return;
       case FrameType.HEARTBEAT:
-        if (channel !== 0) throw new SwitchyardError('FRAME_ERROR', `heartbeat frame on channel ${channel}`);
+        // RabbitMQ answers a heartbeat on a channel other than 0 with 505 UNEXPECTED_FRAME.
+        if (channel !== 0)
+          throw new SwitchyardError('UNEXPECTED_FRAME', `heartbeat frame on channel ${channel}`);
         return;
       default:
         throw new SwitchyardError('FRAME_ERROR', `unknown frame type ${type}`);
@@ -189,6 +215,15 @@ export class AmqpConnection {
           creds === undefined ||
           !this.broker.authenticate(creds.user, creds.password, this.remoteAddress)
         ) {
+          if (!capability(m.clientProperties, 'authentication_failure_close')) {
+            // A client that did not announce authentication_failure_close takes a dropped
+            // socket as the refusal and may not expect connection.close here (RabbitMQ does
+            // the same).
+            this.state = 'closed';
+            this.socket.destroy();
+            return;
+          }
+          this.failedMethod = undefined; // RabbitMQ's refusal names no method (class-id 0)
           throw new SwitchyardError(
             'AUTHENTICATION_FAILED',
             `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
@@ -251,9 +286,11 @@ export class AmqpConnection {
       default:
         break;
     }
+    // RabbitMQ (rabbit_reader:handle_method0) answers any other method on channel 0 with
+    // 504 CHANNEL_ERROR and names its own connection state.
     throw new SwitchyardError(
-      'COMMAND_INVALID',
-      `unexpected method ${m.kind} on channel 0 in state ${this.state}`,
+      'CHANNEL_ERROR',
+      `unexpected method in connection state ${RABBIT_STATE_NAMES[this.state]}`,
     );
   }
 
@@ -264,7 +301,8 @@ export class AmqpConnection {
     }
     const ch = this.channels.get(id);
     if (ch === undefined) {
-      throw new SwitchyardError('CHANNEL_ERROR', `expected 'channel.open' on channel ${id}`);
+      // RabbitMQ's text exactly (the channel number is in the frame already).
+      throw new SwitchyardError('CHANNEL_ERROR', `expected 'channel.open'`);
     }
     if (ch.state === 'closing') {
       if (m?.kind === 'channel.close-ok') this.channels.delete(id);
@@ -361,9 +399,26 @@ export class AmqpConnection {
     this.closeWith({ replyCode: 320, replyText: `CONNECTION_FORCED - ${text}`, hard: true }, 0, 0, true);
   }
 
-  /** Called by the listener's clock: sends heartbeats and drops a peer that missed two. */
+  /**
+   * Called by the listener's clock: drops a client that has not opened the connection within the
+   * handshake timeout, sends heartbeats and drops a peer that missed two.
+   */
   tick(now: number): void {
-    if (this.heartbeat === 0 || this.state === 'closed') return;
+    if (this.state === 'closed') return;
+    const handshaking =
+      this.state === 'header' || this.state === 'start' || this.state === 'tune' || this.state === 'open';
+    if (handshaking && now - this.acceptedAt > this.options.handshakeTimeout) {
+      // Without this a client that connects and sends nothing (or stops mid-handshake, before
+      // heartbeats are negotiated) holds its socket forever. RabbitMQ drops it after its
+      // handshake_timeout (10 s), without a close method.
+      this.state = 'closed';
+      this.releaseCore();
+      this.socket.destroy();
+      return;
+    }
+    // An idle connection gives back its output chunk: idle connections should cost a few KiB each.
+    if (now - this.lastWrite > 1000 && this.out.length === 0) this.out.release();
+    if (this.heartbeat === 0) return;
     const ms = this.heartbeat * 1000;
     if (now - this.lastRead > 2 * ms) {
       // Missed heartbeats: RabbitMQ drops the socket without a close method.

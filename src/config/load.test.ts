@@ -25,10 +25,17 @@ test('config: file, then environment, then flags, each overriding the one before
   const fromFile = loadConfig({ file: p, env: {} });
   assert.equal(fromFile.amqp.port, 5000);
   assert.equal(fromFile.amqp.heartbeat, 10);
-  const fromEnv = loadConfig({ file: p, env: { SWITCHYARD_AMQP_PORT: '5001', SWITCHYARD_USERS: 'a:b,c:d:e' } });
+  const fromEnv = loadConfig({
+    file: p,
+    env: { SWITCHYARD_AMQP_PORT: '5001', SWITCHYARD_USERS: 'a:b,c:d:e' },
+  });
   assert.equal(fromEnv.amqp.port, 5001);
   assert.deepEqual(fromEnv.users, { a: 'b', c: 'd:e' });
-  const fromFlag = loadConfig({ file: p, env: { SWITCHYARD_AMQP_PORT: '5001' }, overrides: { 'amqp.port': 'off' } });
+  const fromFlag = loadConfig({
+    file: p,
+    env: { SWITCHYARD_AMQP_PORT: '5001' },
+    overrides: { 'amqp.port': 'off' },
+  });
   assert.equal(fromFlag.amqp.port, 'off');
   assert.equal(fromFlag.host, '127.0.0.1');
 });

@@ -158,6 +158,15 @@ export class CoreConnection implements QueueOwner {
 
   /** Declares a queue ('' = server-named); returns the queue and its counts. */
   declareQueue(name: string, a: DeclareQueueArgs): QueueInfo {
+    if (name === REPLY_TO || name.startsWith(`${REPLY_TO}.`)) {
+      // As RabbitMQ (rabbit_channel, declare_fast_reply_to): declaring the direct reply-to
+      // pseudo-queue, passive or not, is how clients probe for the feature, and a live reply
+      // address can be checked from any connection. Both answer 0 messages, 1 consumer.
+      if (name === REPLY_TO || this.vhost.replyQueues.has(name)) {
+        return { name, messageCount: 0, consumerCount: 1 };
+      }
+      throw notFound(`no queue '${name}' in vhost '${this.vhost.name}'`);
+    }
     if (a.passive) {
       if (name === '') throw notFound(`no queue '' in vhost '${this.vhost.name}'`);
       return info(this.vhost.getQueue(name, this));
@@ -193,9 +202,11 @@ export class CoreConnection implements QueueOwner {
   unbindQueue(queue: string, exchange: string, routingKey: string, args: HeaderTable): void {
     this.check('write', 'queue', queue);
     this.check('read', 'exchange', exchange);
-    const q = this.vhost.getQueue(queue, this);
-    this.vhost.getExchange(exchange);
-    this.vhost.unbind(exchange, q, routingKey, args);
+    // RabbitMQ 3.x answers unbind-ok when the queue, the exchange or the binding does not exist
+    // (as unbindExchange does); only the default exchange is refused, by vhost.unbind.
+    const q = this.vhost.queues.get(queue);
+    if (q === undefined || (exchange !== '' && !this.vhost.exchanges.has(exchange))) return;
+    this.vhost.unbind(exchange, q, routingKey, args, this);
   }
 
   /** Looks up an exchange to publish to; refuses internal exchanges. */
@@ -228,6 +239,8 @@ export class CoreConnection implements QueueOwner {
   consume(s: Session, queue: string, opts: ConsumeOptions, sink: DeliverySink): Consumer {
     if (queue === REPLY_TO) {
       if (!opts.noAck) throw preconditionFailed('reply consumer cannot acknowledge');
+      // One reply address per session, as RabbitMQ has one per channel.
+      if (this.replyToAddress(s) !== undefined) throw preconditionFailed('reply consumer already set');
       const q = this.vhost.createReplyQueue(randomBytes(12).toString('base64url'), this);
       return s.addConsumer(q, opts, sink);
     }

@@ -629,3 +629,31 @@ test('direct reply-to: the address stops routing when the consumer or connection
   assert.deepEqual(server.publish(server.publishTarget(''), new Message('', a2, Buffer.alloc(0), {})), []);
   assert.equal(server.vhost.replyQueues.size, 0);
 });
+
+test('direct reply-to: one reply consumer per session; declare probes the feature and live addresses', () => {
+  const broker = new Broker();
+  const client = open(broker);
+  const other = open(broker);
+  const s = client.openSession();
+  consume(client, s, REPLY_TO, 'rt', new Sink(), { noAck: true });
+  throwsCode(
+    () => consume(client, s, REPLY_TO, 'rt2', new Sink(), { noAck: true }),
+    'PRECONDITION_FAILED',
+    /^reply consumer already set$/,
+  );
+  const addr = client.replyToAddress(s)!;
+  const declare = (c: CoreConnection, name: string, passive: boolean) =>
+    c.declareQueue(name, { durable: false, exclusive: false, autoDelete: false, passive, args: {} });
+  // As RabbitMQ: declaring the pseudo-queue (passive or not) or a live address answers 0 / 1.
+  assert.deepEqual(declare(other, REPLY_TO, true), { name: REPLY_TO, messageCount: 0, consumerCount: 1 });
+  assert.deepEqual(declare(other, REPLY_TO, false), { name: REPLY_TO, messageCount: 0, consumerCount: 1 });
+  assert.deepEqual(declare(other, addr, true), { name: addr, messageCount: 0, consumerCount: 1 });
+  throwsCode(() => declare(other, `${REPLY_TO}.gone`, true), 'NOT_FOUND');
+  // An address is not a queue: get and consume on it are NOT_FOUND, from any connection.
+  throwsCode(
+    () => client.get(s, addr, true),
+    'NOT_FOUND',
+    /^no queue 'amq\.rabbitmq\.reply-to\..*' in vhost '\/'$/,
+  );
+  throwsCode(() => consume(other, other.openSession(), addr, 'x', new Sink()), 'NOT_FOUND');
+});

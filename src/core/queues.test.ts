@@ -397,3 +397,44 @@ test('queue: closeAll closes every connection and drops their exclusive queues',
   assert.ok(a.closed && b.closed);
   assert.equal(broker.vhosts.get('/')!.queues.size, 0);
 });
+
+test('declare: an exclusive queue is never durable, so either flag redeclares it', () => {
+  const c = open(new Broker());
+  c.declareQueue('ex', qargs({ exclusive: true, durable: true }));
+  c.declareQueue('ex', qargs({ exclusive: true, durable: false }));
+  c.declareQueue('ex', qargs({ exclusive: true, durable: true }));
+  // A non-exclusive queue keeps its durable flag and checks it.
+  c.declareQueue('plain', qargs({ durable: true }));
+  throwsCode(() => c.declareQueue('plain', qargs({ durable: false })), 'PRECONDITION_FAILED');
+});
+
+test('declare: inequivalent arguments are worded as RabbitMQ words them', () => {
+  const c = open(new Broker());
+  c.declareQueue('ttl', qargs({ args: { 'x-message-ttl': 1000 } }));
+  throwsCode(
+    () => c.declareQueue('ttl', qargs({ args: { 'x-message-ttl': 2000 } })),
+    'PRECONDITION_FAILED',
+    /^inequivalent arg 'x-message-ttl' for queue 'ttl' in vhost '\/': received '2000' but current is '1000'$/,
+  );
+  throwsCode(
+    () => c.declareQueue('ttl', qargs()),
+    'PRECONDITION_FAILED',
+    /: received none but current is the value '1000'$/,
+  );
+});
+
+test('unbind: a missing queue, exchange or binding is not an error, a locked exclusive queue is', () => {
+  const broker = new Broker();
+  const c = open(broker);
+  const other = open(broker);
+  c.declareQueue('q', qargs());
+  c.unbindQueue('q', 'amq.direct', 'never-bound', {});
+  c.unbindQueue('missing', 'amq.direct', 'k', {});
+  c.unbindQueue('q', 'missing', 'k', {});
+  throwsCode(() => c.unbindQueue('q', '', 'q', {}), 'ACCESS_REFUSED');
+  c.declareQueue('mine', qargs({ exclusive: true }));
+  c.bindQueue('mine', 'amq.direct', 'k', {});
+  other.unbindQueue('mine', 'amq.direct', 'not-this-one', {});
+  throwsCode(() => other.unbindQueue('mine', 'amq.direct', 'k', {}), 'RESOURCE_LOCKED');
+  c.unbindQueue('mine', 'amq.direct', 'k', {});
+});

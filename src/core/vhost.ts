@@ -17,7 +17,7 @@ import {
   type ExchangeType,
 } from './exchange.js';
 import { parseXMatch, tablesEqual, valueEquals } from './headers-match.js';
-import type { HeaderTable, Message } from './message.js';
+import type { HeaderTable, HeaderValue, Message } from './message.js';
 import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
 /** Prefix of direct reply-to pseudo-queues (RabbitMQ's `amq.rabbitmq.reply-to`). */
@@ -74,9 +74,12 @@ export class VHost {
     return x;
   }
 
-  /** Looks a queue up, enforcing exclusivity against `owner`. */
+  /**
+   * Looks a queue up, enforcing exclusivity against `owner`. Direct reply-to addresses are not
+   * queues here: as in RabbitMQ, get, consume, purge and bind on one are 404 NOT_FOUND.
+   */
   getQueue(n: string, owner: QueueOwner | undefined): Queue {
-    const q = this.queues.get(n) ?? this.replyQueues.get(n);
+    const q = this.queues.get(n);
     if (q === undefined) throw notFound(`no ${this.describe('queue', n)}`);
     if (q.owner !== undefined && q.owner !== owner) throw lockedError(this.describe('queue', n));
     return q;
@@ -115,6 +118,10 @@ export class VHost {
   }
 
   declareQueue(n: string, opts: QueueOptions, owner: QueueOwner | undefined): Queue {
+    // As RabbitMQ (rabbit_channel, queue.declare: Durable = Durable andalso not Exclusive): an
+    // exclusive queue dies with its connection, so it is never durable whatever the flag says,
+    // and redeclaring it with either value is equivalent.
+    if (opts.exclusive && opts.durable) opts = { ...opts, durable: false };
     const existing = this.queues.get(n);
     if (existing !== undefined) {
       const what = this.describe('queue', n);
@@ -164,24 +171,37 @@ export class VHost {
     }
     const x = this.getExchange(source);
     if (x.type === 'headers' && parseXMatch(args) === undefined) {
-      // rabbit_exchange_type_headers:validate_binding
+      // rabbit_exchange_type_headers:validate_binding, which prints a string as Erlang's ~p
+      // renders a binary (<<"bad">>); clients and users compare the text.
+      const v = args['x-match'];
       throw preconditionFailed(
-        `Invalid x-match field value '${String(args['x-match'])}'; expected all, any, all-with-x, or any-with-x`,
+        `Invalid x-match field value ${typeof v === 'string' ? `<<"${v}">>` : String(v)}; expected all, any, all-with-x, or any-with-x`,
       );
     }
     if (x.addBinding(destination, routingKey, args) !== undefined) this.topologyVersion++;
   }
 
-  unbind(source: string, destination: Destination, routingKey: string, args: HeaderTable): void {
+  /**
+   * Removes a binding. Unbinding what is not bound succeeds, as in RabbitMQ 3.x; an existing
+   * binding to another connection's exclusive queue is RESOURCE_LOCKED (`owner` is the caller).
+   */
+  unbind(
+    source: string,
+    destination: Destination,
+    routingKey: string,
+    args: HeaderTable,
+    owner?: QueueOwner,
+  ): void {
     if (source === '') throw accessRefused(`operation not permitted on the default exchange`);
     const x = this.getExchange(source);
     for (const b of x.bindings.values()) {
       if (b.destination === destination && b.routingKey === routingKey && tablesEqual(b.args, args)) {
+        if (destination.kind === 'queue' && destination.owner !== undefined && destination.owner !== owner)
+          throw lockedError(this.describe('queue', destination.name));
         this.removeBinding(b);
         return;
       }
     }
-    // Unbinding what is not bound succeeds, as in RabbitMQ 3.x.
   }
 
   /**
@@ -297,14 +317,18 @@ function assertArgsEquivalent(
     const b = have[k];
     if (a === undefined && b === undefined) continue;
     if (a === undefined || b === undefined || !valueEquals(a, b)) {
+      // RabbitMQ (rabbit_misc:equivalence_fail) prints a bare value when both sides have one,
+      // and "the value 'V' of type 'T'" next to "none". The core keeps no wire type, so the
+      // " of type 'T'" part is left out (docs/amqp.md).
+      const one = a === undefined || b === undefined;
       throw preconditionFailed(
-        `inequivalent arg '${k}' for ${what}: received ${fmt(a)} but current is ${fmt(b)}`,
+        `inequivalent arg '${k}' for ${what}: received ${fmt(a, one)} but current is ${fmt(b, one)}`,
       );
     }
   }
 }
 
-function fmt(v: unknown): string {
+function fmt(v: HeaderValue | undefined, labelled: boolean): string {
   if (v === undefined) return 'none';
-  return typeof v === 'string' ? `the value '${v}'` : `the value '${String(v)}'`;
+  return labelled ? `the value '${String(v)}'` : `'${String(v)}'`;
 }
