@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 const frontEnds = ['amqp', 'mqtt', 'grpc', 'ws', 'http', 'gateway'];
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'eslint.config.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'scratch/**', 'eslint.config.js'] },
   {
     files: ['**/*.ts', '**/*.mjs'],
     languageOptions: {
