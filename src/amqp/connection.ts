@@ -81,7 +81,8 @@ export class AmqpConnection {
   private flushScheduled = false;
   private congested = false;
   private pausedForWrite = false;
-  private readonly confirmChannels = new Set<AmqpChannel>();
+  /** Channels with confirms to write at the next flush (created on first use). */
+  private confirmChannels: Set<AmqpChannel> | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private reported = false;
   private readonly acceptedAt: number;
@@ -100,14 +101,15 @@ export class AmqpConnection {
     this.lastWrite = now;
     this.acceptedAt = now;
     this.parser = new FrameParser(options.frameMax);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', () => this.teardown());
-    socket.on('close', () => this.teardown());
-    socket.on('end', () => this.teardown());
+    socket.on('data', this.onData);
+    socket.on('drain', this.onDrain);
+    socket.on('error', this.teardown);
+    socket.on('close', this.teardown);
+    socket.on('end', this.teardown);
   }
 
-  private onData(chunk: Buffer): void {
+  // Socket listeners are arrow-function fields: one closure each, shared by the events.
+  private readonly onData = (chunk: Buffer): void => {
     this.lastRead = Date.now();
     if (this.state === 'closed') return;
     try {
@@ -124,7 +126,7 @@ export class AmqpConnection {
     }
     // Replies written by channel handlers go out with this turn's flush.
     if (this.out.length > 0) this.scheduleFlush();
-  }
+  };
 
   /** Checks the 8-byte protocol header; answers a mismatch with the header we speak, then closes. */
   private readHeader(chunk: Buffer): Buffer {
@@ -339,7 +341,7 @@ export class AmqpConnection {
         const ch = this.channels.get(id)!;
         ch.release();
         this.channels.delete(id);
-        this.confirmChannels.delete(ch);
+        this.confirmChannels?.delete(ch);
         this.send(id, { kind: 'channel.close-ok' });
         return;
       }
@@ -354,7 +356,7 @@ export class AmqpConnection {
     ch.writeConfirms();
     ch.release();
     ch.state = 'closing';
-    this.confirmChannels.delete(ch);
+    this.confirmChannels?.delete(ch);
     this.send(ch.id, {
       kind: 'channel.close',
       replyCode: r.replyCode,
@@ -441,7 +443,7 @@ export class AmqpConnection {
   }
 
   confirmPending(ch: AmqpChannel): void {
-    this.confirmChannels.add(ch);
+    (this.confirmChannels ??= new Set()).add(ch);
     this.scheduleFlush();
   }
 
@@ -463,8 +465,10 @@ export class AmqpConnection {
   };
 
   flush(): void {
-    for (const ch of this.confirmChannels) ch.writeConfirms();
-    this.confirmChannels.clear();
+    if (this.confirmChannels !== undefined && this.confirmChannels.size > 0) {
+      for (const ch of this.confirmChannels) ch.writeConfirms();
+      this.confirmChannels?.clear();
+    }
     if (this.out.length === 0) return;
     const chunks = this.out.take();
     if (this.state === 'closed' || this.socket.destroyed) return;
@@ -484,10 +488,10 @@ export class AmqpConnection {
     }
   }
 
-  private onDrain(): void {
+  private readonly onDrain = (): void => {
     this.congested = false;
     if (this.pausedForWrite && this.out.length <= this.options.writeHighWater) this.resumeDeliveries();
-  }
+  };
 
   private pauseDeliveries(): void {
     this.pausedForWrite = true;
@@ -504,12 +508,12 @@ export class AmqpConnection {
   private releaseCore(): void {
     for (const ch of this.channels.values()) ch.release();
     this.channels.clear();
-    this.confirmChannels.clear();
+    this.confirmChannels?.clear();
     this.core?.close();
     this.core = undefined;
   }
 
-  private teardown(): void {
+  private readonly teardown = (): void => {
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.state = 'closed';
     this.releaseCore();
@@ -518,7 +522,7 @@ export class AmqpConnection {
       this.reported = true;
       this.onClosed(this);
     }
-  }
+  };
 }
 
 function capability(props: Record<string, unknown>, name: string): boolean {

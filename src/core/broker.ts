@@ -108,7 +108,8 @@ export class CoreConnection implements QueueOwner {
   readonly identity: Identity;
   readonly sessions = new Set<Session>();
   closed = false;
-  private readonly exclusiveQueues = new Set<Queue>();
+  /** Exclusive queues this connection declared (created on first use). */
+  private exclusiveQueues: Set<Queue> | undefined;
 
   constructor(
     readonly broker: Broker,
@@ -178,13 +179,16 @@ export class CoreConnection implements QueueOwner {
     this.check('configure', 'queue', n);
     const existed = this.vhost.queues.has(n);
     const q = this.vhost.declareQueue(n, a, this);
-    if (!existed && q.owner === this) this.exclusiveQueues.add(q);
+    if (!existed && q.owner === this) (this.exclusiveQueues ??= new Set()).add(q);
     return info(q);
   }
 
   deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean): number {
     this.check('configure', 'queue', name);
-    return this.vhost.deleteQueue(name, this, ifUnused, ifEmpty);
+    const q = this.vhost.queues.get(name);
+    const n = this.vhost.deleteQueue(name, this, ifUnused, ifEmpty);
+    if (q !== undefined) this.exclusiveQueues?.delete(q);
+    return n;
   }
 
   purgeQueue(name: string): number {
@@ -229,8 +233,12 @@ export class CoreConnection implements QueueOwner {
     return queues;
   }
 
+  sessionClosed(s: Session): void {
+    this.sessions.delete(s);
+  }
+
   openSession(): Session {
-    const s = new Session((closed) => this.sessions.delete(closed));
+    const s = new Session(this);
     this.sessions.add(s);
     return s;
   }
@@ -277,9 +285,9 @@ export class CoreConnection implements QueueOwner {
     if (this.closed) return;
     this.closed = true;
     for (const s of [...this.sessions]) s.close();
-    for (const q of this.exclusiveQueues) this.vhost.removeQueue(q);
+    if (this.exclusiveQueues !== undefined) for (const q of this.exclusiveQueues) this.vhost.removeQueue(q);
     for (const q of [...this.vhost.replyQueues.values()]) if (q.owner === this) this.vhost.removeQueue(q);
-    this.exclusiveQueues.clear();
+    this.exclusiveQueues = undefined;
     this.broker.connections.delete(this);
   }
 }

@@ -68,6 +68,13 @@ export const Pause = {
   SETUP: 4,
 } as const;
 
+/** Whoever opened the session (a connection), told when it closes. */
+export interface SessionOwner {
+  sessionClosed(s: Session): void;
+}
+
+const NO_CONSUMERS: ReadonlyMap<string, Consumer> = new Map();
+
 export type SettleOutcome = 'ack' | 'requeue' | 'discard';
 
 export class Session {
@@ -79,20 +86,26 @@ export class Session {
   unackedCount = 0;
   /** Bitmask of Pause reasons; deliveries flow only at 0. */
   paused = 0;
-  readonly consumers = new Map<string, Consumer>();
+  /** Created on first use: an idle connection's session should cost next to nothing. */
+  private consumerMap: Map<string, Consumer> | undefined;
   closed = false;
 
   private nextTag = 1;
   /** Unacked deliveries by tag; a Map keeps insertion (= tag) order for `multiple`. */
-  private readonly unacked = new Map<number, Unacked>();
+  private unacked: Map<number, Unacked> | undefined;
 
-  constructor(readonly onClose: (s: Session) => void) {}
+  /** This session's consumers by tag. */
+  get consumers(): ReadonlyMap<string, Consumer> {
+    return this.consumerMap ?? NO_CONSUMERS;
+  }
+
+  constructor(private readonly owner: SessionOwner) {}
 
   /** Called by a queue's dispatch: numbers the delivery, records it, hands it to the sink. */
   deliver(c: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
     if (!c.noAck) {
-      this.unacked.set(tag, { entry, queue: c.queue, consumer: c });
+      (this.unacked ??= new Map()).set(tag, { entry, queue: c.queue, consumer: c });
       c.unacked++;
       this.unackedCount++;
     }
@@ -104,7 +117,7 @@ export class Session {
     const tag = this.nextTag++;
     // Not counted in unackedCount: basic.get uses no credit (RabbitMQ's limiter counts
     // consumer deliveries only).
-    if (!noAck) this.unacked.set(tag, { entry, queue, consumer: undefined });
+    if (!noAck) (this.unacked ??= new Map()).set(tag, { entry, queue, consumer: undefined });
     return tag;
   }
 
@@ -113,30 +126,37 @@ export class Session {
    * Throws PRECONDITION_FAILED for a tag that is not outstanding, as RabbitMQ does.
    */
   settle(tag: number, multiple: boolean, outcome: SettleOutcome): void {
-    const touched = new Set<Queue>();
+    const unacked = this.unacked;
+    if (unacked === undefined) throw unknownTag(tag);
+    // Allocated only when something is requeued: acks are the hot path.
+    let requeuedTo: Set<Queue> | undefined;
     if (multiple) {
-      if (tag !== 0 && !this.unacked.has(tag)) throw unknownTag(tag);
-      for (const [t, u] of this.unacked) {
+      if (tag !== 0 && !unacked.has(tag)) throw unknownTag(tag);
+      for (const [t, u] of unacked) {
         if (tag !== 0 && t > tag) break;
-        this.settleOne(t, u, outcome, touched);
+        const q = this.settleOne(unacked, t, u, outcome);
+        if (q !== undefined) (requeuedTo ??= new Set()).add(q);
       }
     } else {
-      const u = this.unacked.get(tag);
+      const u = unacked.get(tag);
       if (u === undefined) throw unknownTag(tag);
-      this.settleOne(tag, u, outcome, touched);
+      const q = this.settleOne(unacked, tag, u, outcome);
+      if (q !== undefined) requeuedTo = new Set([q]);
     }
-    this.afterSettle(touched);
+    this.afterSettle(requeuedTo);
   }
 
   /** Requeues every unacked delivery (basic.recover with requeue, channel close). */
   recover(): void {
-    const touched = new Set<Queue>();
-    for (const [t, u] of this.unacked) this.settleOne(t, u, 'requeue', touched);
-    this.afterSettle(touched);
+    const unacked = this.unacked;
+    const requeuedTo = new Set<Queue>();
+    if (unacked !== undefined)
+      for (const [t, u] of unacked) requeuedTo.add(this.settleOne(unacked, t, u, 'requeue')!);
+    this.afterSettle(requeuedTo);
   }
 
   get unackedTags(): number {
-    return this.unacked.size;
+    return this.unacked?.size ?? 0;
   }
 
   addConsumer(queue: Queue, opts: ConsumeOptions, sink: DeliverySink): Consumer {
@@ -150,16 +170,16 @@ export class Session {
       opts.args,
       sink,
     );
-    this.consumers.set(opts.tag, c);
+    (this.consumerMap ??= new Map()).set(opts.tag, c);
     queue.addConsumer(c);
     return c;
   }
 
   /** Removes a consumer; its unacked deliveries stay unacked (they may still be acked). */
   removeConsumer(tag: string): Consumer | undefined {
-    const c = this.consumers.get(tag);
+    const c = this.consumerMap?.get(tag);
     if (c === undefined) return undefined;
-    this.consumers.delete(tag);
+    this.consumerMap!.delete(tag);
     c.queue.removeConsumer(c);
     return c;
   }
@@ -185,23 +205,28 @@ export class Session {
     this.closed = true;
     for (const tag of [...this.consumers.keys()]) this.removeConsumer(tag);
     this.recover();
-    this.onClose(this);
+    this.owner.sessionClosed(this);
   }
 
-  private settleOne(tag: number, u: Unacked, outcome: SettleOutcome, touched: Set<Queue>): void {
-    this.unacked.delete(tag);
+  /** Settles one delivery; returns its queue when the message went back to it. */
+  private settleOne(
+    unacked: Map<number, Unacked>,
+    tag: number,
+    u: Unacked,
+    outcome: SettleOutcome,
+  ): Queue | undefined {
+    unacked.delete(tag);
     if (u.consumer !== undefined) {
       u.consumer.unacked--;
       this.unackedCount--;
     }
-    if (outcome === 'requeue') {
-      u.queue.requeue(u.entry);
-      touched.add(u.queue);
-    }
+    if (outcome !== 'requeue') return undefined;
+    u.queue.requeue(u.entry);
+    return u.queue;
   }
 
-  private afterSettle(requeuedTo: Set<Queue>): void {
-    for (const q of requeuedTo) q.dispatch();
+  private afterSettle(requeuedTo: Set<Queue> | undefined): void {
+    if (requeuedTo !== undefined) for (const q of requeuedTo) q.dispatch();
     if (!this.closed) this.kick();
   }
 }

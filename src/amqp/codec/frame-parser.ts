@@ -25,7 +25,8 @@ export class FrameParser {
   private readonly slack: number;
 
   // A header split across chunks: its first bytes.
-  private readonly head = Buffer.alloc(FRAME_HEADER_SIZE);
+  // From the shared pool: an own ArrayBuffer per connection would cost far more than 7 bytes.
+  private readonly head = Buffer.allocUnsafe(FRAME_HEADER_SIZE);
   private headLen = 0;
 
   // A frame whose header is known and whose payload and end octet are still arriving.
