@@ -17,6 +17,7 @@ export const configSchema = z.strictObject({
       channelMax: z.number().int().min(1).max(65535).default(2047),
       heartbeat: z.number().int().min(0).max(65535).default(60),
       maxMessageSize: z.number().int().min(1).max(536870912).default(134217728),
+      handshakeTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
     })
     .prefault({}),
   users: z.record(z.string(), z.string()).default({ guest: 'guest' }),

@@ -36,6 +36,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
       channelMax: config.amqp.channelMax,
       heartbeat: config.amqp.heartbeat,
       maxMessageSize: config.amqp.maxMessageSize,
+      handshakeTimeout: config.amqp.handshakeTimeout,
       version,
     });
     listeners.push({ protocol: 'amqp', host: amqp.address.address, port: amqp.address.port });
