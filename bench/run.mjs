@@ -989,7 +989,8 @@ both alike. The harness's own tables for a results file:
 - CPU% is percent of one core (the machine total is 200%).
 
 Targets Switchyard must reach: transient 1 KiB throughput >= 1.3x RabbitMQ's; p99 latency at 10,000
-msg/s no worse than RabbitMQ's; <= 10 KiB RSS per idle AMQP connection.
+msg/s no worse than RabbitMQ's; <= 10 KiB RSS per idle AMQP connection. Where the broker's time
+goes (a CPU profile of the hot path): [performance.md](performance.md).
 
 ## Latest results
 
