@@ -32,6 +32,10 @@ import type { AmqpConnection } from './connection.js';
 
 const CLASS_BASIC = 60;
 /** Property flag bits of the basic class (AMQP 0-9-1 section 4.2.6.1, class basic). */
+const FLAG_CONTENT_TYPE = 0x8000;
+const FLAG_CONTENT_ENCODING = 0x4000;
+const FLAG_HEADERS = 0x2000;
+const FLAG_DELIVERY_MODE = 0x1000;
 const FLAG_REPLY_TO = 0x0200;
 const FLAG_USER_ID = 0x0010;
 /** Bodies smaller than this are copied out of the socket chunk so a queued message does not pin it. */
@@ -69,6 +73,10 @@ export class AmqpChannel implements DeliverySink {
   /** Highest publish sequence number confirmed but not yet written (acks coalesce per flush). */
   confirmUpTo = 0;
   private confirmWritten = 0;
+  /** Publishes waiting for the store before their confirm: flat pairs of (seq, epoch), in order. */
+  private readonly durableWaits: number[] = [];
+  /** The highest epoch a whenDurable callback is registered for. */
+  private awaitedEpoch = 0;
   private tx: { publishes: TxPublish[]; settles: TxSettle[] } | undefined;
 
   constructor(
@@ -303,11 +311,40 @@ export class AmqpChannel implements DeliverySink {
       this.tx.publishes.push({ exchange: p.exchange, msg, mandatory: p.mandatory });
       return;
     }
+    const mode = peekDeliveryMode(props);
+    if (mode !== undefined) msg.persistentHint = mode === 2;
     this.route(p.exchange, msg, p.mandatory);
-    if (this.confirming) {
-      this.confirmUpTo = ++this.publishSeq;
+    if (this.confirming) this.confirm(++this.publishSeq, this.core.lastEpoch);
+  }
+
+  /**
+   * Confirms publish `seq` once the store epoch it needs is on disk (0 = at once). Confirms go
+   * out in publish order, so a transient message published behind a persistent one waits for it.
+   */
+  private confirm(seq: number, epoch: number): void {
+    const waiting = this.durableWaits;
+    if (epoch === 0 && waiting.length === 0) {
+      this.confirmUpTo = seq;
       this.conn.confirmPending(this);
+      return;
     }
+    waiting.push(seq, epoch);
+    if (epoch > this.awaitedEpoch) {
+      this.awaitedEpoch = epoch;
+      this.core.broker.store!.whenDurable(epoch, () => this.durableUpTo(epoch));
+    }
+  }
+
+  private durableUpTo(epoch: number): void {
+    if (this.state !== 'open') return;
+    const waiting = this.durableWaits;
+    let i = 0;
+    while (i < waiting.length && waiting[i + 1]! <= epoch) {
+      this.confirmUpTo = waiting[i]!;
+      i += 2;
+    }
+    waiting.splice(0, i);
+    this.conn.confirmPending(this);
   }
 
   private route(x: Exchange, msg: Message, mandatory: boolean): void {
@@ -395,10 +432,31 @@ export class AmqpChannel implements DeliverySink {
 
   /** Releases the channel's core state: consumers go, unacked deliveries are requeued. */
   release(): void {
+    // Late store callbacks must not confirm on a channel number that a new channel may reuse.
+    this.state = 'closing';
     this.pending = undefined;
     this.tx = undefined;
     this.session.close();
   }
+}
+
+/**
+ * The delivery-mode property read straight from the encoded properties (0 when absent), so a
+ * publish need not decode them to know whether it is persistent; undefined if they are malformed
+ * (the full decoder then reports it). Layout: AMQP 0-9-1 section 4.2.6.1, class basic.
+ */
+export function peekDeliveryMode(props: Buffer): number | undefined {
+  if (props.length < 2) return undefined;
+  const flags = props.readUInt16BE(0);
+  if ((flags & FLAG_DELIVERY_MODE) === 0) return 0;
+  let pos = 2;
+  if ((flags & FLAG_CONTENT_TYPE) !== 0) pos += 1 + (props[pos] ?? 0);
+  if ((flags & FLAG_CONTENT_ENCODING) !== 0) pos += 1 + (props[pos] ?? 0);
+  if ((flags & FLAG_HEADERS) !== 0) {
+    if (pos + 4 > props.length) return undefined;
+    pos += 4 + props.readUInt32BE(pos);
+  }
+  return props[pos];
 }
 
 function propsBytes(msg: Message): Buffer {

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { SwitchyardError, accessRefused, notFound, preconditionFailed } from '../errors/index.js';
 import { type Exchange, type ExchangeOptions, isExchangeType } from './exchange.js';
 import type { HeaderTable, Message } from './message.js';
+import { encodeJsonProperties, JSON_PROPERTIES_FORMAT } from './properties-json.js';
 import type { Queue, QueueOptions, QueueOwner } from './queue.js';
+import type { MessageStore } from '../store/types.js';
 import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
 import { checkName, REPLY_TO, VHost } from './vhost.js';
 
@@ -43,6 +45,8 @@ export interface BrokerOptions {
   loopbackUsers?: string[];
   vhosts?: string[];
   authorize?: Authorizer;
+  /** Where persistent messages of durable queues are recorded; none = everything stays in memory. */
+  store?: MessageStore;
 }
 
 export interface QueueInfo {
@@ -57,13 +61,29 @@ export class Broker {
   private readonly users: Map<string, string>;
   private readonly loopbackUsers: Set<string>;
   readonly authorize: Authorizer;
+  readonly store: MessageStore | undefined;
   private nextConnId = 1;
+  private lastMessageId = 0;
+  private lastQueueStoreId = 0;
 
   constructor(opts: BrokerOptions = {}) {
     this.users = new Map(Object.entries(opts.users ?? { guest: 'guest' }));
     this.loopbackUsers = new Set(opts.loopbackUsers ?? ['guest']);
     for (const v of opts.vhosts ?? ['/']) this.vhosts.set(v, new VHost(v));
     this.authorize = opts.authorize ?? (() => true);
+    this.store = opts.store;
+  }
+
+  /** The next store id for a persistent message. */
+  nextMessageId(): number {
+    return ++this.lastMessageId;
+  }
+
+  /** Gives a durable queue its place in the store (exclusive and auto-delete queues never get one). */
+  attachStore(q: Queue): void {
+    if (this.store === undefined || !q.options.durable || q.options.exclusive || q.options.autoDelete) return;
+    q.store = this.store;
+    q.storeId = ++this.lastQueueStoreId;
   }
 
   /** Checks a user's password. Returns false rather than throwing: the front end picks the wire error. */
@@ -179,7 +199,10 @@ export class CoreConnection implements QueueOwner {
     this.check('configure', 'queue', n);
     const existed = this.vhost.queues.has(n);
     const q = this.vhost.declareQueue(n, a, this);
-    if (!existed && q.owner === this) (this.exclusiveQueues ??= new Set()).add(q);
+    if (!existed) {
+      if (q.owner === this) (this.exclusiveQueues ??= new Set()).add(q);
+      else this.broker.attachStore(q);
+    }
     return info(q);
   }
 
@@ -229,8 +252,41 @@ export class CoreConnection implements QueueOwner {
    */
   publish(x: Exchange, msg: Message): readonly Queue[] {
     const queues = this.vhost.route(x, msg);
+    this.lastEpoch = 0;
+    const store = this.broker.store;
+    if (store !== undefined && queues.length > 0 && msg.persistent) this.persist(store, msg, queues);
     for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(msg);
     return queues;
+  }
+
+  /**
+   * The store epoch the last publish must wait for before it may be confirmed (0 = none: it was
+   * not persistent or reached no durable queue). Read right after publish().
+   */
+  lastEpoch = 0;
+
+  /** Records a persistent message for the durable queues among `queues`. */
+  private persist(store: MessageStore, msg: Message, queues: readonly Queue[]): void {
+    let ids: number[] | undefined;
+    for (let i = 0; i < queues.length; i++) {
+      const id = queues[i]!.storeId;
+      if (id !== 0) (ids ??= []).push(id);
+    }
+    if (ids === undefined) return;
+    const wire = msg.wireProperties ?? {
+      format: JSON_PROPERTIES_FORMAT,
+      bytes: encodeJsonProperties(msg.properties),
+    };
+    msg.storeId = this.broker.nextMessageId();
+    this.lastEpoch = store.appendMessage({
+      id: msg.storeId,
+      queues: ids,
+      exchange: msg.exchange,
+      routingKey: msg.routingKey,
+      propsFormat: wire.format,
+      props: wire.bytes,
+      body: msg.body,
+    });
   }
 
   sessionClosed(s: Session): void {

@@ -61,6 +61,13 @@ export interface PropertiesCodec {
 }
 
 export class Message {
+  /** Id in the message store; 0 while the message is not stored. */
+  storeId = 0;
+  /**
+   * Whether the message is persistent, when the front end could tell without decoding the
+   * properties (AMQP peeks at the delivery-mode byte); undefined = decode to find out.
+   */
+  persistentHint: boolean | undefined;
   private props: Properties | undefined;
   private encoded: Buffer | undefined;
   private codec: PropertiesCodec | undefined;
@@ -98,6 +105,7 @@ export class Message {
     this.props = p;
     this.encoded = undefined;
     this.codec = undefined;
+    this.persistentHint = undefined;
   }
 
   /** The properties still in `format`'s wire form, if they arrived in it and were not changed. */
@@ -106,6 +114,13 @@ export class Message {
   }
 
   get persistent(): boolean {
-    return this.properties.deliveryMode === 2;
+    return this.persistentHint ?? this.properties.deliveryMode === 2;
+  }
+
+  /** The properties in the wire form they arrived in, with that form's name, if they are unchanged. */
+  get wireProperties(): { readonly format: string; readonly bytes: Buffer } | undefined {
+    return this.codec !== undefined && this.encoded !== undefined
+      ? { format: this.codec.format, bytes: this.encoded }
+      : undefined;
   }
 }

@@ -3,6 +3,7 @@
  * Requeued messages go back to their original place (ordered by the sequence number they got on
  * enqueue), as RabbitMQ does, so a nack'ed batch is redelivered in the order it was published.
  */
+import type { MessageStore } from '../store/types.js';
 import { Deque } from '../util/deque.js';
 import type { Binding } from './exchange.js';
 import type { HeaderTable, Message } from './message.js';
@@ -36,6 +37,10 @@ export class Queue {
   deleted = false;
   /** Called when the last consumer goes away from an auto-delete queue that had one. */
   onUnused: ((q: Queue) => void) | undefined;
+  /** Where this queue's persistent messages are recorded: set for durable queues of a broker with a store. */
+  store: MessageStore | undefined;
+  /** The queue's id in the store (0 = not stored). */
+  storeId = 0;
 
   private readonly ready = new Deque<QueueEntry>(64);
   /** Requeued entries, ascending by seq; they come before `ready` (whose seqs are all larger). */
@@ -97,9 +102,24 @@ export class Queue {
 
   purge(): number {
     const n = this.messageCount;
+    if (this.storeId !== 0 && !this.deleted) {
+      for (const e of this.requeued) this.settled(e.msg);
+      for (const e of this.ready) this.settled(e.msg);
+    }
     this.ready.clear();
     this.requeued.clear();
     return n;
+  }
+
+  /** A message left this queue for good: acked, rejected, delivered with no-ack, or purged. */
+  settled(msg: Message): void {
+    if (msg.storeId !== 0 && this.storeId !== 0 && !this.deleted)
+      this.store!.settle(this.storeId, msg.storeId);
+  }
+
+  /** A message was handed to a consumer that will ack it: after a crash it comes back redelivered. */
+  delivered(msg: Message): void {
+    if (msg.storeId !== 0 && this.storeId !== 0) this.store!.delivered(this.storeId, msg.storeId);
   }
 
   addConsumer(c: Consumer): void {

@@ -104,10 +104,12 @@ export class Session {
   /** Called by a queue's dispatch: numbers the delivery, records it, hands it to the sink. */
   deliver(c: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
-    if (!c.noAck) {
+    if (c.noAck) c.queue.settled(entry.msg);
+    else {
       (this.unacked ??= new Map()).set(tag, { entry, queue: c.queue, consumer: c });
       c.unacked++;
       this.unackedCount++;
+      c.queue.delivered(entry.msg);
     }
     c.sink.deliver(c.tag, tag, entry.redelivered, entry.msg, c.queue);
   }
@@ -117,7 +119,11 @@ export class Session {
     const tag = this.nextTag++;
     // Not counted in unackedCount: basic.get uses no credit (RabbitMQ's limiter counts
     // consumer deliveries only).
-    if (!noAck) (this.unacked ??= new Map()).set(tag, { entry, queue, consumer: undefined });
+    if (noAck) queue.settled(entry.msg);
+    else {
+      (this.unacked ??= new Map()).set(tag, { entry, queue, consumer: undefined });
+      queue.delivered(entry.msg);
+    }
     return tag;
   }
 
@@ -220,7 +226,10 @@ export class Session {
       u.consumer.unacked--;
       this.unackedCount--;
     }
-    if (outcome !== 'requeue') return undefined;
+    if (outcome !== 'requeue') {
+      u.queue.settled(u.entry.msg);
+      return undefined;
+    }
     u.queue.requeue(u.entry);
     return u.queue;
   }

@@ -284,6 +284,7 @@ export class VHost {
       c.session.removeConsumer(c.tag);
       c.sink.cancelled(c.tag);
     }
+    if (q.storeId !== 0) q.store!.deleteQueue(q.storeId);
     q.purge();
     this.topologyVersion++;
   }
