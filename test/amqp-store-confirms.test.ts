@@ -75,7 +75,11 @@ test('store: a persistent publish to a durable queue is confirmed only after its
   const order: string[] = [];
   const confirmed = (name: string) =>
     new Promise<void>((resolve, reject) => {
-      const cb = (err: unknown) => (err ? reject(err) : (order.push(name), resolve()));
+      const cb = (err: unknown) => {
+        if (err) return reject(err);
+        order.push(name);
+        resolve();
+      };
       if (name === 'persistent') ch.sendToQueue('durable-q', Buffer.from('p'), { persistent: true }, cb);
       else ch.sendToQueue('transient-q', Buffer.from('t'), {}, cb);
     });
