@@ -377,9 +377,41 @@ export class AmqpChannel implements DeliverySink {
     const tx = this.tx;
     if (tx === undefined) throw new SwitchyardError('PRECONDITION_FAILED', 'channel is not transactional');
     this.tx = { publishes: [], settles: [] };
-    for (const p of tx.publishes) this.route(p.exchange, p.msg, p.mandatory);
+    let epoch = 0;
+    for (const p of tx.publishes) {
+      this.route(p.exchange, p.msg, p.mandatory);
+      epoch = Math.max(epoch, this.core.lastEpoch);
+    }
     for (const s of tx.settles) this.session.settle(s.tag, s.multiple, s.outcome);
+    const store = this.core.broker.store;
+    // commit-ok only once the transaction's records are on disk (settles ride in the current epoch).
+    if (store !== undefined && (epoch !== 0 || tx.settles.length > 0)) {
+      const wait = Math.max(epoch, store.currentEpoch);
+      this.holdUntil(
+        (done) => store.whenDurable(wait, done),
+        () => writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' }),
+      );
+      return;
+    }
     writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' });
+  }
+
+  /**
+   * Frames for this channel that arrive while a reply is held; undefined when none is. AMQP
+   * replies on a channel go out in request order, so later frames wait behind the held one.
+   */
+  held: (() => void)[] | undefined;
+
+  /** Sends `reply` once `wait` calls back, holding the channel's later frames until then. */
+  private holdUntil(wait: (done: () => void) => void, reply: () => void): void {
+    this.held = [];
+    wait(() => {
+      const queued = this.held ?? [];
+      this.held = undefined;
+      if (this.state !== 'open') return;
+      reply();
+      this.conn.replay(queued, this);
+    });
   }
 
   private consume(
@@ -434,6 +466,7 @@ export class AmqpChannel implements DeliverySink {
   release(): void {
     // Late store callbacks must not confirm on a channel number that a new channel may reuse.
     this.state = 'closing';
+    this.held = undefined;
     this.pending = undefined;
     this.tx = undefined;
     this.session.close();

@@ -311,6 +311,11 @@ export class AmqpConnection {
       else if (m?.kind === 'channel.close') this.send(id, { kind: 'channel.close-ok' });
       return;
     }
+    if (ch.held !== undefined) {
+      // A reply on this channel waits for the store: later frames wait behind it, in order.
+      ch.held.push(() => this.channelFrame(id, run, m));
+      return;
+    }
     try {
       run(ch);
     } catch (e) {
@@ -318,6 +323,24 @@ export class AmqpConnection {
       if (r.hard) throw e;
       this.closeChannel(ch, r, m);
     }
+  }
+
+  /** Runs frames that waited behind a held reply (see AmqpChannel.holdUntil). */
+  replay(frames: readonly (() => void)[], ch: AmqpChannel): void {
+    for (let i = 0; i < frames.length; i++) {
+      if (ch.held !== undefined) {
+        // Another reply is held: the rest waits again, still in order.
+        for (let j = i; j < frames.length; j++) ch.held.push(frames[j]!);
+        return;
+      }
+      try {
+        frames[i]!();
+      } catch (e) {
+        this.closeWith(toCloseReason(e), 0, 0, true);
+        return;
+      }
+    }
+    this.wrote();
   }
 
   private openChannel(id: number): void {
