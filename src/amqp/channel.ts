@@ -440,6 +440,13 @@ export class AmqpChannel implements DeliverySink {
   private get(queue: string, noAck: boolean): void {
     const r = this.core.get(this.session, queue, noAck);
     const out = this.conn.out;
+    if (r === undefined && this.core.hasPaged(queue)) {
+      this.holdUntil(
+        (done) => this.core.whenRefilled(queue, done),
+        () => this.get(queue, noAck),
+      );
+      return;
+    }
     if (r === undefined) {
       writeMethodFrame(out, this.id, { kind: 'basic.get-empty' });
       return;

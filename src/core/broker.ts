@@ -287,6 +287,9 @@ export class CoreConnection implements QueueOwner {
       props: wire.bytes,
       body: msg.body,
     });
+    msg.storeSegment = store.lastSegment;
+    msg.storeOffset = store.lastOffset;
+    msg.storeLength = store.lastLength;
   }
 
   sessionClosed(s: Session): void {
@@ -322,7 +325,10 @@ export class CoreConnection implements QueueOwner {
     return undefined;
   }
 
-  /** basic.get: takes one ready message. */
+  /**
+   * basic.get: takes one ready message. Undefined when none is in memory: if hasPaged() then says
+   * the queue still has messages on disk, ask again after whenRefilled().
+   */
   get(
     s: Session,
     queue: string,
@@ -334,6 +340,19 @@ export class CoreConnection implements QueueOwner {
     if (e === undefined) return undefined;
     const tag = s.recordGet(q, e, noAck);
     return { tag, redelivered: e.redelivered, msg: e.msg, remaining: q.messageCount };
+  }
+
+  /** Whether the queue has ready messages that are only on disk just now (see get()). */
+  hasPaged(queue: string): boolean {
+    const q = this.vhost.queues.get(queue);
+    return q !== undefined && q.messageCount > 0;
+  }
+
+  /** Calls `cb` when the queue's paged messages are back in memory (see get()). */
+  whenRefilled(queue: string, cb: () => void): void {
+    const q = this.vhost.queues.get(queue);
+    if (q === undefined) cb();
+    else q.whenRefilled(cb);
   }
 
   /** Closes the connection: sessions close (unacked requeued), exclusive queues are deleted. */

@@ -3,11 +3,12 @@
  * Requeued messages go back to their original place (ordered by the sequence number they got on
  * enqueue), as RabbitMQ does, so a nack'ed batch is redelivered in the order it was published.
  */
-import type { MessageStore } from '../store/types.js';
+import type { MessageRecord, MessageStore, StoredRef } from '../store/types.js';
 import { Deque } from '../util/deque.js';
 import type { Binding } from './exchange.js';
 import type { HeaderTable, Message } from './message.js';
 import type { Consumer } from './session.js';
+import { messageFromRecord } from './stored.js';
 
 export interface QueueEntry {
   readonly msg: Message;
@@ -15,6 +16,24 @@ export interface QueueEntry {
   readonly seq: number;
   redelivered: boolean;
 }
+
+/**
+ * A stored message whose body and properties are not in memory: only where to read it back.
+ * A long backlog is mostly these, so memory follows what is in flight, not the backlog.
+ */
+interface PagedEntry extends StoredRef {
+  readonly msg: undefined;
+  readonly seq: number;
+  readonly storeId: number;
+  redelivered: boolean;
+}
+
+/** Ready messages a queue keeps in memory; past this, stored messages wait on disk only. */
+export const PAGE_WINDOW = 2048;
+/** How many paged messages one read-back brings in. */
+const REFILL_BATCH = 512;
+/** Delay before retrying a failed read-back. */
+const REFILL_RETRY_MS = 1000;
 
 export interface QueueOptions {
   durable: boolean;
@@ -43,6 +62,24 @@ export class Queue {
   storeId = 0;
 
   private readonly ready = new Deque<QueueEntry>(64);
+  /**
+   * Messages behind the in-memory window, in publish order, all newer than `ready`'s. Stored ones
+   * are paged out; transient ones (a durable queue also takes those) stay whole to keep the order.
+   */
+  private tail: Deque<QueueEntry | PagedEntry> | undefined;
+  /** A read-back is in flight. */
+  private refilling = false;
+  /** The read-back in flight: out of the tail, not yet in `ready`. */
+  private inflight: readonly (QueueEntry | PagedEntry)[] | undefined;
+  private get readingBack(): number {
+    return this.inflight?.length ?? 0;
+  }
+  /** Bumped by purge and delete, so a read-back that finishes afterwards is dropped. */
+  private generation = 0;
+  /** Messages of this queue that are on disk only (paged out or recovered, not yet read back). */
+  pagedCount = 0;
+  /** Callers waiting for paged messages to be back in memory (basic.get on an all-paged queue). */
+  private refillWaiters: (() => void)[] | undefined;
   /** Requeued entries, ascending by seq; they come before `ready` (whose seqs are all larger). */
   private requeued = new Deque<QueueEntry>();
   private nextSeq = 0;
@@ -62,7 +99,7 @@ export class Queue {
 
   /** Messages ready for delivery (not counting delivered, unacknowledged ones). */
   get messageCount(): number {
-    return this.ready.length + this.requeued.length;
+    return this.ready.length + this.requeued.length + (this.tail?.length ?? 0) + this.readingBack;
   }
 
   get consumerCount(): number {
@@ -74,13 +111,121 @@ export class Queue {
   }
 
   enqueue(msg: Message): void {
-    this.ready.push({ msg, seq: this.nextSeq++, redelivered: false });
+    const seq = this.nextSeq++;
+    const tail = this.tail;
+    if ((tail !== undefined && tail.length > 0) || (this.ready.length >= PAGE_WINDOW && this.storeId !== 0)) {
+      this.pageOut(msg, seq, false);
+      return;
+    }
+    this.ready.push({ msg, seq, redelivered: false });
     if (this.consumers.length > 0) this.dispatch();
+  }
+
+  /** Appends a message behind the window: a stored one as a reference only. */
+  private pageOut(msg: Message, seq: number, redelivered: boolean): void {
+    const tail = (this.tail ??= new Deque());
+    if (msg.storeId === 0) tail.push({ msg, seq, redelivered });
+    else {
+      this.pagedCount++;
+      tail.push({
+        msg: undefined,
+        seq,
+        redelivered,
+        storeId: msg.storeId,
+        segment: msg.storeSegment,
+        offset: msg.storeOffset,
+        length: msg.storeLength,
+      });
+    }
+  }
+
+  /**
+   * Adds a message recovered from the store at start: it stays on disk until the queue's window
+   * reaches it. Recovery adds messages in publish order.
+   */
+  recover(r: {
+    storeId: number;
+    segment: number;
+    offset: number;
+    length: number;
+    redelivered: boolean;
+  }): void {
+    (this.tail ??= new Deque()).push({ msg: undefined, seq: this.nextSeq++, ...r });
+    this.pagedCount++;
+  }
+
+  /** Calls `cb` once paged messages are back in memory, or at once if there are none to wait for. */
+  whenRefilled(cb: () => void): void {
+    const onDisk = (this.tail?.length ?? 0) + this.readingBack;
+    if (onDisk === 0 || this.ready.length + this.requeued.length > 0) {
+      cb();
+      return;
+    }
+    (this.refillWaiters ??= []).push(cb);
+    this.refill();
+  }
+
+  /** Brings the next paged messages back into the window when it runs low. */
+  private refill(): void {
+    const tail = this.tail;
+    if (this.refilling || tail === undefined || tail.length === 0 || this.ready.length >= PAGE_WINDOW / 2)
+      return;
+    const batch: (QueueEntry | PagedEntry)[] = [];
+    const refs: PagedEntry[] = [];
+    while (batch.length < REFILL_BATCH && tail.length > 0) {
+      const e = tail.shift()!;
+      batch.push(e);
+      if (e.msg === undefined) refs.push(e);
+    }
+    if (refs.length === 0) {
+      this.acceptRefill(batch as QueueEntry[]);
+      return;
+    }
+    this.refilling = true;
+    this.inflight = batch;
+    const generation = this.generation;
+    this.store!.readMessages(refs, (err, records) => {
+      if (generation !== this.generation) return;
+      this.refilling = false;
+      this.inflight = undefined;
+      if (this.deleted) return;
+      if (err !== undefined) {
+        // Put the batch back in front and try again later: a confirmed message is never dropped.
+        for (let i = batch.length - 1; i >= 0; i--) tail.unshift(batch[i]!);
+        setTimeout(() => this.refill(), REFILL_RETRY_MS).unref();
+        return;
+      }
+      this.pagedCount -= refs.length;
+      let k = 0;
+      const entries = batch.map((e): QueueEntry => {
+        if (e.msg !== undefined) return e;
+        const rec: MessageRecord = records[k++]!;
+        return {
+          msg: messageFromRecord(rec, e.segment, e.offset, e.length),
+          seq: e.seq,
+          redelivered: e.redelivered,
+        };
+      });
+      this.acceptRefill(entries);
+    });
+  }
+
+  private acceptRefill(entries: readonly QueueEntry[]): void {
+    for (const e of entries) this.ready.push(e);
+    if (this.tail !== undefined && this.tail.length === 0) this.tail = undefined;
+    const waiters = this.refillWaiters;
+    this.refillWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w();
+    if (this.consumers.length > 0) this.dispatch();
+    this.refill();
   }
 
   /** Takes the next ready entry (basic.get). */
   shift(): QueueEntry | undefined {
-    return this.requeued.length > 0 ? this.requeued.shift() : this.ready.shift();
+    if (this.requeued.length > 0) return this.requeued.shift();
+    const e = this.ready.shift();
+    if (this.tail !== undefined) this.refill();
+    return e;
   }
 
   /** Puts entries back at their original positions, marked redelivered. Does not dispatch. */
@@ -105,9 +250,24 @@ export class Queue {
     if (this.storeId !== 0 && !this.deleted) {
       for (const e of this.requeued) this.settled(e.msg);
       for (const e of this.ready) this.settled(e.msg);
+      for (const part of [this.tail, this.inflight]) {
+        if (part === undefined) continue;
+        for (const e of part) {
+          if (e.msg !== undefined) this.settled(e.msg);
+          else this.store!.settle(this.storeId, e.storeId);
+        }
+      }
     }
     this.ready.clear();
     this.requeued.clear();
+    this.tail = undefined;
+    this.inflight = undefined;
+    this.refilling = false;
+    this.pagedCount = 0;
+    this.generation++;
+    const waiters = this.refillWaiters;
+    this.refillWaiters = undefined;
+    if (waiters !== undefined) for (const w of waiters) w();
     return n;
   }
 
@@ -160,6 +320,7 @@ export class Queue {
     } finally {
       this.dispatching = false;
     }
+    if (this.tail !== undefined) this.refill();
   }
 
   private pickConsumer(): Consumer | undefined {

@@ -19,9 +19,27 @@ export interface MessageRecord {
   readonly body: Buffer;
 }
 
+/** Where a stored message's record is, to read it back (paging). */
+export interface StoredRef {
+  readonly segment: number;
+  readonly offset: number;
+  readonly length: number;
+}
+
 export interface MessageStore {
-  /** Records a message; returns the flush epoch after which it is on disk. */
+  /**
+   * Records a message; returns the flush epoch after which it is on disk. Where the record went is
+   * in lastSegment / lastOffset / lastLength until the next append (no object per publish).
+   */
   appendMessage(r: MessageRecord): number;
+  readonly lastSegment: number;
+  readonly lastOffset: number;
+  readonly lastLength: number;
+  /**
+   * Reads messages back (bodies paged out of memory), even before their flush. Calls `cb` once,
+   * with the records in the order of `refs`, or with an error.
+   */
+  readMessages(refs: readonly StoredRef[], cb: (err: Error | undefined, records: readonly MessageRecord[]) => void): void;
   /** The message left the queue for good (acked, rejected without requeue, delivered with no-ack). */
   settle(queueId: number, msgId: number): void;
   /** The message was delivered from the queue (recovery marks it redelivered). */
