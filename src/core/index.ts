@@ -32,4 +32,5 @@ export {
   type Session,
   type SettleOutcome,
 } from './session.js';
+export { messageFromRecord, registerPropertiesCodec } from './stored.js';
 export { REPLY_TO } from './vhost.js';

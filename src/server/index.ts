@@ -4,7 +4,12 @@
 import { mkdirSync } from 'node:fs';
 import { listenAmqp, type AmqpListener } from '../amqp/listener.js';
 import type { Config } from '../config/schema.js';
-import { Broker } from '../core/index.js';
+import { AMQP_PROPERTIES_CODEC } from '../amqp/codec/index.js';
+import { Broker, registerPropertiesCodec } from '../core/index.js';
+
+// Stored messages keep their properties in the wire form they came in; the core rebuilds them
+// with that form's codec (paging, recovery), whether or not its listener is on.
+registerPropertiesCodec(AMQP_PROPERTIES_CODEC);
 
 export interface ListenerInfo {
   readonly protocol: string;
