@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import amqp from 'amqplib';
 import { listenAmqp, type AmqpListener } from '../src/amqp/listener.js';
 import { Broker } from '../src/core/index.js';
-import type { MessageRecord, MessageStore, StoredRef } from '../src/store/types.js';
+import type { MessageRecord, MessageStore } from '../src/store/types.js';
 
 /** A store double: records what the core asks, makes epochs durable when the test says so. */
 class FakeStore implements MessageStore {
@@ -18,16 +18,18 @@ class FakeStore implements MessageStore {
   readonly deletedQueues: number[] = [];
   currentEpoch = 1;
   durable = 0;
-  lastSegment = 1;
-  lastOffset = 0;
-  lastLength = 0;
-  readMessages(refs: readonly StoredRef[], cb: (err: Error | undefined, r: readonly MessageRecord[]) => void): void {
-    cb(undefined, refs.map((r) => this.appended.find((m) => m.id === r.offset)!));
+  readMessages(
+    ids: readonly number[],
+    cb: (err: Error | undefined, r: readonly MessageRecord[]) => void,
+  ): void {
+    cb(
+      undefined,
+      ids.map((id) => this.appended.find((m) => m.id === id)!),
+    );
   }
   private waiters: [number, () => void][] = [];
   appendMessage(r: MessageRecord): number {
     this.appended.push(r);
-    this.lastOffset = r.id; // the double finds records by id
     return this.currentEpoch;
   }
   settle(q: number, m: number): void {

@@ -15,12 +15,11 @@ export interface TestBroker {
   close(): Promise<void>;
 }
 
-export async function startTestBroker(amqp: Record<string, unknown> = {}): Promise<TestBroker> {
-  const config = configSchema.parse({
-    host: '127.0.0.1',
-    dataDir: mkdtempSync(join(tmpdir(), 'switchyard-test-')),
-    amqp: { port: 0, ...amqp },
-  });
+export async function startTestBroker(
+  amqp: Record<string, unknown> = {},
+  dataDir = mkdtempSync(join(tmpdir(), 'switchyard-test-')),
+): Promise<TestBroker> {
+  const config = configSchema.parse({ host: '127.0.0.1', dataDir, amqp: { port: 0, ...amqp } });
   const server = await startServer(config);
   const port = server.amqp!.address.port;
   return { server, port, url: `amqp://guest:guest@127.0.0.1:${port}`, close: () => server.close() };

@@ -20,6 +20,7 @@ import { SwitchyardError } from '../errors/index.js';
 import {
   AMQP_PROPERTIES_CODEC as AMQP_CODEC,
   type AmqpMethod,
+  type AmqpMethodInit,
   encodeProperties,
   writeBasicAck,
   writeContentFrames,
@@ -153,20 +154,20 @@ export class AmqpChannel implements DeliverySink {
           internal: m.internal,
           args: m.arguments,
         });
-        if (!m.noWait) writeMethodFrame(out, ch, { kind: 'exchange.declare-ok' });
+        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.declare-ok' });
         return;
       }
       case 'exchange.delete':
         core.deleteExchange(m.exchange, m.ifUnused);
-        if (!m.noWait) writeMethodFrame(out, ch, { kind: 'exchange.delete-ok' });
+        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.delete-ok' });
         return;
       case 'exchange.bind':
         core.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        if (!m.noWait) writeMethodFrame(out, ch, { kind: 'exchange.bind-ok' });
+        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.bind-ok' });
         return;
       case 'exchange.unbind':
         core.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        if (!m.noWait) writeMethodFrame(out, ch, { kind: 'exchange.unbind-ok' });
+        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.unbind-ok' });
         return;
       case 'queue.declare': {
         const q = core.declareQueue(m.queue, {
@@ -176,23 +177,25 @@ export class AmqpChannel implements DeliverySink {
           autoDelete: m.autoDelete,
           args: m.arguments,
         });
-        if (!m.noWait) {
-          writeMethodFrame(out, ch, {
-            kind: 'queue.declare-ok',
-            queue: q.name,
-            messageCount: q.messageCount,
-            consumerCount: q.consumerCount,
-          });
-        }
+        this.replyAfterWrites(
+          m.noWait
+            ? undefined
+            : {
+                kind: 'queue.declare-ok',
+                queue: q.name,
+                messageCount: q.messageCount,
+                consumerCount: q.consumerCount,
+              },
+        );
         return;
       }
       case 'queue.bind':
         core.bindQueue(m.queue, m.exchange, m.routingKey, m.arguments);
-        if (!m.noWait) writeMethodFrame(out, ch, { kind: 'queue.bind-ok' });
+        this.replyAfterWrites(m.noWait ? undefined : { kind: 'queue.bind-ok' });
         return;
       case 'queue.unbind':
         core.unbindQueue(m.queue, m.exchange, m.routingKey, m.arguments);
-        writeMethodFrame(out, ch, { kind: 'queue.unbind-ok' });
+        this.replyAfterWrites({ kind: 'queue.unbind-ok' });
         return;
       case 'queue.purge': {
         const n = core.purgeQueue(m.queue);
@@ -201,7 +204,7 @@ export class AmqpChannel implements DeliverySink {
       }
       case 'queue.delete': {
         const n = core.deleteQueue(m.queue, m.ifUnused, m.ifEmpty);
-        if (!m.noWait) writeMethodFrame(out, ch, { kind: 'queue.delete-ok', messageCount: n });
+        this.replyAfterWrites(m.noWait ? undefined : { kind: 'queue.delete-ok', messageCount: n });
         return;
       }
       case 'confirm.select':
@@ -331,8 +334,23 @@ export class AmqpChannel implements DeliverySink {
     waiting.push(seq, epoch);
     if (epoch > this.awaitedEpoch) {
       this.awaitedEpoch = epoch;
-      this.core.broker.store!.whenDurable(epoch, () => this.durableUpTo(epoch));
+      this.core.broker.store!.whenDurable(epoch, (err) =>
+        err === undefined ? this.durableUpTo(epoch) : this.storeFailed(err),
+      );
     }
+  }
+
+  /**
+   * The store could not make a batch durable: nothing in it may be confirmed. The connection is
+   * closed, so the client knows its unconfirmed messages are not safe and can publish them again.
+   */
+  private storeFailed(err: Error): void {
+    this.conn.closeWith(
+      { replyCode: 541, replyText: `INTERNAL_ERROR - message store failed: ${err.message}`, hard: true },
+      0,
+      0,
+      true,
+    );
   }
 
   private durableUpTo(epoch: number): void {
@@ -388,12 +406,41 @@ export class AmqpChannel implements DeliverySink {
     if (store !== undefined && (epoch !== 0 || tx.settles.length > 0)) {
       const wait = Math.max(epoch, store.currentEpoch);
       this.holdUntil(
-        (done) => store.whenDurable(wait, done),
+        (done) => store.whenDurable(wait, (err) => (err === undefined ? done() : this.storeFailed(err))),
         () => writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' }),
       );
       return;
     }
     writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' });
+  }
+
+  /**
+   * Sends a reply once the definition changes the method made are on disk (at once when it made
+   * none), so a client that got declare-ok finds its durable queue after a crash.
+   */
+  private replyAfterWrites(reply: AmqpMethodInit | undefined): void {
+    const writes = this.core.takeWrite();
+    if (writes === undefined) {
+      if (reply !== undefined) writeMethodFrame(this.conn.out, this.id, reply);
+      return;
+    }
+    if (reply === undefined) return;
+    this.holdUntil(
+      (done) =>
+        writes.then(done, (e: unknown) =>
+          this.conn.closeWith(
+            {
+              replyCode: 541,
+              replyText: `INTERNAL_ERROR - definitions not stored: ${String(e)}`,
+              hard: true,
+            },
+            0,
+            0,
+            true,
+          ),
+        ),
+      () => writeMethodFrame(this.conn.out, this.id, reply),
+    );
   }
 
   /**

@@ -57,6 +57,13 @@ export async function main(argv: string[]): Promise<void> {
   for (const l of server.listeners) {
     process.stdout.write(`switchyard: ${l.protocol} listening on ${l.host}:${l.port}\n`);
   }
+  const r = server.recovery;
+  process.stdout.write(
+    `switchyard: recovered ${r.queues} durable queues with ${r.messages} messages in ${r.durationMs} ms` +
+      (r.corruptRecords > 0 ? ` (${r.corruptRecords} damaged records skipped)` : '') +
+      (r.truncatedBytes > 0 ? ` (torn tail of ${r.truncatedBytes} bytes cut)` : '') +
+      '\n',
+  );
   process.stdout.write(`switchyard ${version} ready (data dir ${config.dataDir})\n`);
 
   let stopping = false;

@@ -9,7 +9,7 @@ import { type Exchange, type ExchangeOptions, isExchangeType } from './exchange.
 import type { HeaderTable, Message } from './message.js';
 import { encodeJsonProperties, JSON_PROPERTIES_FORMAT } from './properties-json.js';
 import type { Queue, QueueOptions, QueueOwner } from './queue.js';
-import type { MessageStore } from '../store/types.js';
+import type { BindingDef, DefinitionsSink, ExchangeDef, MessageStore, QueueDef } from '../store/types.js';
 import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
 import { checkName, REPLY_TO, VHost } from './vhost.js';
 
@@ -79,11 +79,82 @@ export class Broker {
     return ++this.lastMessageId;
   }
 
+  /**
+   * Rebuilds what survived a restart, before any client connects: durable exchanges, queues and
+   * bindings, then each queue's messages in publish order (left on disk until needed). Then every
+   * vhost starts recording definition changes in `defs`. Returns the store ids of recovered
+   * message lists whose queue no longer exists (the caller drops them from the store).
+   */
+  restore(
+    definitions: {
+      readonly exchanges: readonly ExchangeDef[];
+      readonly queues: readonly (QueueDef & { readonly id: number })[];
+      readonly bindings: readonly BindingDef[];
+    },
+    messages: ReadonlyMap<
+      number,
+      { readonly messages: readonly { readonly id: number }[]; readonly deliveredUpTo: number }
+    >,
+    maxMessageId: number,
+    defs: DefinitionsSink | undefined,
+  ): number[] {
+    const byId = new Map<number, Queue>();
+    for (const x of definitions.exchanges) {
+      const v = this.vhosts.get(x.vhost);
+      if (v === undefined || !isExchangeType(x.type)) continue;
+      v.declareExchange(x.name, x.type, {
+        durable: true,
+        autoDelete: x.autoDelete,
+        internal: x.internal,
+        args: x.args,
+      });
+    }
+    for (const q of definitions.queues) {
+      const v = this.vhosts.get(q.vhost);
+      if (v === undefined) continue;
+      const queue = v.declareQueue(
+        q.name,
+        { durable: true, exclusive: false, autoDelete: false, args: q.args },
+        undefined,
+      );
+      queue.store = this.store;
+      queue.storeId = q.id;
+      byId.set(q.id, queue);
+      this.lastQueueStoreId = Math.max(this.lastQueueStoreId, q.id);
+    }
+    for (const b of definitions.bindings) {
+      const v = this.vhosts.get(b.vhost);
+      if (v === undefined) continue;
+      const dest =
+        b.destinationKind === 'queue' ? v.queues.get(b.destination) : v.exchanges.get(b.destination);
+      if (dest === undefined || !v.exchanges.has(b.source)) continue;
+      v.bind(b.source, dest, b.routingKey, b.args);
+    }
+    const orphans: number[] = [];
+    for (const [id, rq] of messages) {
+      const q = byId.get(id);
+      if (q === undefined) {
+        orphans.push(id);
+        continue;
+      }
+      for (const m of rq.messages) q.recover(m.id, m.id <= rq.deliveredUpTo);
+    }
+    this.lastMessageId = Math.max(this.lastMessageId, maxMessageId);
+    for (const v of this.vhosts.values()) v.defs = defs;
+    return orphans;
+  }
+
   /** Gives a durable queue its place in the store (exclusive and auto-delete queues never get one). */
-  attachStore(q: Queue): void {
+  attachStore(q: Queue, vhost: VHost): void {
     if (this.store === undefined || !q.options.durable || q.options.exclusive || q.options.autoDelete) return;
     q.store = this.store;
-    q.storeId = ++this.lastQueueStoreId;
+    const defs = vhost.defs;
+    if (defs === undefined) {
+      q.storeId = ++this.lastQueueStoreId;
+      return;
+    }
+    vhost.write(defs.putQueue({ vhost: vhost.name, name: q.name, args: q.options.args }));
+    q.storeId = defs.queueId(vhost.name, q.name)!;
   }
 
   /** Checks a user's password. Returns false rather than throwing: the front end picks the wire error. */
@@ -201,7 +272,7 @@ export class CoreConnection implements QueueOwner {
     const q = this.vhost.declareQueue(n, a, this);
     if (!existed) {
       if (q.owner === this) (this.exclusiveQueues ??= new Set()).add(q);
-      else this.broker.attachStore(q);
+      else this.broker.attachStore(q, this.vhost);
     }
     return info(q);
   }
@@ -287,9 +358,11 @@ export class CoreConnection implements QueueOwner {
       props: wire.bytes,
       body: msg.body,
     });
-    msg.storeSegment = store.lastSegment;
-    msg.storeOffset = store.lastOffset;
-    msg.storeLength = store.lastLength;
+  }
+
+  /** The definition writes the last operation started (see VHost.takeWrite). */
+  takeWrite(): Promise<void> | undefined {
+    return this.vhost.takeWrite();
   }
 
   sessionClosed(s: Session): void {

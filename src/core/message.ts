@@ -63,10 +63,6 @@ export interface PropertiesCodec {
 export class Message {
   /** Id in the message store; 0 while the message is not stored. */
   storeId = 0;
-  /** Where the store put the message's record (valid when storeId is set). */
-  storeSegment = 0;
-  storeOffset = 0;
-  storeLength = 0;
   /**
    * Whether the message is persistent, when the front end could tell without decoding the
    * properties (AMQP peeks at the delivery-mode byte); undefined = decode to find out.

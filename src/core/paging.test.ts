@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { MessageRecord, MessageStore, StoredRef } from '../store/types.js';
+import type { MessageRecord, MessageStore } from '../store/types.js';
 import { Broker, type CoreConnection, type DeliverySink, Message } from './index.js';
 import { PAGE_WINDOW, type Queue } from './queue.js';
 
@@ -13,13 +13,8 @@ class MemoryStore implements MessageStore {
   readonly settled: [number, number][] = [];
   reads = 0;
   currentEpoch = 1;
-  lastSegment = 1;
-  lastOffset = 0;
-  lastLength = 0;
   appendMessage(r: MessageRecord): number {
     this.records.set(r.id, r);
-    this.lastOffset = r.id;
-    this.lastLength = r.body.length;
     return this.currentEpoch;
   }
   settle(q: number, m: number): void {
@@ -32,11 +27,11 @@ class MemoryStore implements MessageStore {
     cb();
   }
   readMessages(
-    refs: readonly StoredRef[],
+    ids: readonly number[],
     cb: (err: Error | undefined, r: readonly MessageRecord[]) => void,
   ): void {
     this.reads++;
-    const out = refs.map((r) => this.records.get(r.offset)!);
+    const out = ids.map((id) => this.records.get(id)!);
     setImmediate(() => cb(undefined, out));
   }
 }
@@ -138,7 +133,7 @@ test('paging: recovered messages start on disk and are read back when needed', a
       props: Buffer.from('{"deliveryMode":2}'),
       body: Buffer.from(`r${i}`),
     });
-    q.recover({ storeId: i, segment: 1, offset: i, length: 2, redelivered: i === 1 });
+    q.recover(i, i === 1);
   }
   const s = c.openSession();
   assert.equal(c.get(s, 'q', true), undefined);

@@ -3,7 +3,7 @@
  * Requeued messages go back to their original place (ordered by the sequence number they got on
  * enqueue), as RabbitMQ does, so a nack'ed batch is redelivered in the order it was published.
  */
-import type { MessageRecord, MessageStore, StoredRef } from '../store/types.js';
+import type { MessageRecord, MessageStore } from '../store/types.js';
 import { Deque } from '../util/deque.js';
 import type { Binding } from './exchange.js';
 import type { HeaderTable, Message } from './message.js';
@@ -21,7 +21,7 @@ export interface QueueEntry {
  * A stored message whose body and properties are not in memory: only where to read it back.
  * A long backlog is mostly these, so memory follows what is in flight, not the backlog.
  */
-interface PagedEntry extends StoredRef {
+interface PagedEntry {
   readonly msg: undefined;
   readonly seq: number;
   readonly storeId: number;
@@ -127,15 +127,7 @@ export class Queue {
     if (msg.storeId === 0) tail.push({ msg, seq, redelivered });
     else {
       this.pagedCount++;
-      tail.push({
-        msg: undefined,
-        seq,
-        redelivered,
-        storeId: msg.storeId,
-        segment: msg.storeSegment,
-        offset: msg.storeOffset,
-        length: msg.storeLength,
-      });
+      tail.push({ msg: undefined, seq, redelivered, storeId: msg.storeId });
     }
   }
 
@@ -143,14 +135,8 @@ export class Queue {
    * Adds a message recovered from the store at start: it stays on disk until the queue's window
    * reaches it. Recovery adds messages in publish order.
    */
-  recover(r: {
-    storeId: number;
-    segment: number;
-    offset: number;
-    length: number;
-    redelivered: boolean;
-  }): void {
-    (this.tail ??= new Deque()).push({ msg: undefined, seq: this.nextSeq++, ...r });
+  recover(storeId: number, redelivered: boolean): void {
+    (this.tail ??= new Deque()).push({ msg: undefined, seq: this.nextSeq++, storeId, redelivered });
     this.pagedCount++;
   }
 
@@ -171,11 +157,11 @@ export class Queue {
     if (this.refilling || tail === undefined || tail.length === 0 || this.ready.length >= PAGE_WINDOW / 2)
       return;
     const batch: (QueueEntry | PagedEntry)[] = [];
-    const refs: PagedEntry[] = [];
+    const refs: number[] = [];
     while (batch.length < REFILL_BATCH && tail.length > 0) {
       const e = tail.shift()!;
       batch.push(e);
-      if (e.msg === undefined) refs.push(e);
+      if (e.msg === undefined) refs.push(e.storeId);
     }
     if (refs.length === 0) {
       this.acceptRefill(batch as QueueEntry[]);
@@ -201,7 +187,7 @@ export class Queue {
         if (e.msg !== undefined) return e;
         const rec: MessageRecord = records[k++]!;
         return {
-          msg: messageFromRecord(rec, e.segment, e.offset, e.length),
+          msg: messageFromRecord(rec),
           seq: e.seq,
           redelivered: e.redelivered,
         };

@@ -14,21 +14,13 @@ export function registerPropertiesCodec(codec: PropertiesCodec): void {
   codecs.set(codec.format, codec);
 }
 
-/** A message from its stored record; it keeps its store id and location. */
-export function messageFromRecord(
-  r: MessageRecord,
-  segment: number,
-  offset: number,
-  length: number,
-): Message {
+/** A message from its stored record; it keeps its store id. */
+export function messageFromRecord(r: MessageRecord): Message {
   const codec = codecs.get(r.propsFormat);
   if (codec === undefined)
     throw new Error(`stored message ${r.id} has properties in unknown form '${r.propsFormat}'`);
   const m = new Message(r.exchange, r.routingKey, r.body, undefined, r.props, codec);
   m.persistentHint = true;
   m.storeId = r.id;
-  m.storeSegment = segment;
-  m.storeOffset = offset;
-  m.storeLength = length;
   return m;
 }

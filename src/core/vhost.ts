@@ -17,6 +17,7 @@ import {
   type ExchangeType,
 } from './exchange.js';
 import { parseXMatch, tablesEqual, valueEquals } from './headers-match.js';
+import type { DefinitionsSink } from '../store/types.js';
 import type { HeaderTable, HeaderValue, Message } from './message.js';
 import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
@@ -43,6 +44,10 @@ const EQUIVALENT_QUEUE_ARGS = [
 ];
 
 export class VHost {
+  /** Where durable definitions are recorded (set once recovery has rebuilt the vhost). */
+  defs: DefinitionsSink | undefined;
+  /** Definition writes started by the operation in progress; see takeWrite(). */
+  private pendingWrite: Promise<void> | undefined;
   readonly exchanges = new Map<string, Exchange>();
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to pseudo-queues by their full name. */
@@ -103,7 +108,62 @@ export class VHost {
     checkName('exchange', n);
     const x = new Exchange(this.name, n, type, opts);
     this.exchanges.set(n, x);
+    if (opts.durable && this.defs !== undefined) {
+      this.write(
+        this.defs.putExchange({
+          vhost: this.name,
+          name: n,
+          type,
+          autoDelete: opts.autoDelete,
+          internal: opts.internal,
+          args: opts.args,
+        }),
+      );
+    }
     return x;
+  }
+
+  /**
+   * The definition writes the last operation started, as one promise (undefined if none): the
+   * front end holds the operation's reply until they are on disk. Taking it clears it.
+   */
+  takeWrite(): Promise<void> | undefined {
+    const w = this.pendingWrite;
+    this.pendingWrite = undefined;
+    return w;
+  }
+
+  /** Adds a definition write to the ones the current operation waits for. */
+  write(p: Promise<unknown>): void {
+    const before = this.pendingWrite;
+    const done =
+      before === undefined ? p.then(() => undefined) : Promise.all([before, p]).then(() => undefined);
+    // Marked handled here: a failed write must not crash the process when nobody waits for it
+    // (a no-wait declare); whoever waits still sees the rejection.
+    done.catch(() => {});
+    this.pendingWrite = done;
+  }
+
+  /** Whether a binding survives a restart: both of its ends do (as in RabbitMQ). */
+  private durableBinding(source: Exchange, destination: Destination): boolean {
+    if (this.defs === undefined || !source.options.durable) return false;
+    return destination.kind === 'exchange' ? destination.options.durable : destination.storeId !== 0;
+  }
+
+  private bindingDef(b: {
+    source: Exchange;
+    destination: Destination;
+    routingKey: string;
+    args: HeaderTable;
+  }) {
+    return {
+      vhost: this.name,
+      source: b.source.name,
+      destinationKind: b.destination.kind,
+      destination: b.destination.name,
+      routingKey: b.routingKey,
+      args: b.args,
+    };
   }
 
   deleteExchange(n: string, ifUnused: boolean): void {
@@ -178,7 +238,11 @@ export class VHost {
         `Invalid x-match field value ${typeof v === 'string' ? `<<"${v}">>` : String(v)}; expected all, any, all-with-x, or any-with-x`,
       );
     }
-    if (x.addBinding(destination, routingKey, args) !== undefined) this.topologyVersion++;
+    if (x.addBinding(destination, routingKey, args) === undefined) return;
+    this.topologyVersion++;
+    if (this.durableBinding(x, destination)) {
+      this.write(this.defs!.putBinding(this.bindingDef({ source: x, destination, routingKey, args })));
+    }
   }
 
   /**
@@ -258,10 +322,13 @@ export class VHost {
     return keyOnly;
   }
 
-  private removeBinding(b: Binding): void {
+  /** `cascade`: the binding goes because an end of it goes, whose deletion removes it on disk too. */
+  private removeBinding(b: Binding, cascade = false): void {
     const x = b.source;
     x.removeBinding(b);
     this.topologyVersion++;
+    if (!cascade && this.durableBinding(x, b.destination))
+      this.write(this.defs!.deleteBinding(this.bindingDef(b)));
     if (x.options.autoDelete && x.bindings.size === 0 && this.exchanges.get(x.name) === x)
       this.removeExchange(x);
   }
@@ -269,8 +336,9 @@ export class VHost {
   private removeExchange(x: Exchange): void {
     this.exchanges.delete(x.name);
     for (const b of [...x.bindings.values()]) x.removeBinding(b);
-    for (const b of [...x.incoming]) this.removeBinding(b);
+    for (const b of [...x.incoming]) this.removeBinding(b, true);
     this.topologyVersion++;
+    if (x.options.durable && this.defs !== undefined) this.write(this.defs.deleteExchange(this.name, x.name));
   }
 
   /** Removes a queue: bindings go, consumers are cancelled (and told), messages dropped. */
@@ -279,12 +347,15 @@ export class VHost {
     q.deleted = true;
     if (this.queues.get(q.name) === q) this.queues.delete(q.name);
     if (this.replyQueues.get(q.name) === q) this.replyQueues.delete(q.name);
-    for (const b of [...q.incoming]) this.removeBinding(b);
+    for (const b of [...q.incoming]) this.removeBinding(b, true);
     for (const c of [...q.consumers]) {
       c.session.removeConsumer(c.tag);
       c.sink.cancelled(c.tag);
     }
-    if (q.storeId !== 0) q.store!.deleteQueue(q.storeId);
+    if (q.storeId !== 0) {
+      q.store!.deleteQueue(q.storeId);
+      if (this.defs !== undefined) this.write(this.defs.deleteQueue(this.name, q.name));
+    }
     q.purge();
     this.topologyVersion++;
   }

@@ -5,6 +5,10 @@
  * store needs none of the core's types.
  */
 
+import type { BindingDef, ExchangeDef, QueueDef } from './defs/state.js';
+
+export type { BindingDef, ExchangeDef, QueueDef };
+
 /** A persistent message routed to one or more durable queues. */
 export interface MessageRecord {
   /** Broker-assigned, increasing. */
@@ -19,27 +23,17 @@ export interface MessageRecord {
   readonly body: Buffer;
 }
 
-/** Where a stored message's record is, to read it back (paging). */
-export interface StoredRef {
-  readonly segment: number;
-  readonly offset: number;
-  readonly length: number;
-}
-
 export interface MessageStore {
-  /**
-   * Records a message; returns the flush epoch after which it is on disk. Where the record went is
-   * in lastSegment / lastOffset / lastLength until the next append (no object per publish).
-   */
+  /** Records a message; returns the flush epoch after which it is on disk. */
   appendMessage(r: MessageRecord): number;
-  readonly lastSegment: number;
-  readonly lastOffset: number;
-  readonly lastLength: number;
   /**
-   * Reads messages back (bodies paged out of memory), even before their flush. Calls `cb` once,
-   * with the records in the order of `refs`, or with an error.
+   * Reads messages back by id (paged out of memory), even before their flush. Calls `cb` once,
+   * with the records in the order of `ids`, or with an error.
    */
-  readMessages(refs: readonly StoredRef[], cb: (err: Error | undefined, records: readonly MessageRecord[]) => void): void;
+  readMessages(
+    ids: readonly number[],
+    cb: (err: Error | undefined, records: readonly MessageRecord[]) => void,
+  ): void;
   /** The message left the queue for good (acked, rejected without requeue, delivered with no-ack). */
   settle(queueId: number, msgId: number): void;
   /** The message was delivered from the queue (recovery marks it redelivered). */
@@ -50,6 +44,24 @@ export interface MessageStore {
   deleteQueue(queueId: number): void;
   /** The epoch the next appended record will belong to (what a settle-only change waits for). */
   readonly currentEpoch: number;
-  /** Calls `cb` once everything appended up to and including `epoch` is on disk. */
-  whenDurable(epoch: number, cb: () => void): void;
+  /**
+   * Calls `cb` once everything appended up to and including `epoch` is on disk, or with an error
+   * if the store failed (then nothing of that epoch may be confirmed).
+   */
+  whenDurable(epoch: number, cb: (err?: Error) => void): void;
+}
+
+/**
+ * Where durable definitions go (exchanges, queues, bindings). Each change returns a promise that
+ * resolves once it is on disk; the front end holds its -ok reply until then.
+ */
+export interface DefinitionsSink {
+  putExchange(def: ExchangeDef): Promise<void>;
+  deleteExchange(vhost: string, name: string): Promise<void>;
+  /** Stores a queue; its id is available from queueId() at once. Deleting a queue deletes its bindings. */
+  putQueue(def: QueueDef): Promise<number>;
+  queueId(vhost: string, name: string): number | undefined;
+  deleteQueue(vhost: string, name: string): Promise<void>;
+  putBinding(def: BindingDef): Promise<void>;
+  deleteBinding(def: BindingDef): Promise<void>;
 }
