@@ -42,6 +42,10 @@ class FakeStore implements MessageStore {
   deleteQueue(q: number): void {
     this.deletedQueues.push(q);
   }
+  beginTxn(): void {}
+  commitTxn(): number {
+    return this.currentEpoch;
+  }
   whenDurable(epoch: number, cb: () => void): void {
     if (epoch <= this.durable) cb();
     else this.waiters.push([epoch, cb]);

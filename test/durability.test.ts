@@ -117,3 +117,36 @@ test('durability: kill -9 under confirmed load loses no confirmed message (3 cyc
   assert.equal(totals.lost, 0);
   assert.ok(totals.confirmed > 0);
 });
+
+// amqplib has no tx API; its channel's generic rpc takes (class << 16 | method) ids.
+function txRpc(ch: amqp.Channel, method: number, ok: number): Promise<unknown> {
+  return (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(method, {}, ok);
+}
+
+test('durability: a committed transaction (publishes and acks) is on disk as a whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sy-tx-'));
+  let b = await startTestBroker({}, dir);
+  let conn = await amqp.connect(b.url);
+  const setup = await conn.createConfirmChannel();
+  await setup.assertQueue('tx-q', { durable: true });
+  setup.sendToQueue('tx-q', Buffer.from('old'), { persistent: true });
+  await setup.waitForConfirms();
+  const ch = await conn.createChannel();
+  await txRpc(ch, (90 << 16) | 10, (90 << 16) | 11); // tx.select
+  const old = await ch.get('tx-q', { noAck: false });
+  assert.ok(old);
+  ch.ack(old);
+  ch.sendToQueue('tx-q', Buffer.from('new'), { persistent: true });
+  await txRpc(ch, (90 << 16) | 20, (90 << 16) | 21); // tx.commit
+  await conn.close();
+  await b.close();
+
+  b = await startTestBroker({}, dir);
+  conn = await amqp.connect(b.url);
+  const c2 = await conn.createChannel();
+  const m = await c2.get('tx-q', { noAck: true });
+  assert.ok(m && m.content.toString() === 'new', 'the published message is there');
+  assert.equal(await c2.get('tx-q', { noAck: true }), false, 'the acked one is gone');
+  await conn.close();
+  await b.close();
+});

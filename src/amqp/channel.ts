@@ -395,18 +395,16 @@ export class AmqpChannel implements DeliverySink {
     const tx = this.tx;
     if (tx === undefined) throw new SwitchyardError('PRECONDITION_FAILED', 'channel is not transactional');
     this.tx = { publishes: [], settles: [] };
-    let epoch = 0;
-    for (const p of tx.publishes) {
-      this.route(p.exchange, p.msg, p.mandatory);
-      epoch = Math.max(epoch, this.core.lastEpoch);
-    }
-    for (const s of tx.settles) this.session.settle(s.tag, s.multiple, s.outcome);
+    // The transaction's publishes and acks reach the store as one record: all or nothing.
+    const epoch = this.core.atomically(() => {
+      for (const p of tx.publishes) this.route(p.exchange, p.msg, p.mandatory);
+      for (const s of tx.settles) this.session.settle(s.tag, s.multiple, s.outcome);
+    });
     const store = this.core.broker.store;
-    // commit-ok only once the transaction's records are on disk (settles ride in the current epoch).
-    if (store !== undefined && (epoch !== 0 || tx.settles.length > 0)) {
-      const wait = Math.max(epoch, store.currentEpoch);
+    if (store !== undefined && epoch !== 0) {
+      // commit-ok only once the transaction's record is on disk.
       this.holdUntil(
-        (done) => store.whenDurable(wait, (err) => (err === undefined ? done() : this.storeFailed(err))),
+        (done) => store.whenDurable(epoch, (err) => (err === undefined ? done() : this.storeFailed(err))),
         () => writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' }),
       );
       return;

@@ -360,6 +360,28 @@ export class CoreConnection implements QueueOwner {
     });
   }
 
+  /**
+   * Runs `fn` (a transaction's publishes and settles) so that the store writes all of it as one
+   * record. Returns the store epoch to wait for before telling the client (0 = no store).
+   */
+  atomically(fn: () => void): number {
+    const store = this.broker.store;
+    if (store === undefined) {
+      fn();
+      return 0;
+    }
+    store.beginTxn();
+    try {
+      fn();
+    } finally {
+      // What ran before a failure is in memory, so it is written too: disk matches memory.
+      this.lastTxnEpoch = store.commitTxn();
+    }
+    return this.lastTxnEpoch;
+  }
+
+  private lastTxnEpoch = 0;
+
   /** The definition writes the last operation started (see VHost.takeWrite). */
   takeWrite(): Promise<void> | undefined {
     return this.vhost.takeWrite();

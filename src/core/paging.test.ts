@@ -23,6 +23,10 @@ class MemoryStore implements MessageStore {
   delivered(): void {}
   purgeQueue(): void {}
   deleteQueue(): void {}
+  beginTxn(): void {}
+  commitTxn(): number {
+    return this.currentEpoch;
+  }
   whenDurable(_e: number, cb: () => void): void {
     cb();
   }

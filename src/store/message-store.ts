@@ -3,7 +3,7 @@
  * the log, turns the core's per-delivery calls into the log's coalesced watermarks, and reads
  * paged messages back whole.
  */
-import type { MessageLog } from './log/index.js';
+import type { LogMessage, MessageLog } from './log/index.js';
 import type { MessageRecord, MessageStore } from './types.js';
 
 /** Wire forms of stored properties, as numbered on disk. Never renumber: the log keeps them. */
@@ -22,10 +22,13 @@ export function formatName(n: number): string {
 }
 
 export class LogMessageStore implements MessageStore {
+  /** The transaction being collected (see beginTxn). */
+  private txn: { publishes: LogMessage[]; settles: Map<number, number[]> } | undefined;
+
   constructor(readonly log: MessageLog) {}
 
   appendMessage(r: MessageRecord): number {
-    return this.log.appendMessage({
+    const m: LogMessage = {
       id: r.id,
       queues: r.queues,
       exchange: r.exchange,
@@ -33,7 +36,23 @@ export class LogMessageStore implements MessageStore {
       propsFormat: formatNumber(r.propsFormat),
       props: r.props,
       body: r.body,
-    }).epoch;
+    };
+    if (this.txn !== undefined) {
+      this.txn.publishes.push(m);
+      return 0; // the commit's epoch covers it
+    }
+    return this.log.appendMessage(m).epoch;
+  }
+
+  beginTxn(): void {
+    this.txn = { publishes: [], settles: new Map() };
+  }
+
+  commitTxn(): number {
+    const t = this.txn;
+    this.txn = undefined;
+    if (t === undefined) return this.log.epoch;
+    return this.log.txn({ publishes: t.publishes, settles: t.settles }).epoch;
   }
 
   readMessages(
@@ -51,6 +70,12 @@ export class LogMessageStore implements MessageStore {
   }
 
   settle(queueId: number, msgId: number): void {
+    if (this.txn !== undefined) {
+      const list = this.txn.settles.get(queueId);
+      if (list === undefined) this.txn.settles.set(queueId, [msgId]);
+      else list.push(msgId);
+      return;
+    }
     this.log.settle(queueId, msgId);
   }
 

@@ -42,6 +42,13 @@ export interface MessageStore {
   purgeQueue(queueId: number): void;
   /** The queue is gone with all its messages. */
   deleteQueue(queueId: number): void;
+  /**
+   * Starts a transaction: the appends and settles until commitTxn() are written as one record,
+   * applied whole after a crash or not at all. Transactions do not nest.
+   */
+  beginTxn(): void;
+  /** Writes the transaction begun by beginTxn(); returns the epoch that holds it. */
+  commitTxn(): number;
   /** The epoch the next appended record will belong to (what a settle-only change waits for). */
   readonly currentEpoch: number;
   /**
