@@ -18,8 +18,9 @@ export interface TestBroker {
 export async function startTestBroker(
   amqp: Record<string, unknown> = {},
   dataDir = mkdtempSync(join(tmpdir(), 'switchyard-test-')),
+  extra: Record<string, unknown> = {},
 ): Promise<TestBroker> {
-  const config = configSchema.parse({ host: '127.0.0.1', dataDir, amqp: { port: 0, ...amqp } });
+  const config = configSchema.parse({ host: '127.0.0.1', dataDir, amqp: { port: 0, ...amqp }, ...extra });
   const server = await startServer(config);
   const port = server.amqp!.address.port;
   return { server, port, url: `amqp://guest:guest@127.0.0.1:${port}`, close: () => server.close() };

@@ -68,6 +68,10 @@ export class AmqpConnection {
   frameMax = FRAME_MIN_SIZE;
   heartbeat = 0;
   consumerCancelNotify = false;
+  /** The client announced the connection.blocked capability. */
+  private blockedCapable = false;
+  /** Channels whose publishes wait for a resource alarm to end (their frames are held). */
+  private blockedChannels: AmqpChannel[] | undefined;
   /** Time of the last byte read / written (ms, from the listener's clock). */
   lastRead: number;
   lastWrite: number;
@@ -212,6 +216,7 @@ export class AmqpConnection {
       case 'connection.start-ok': {
         if (this.state !== 'start') break;
         this.consumerCancelNotify = capability(m.clientProperties, 'consumer_cancel_notify');
+        this.blockedCapable = capability(m.clientProperties, 'connection.blocked');
         const creds = parseCredentials(m.mechanism, m.response);
         if (
           creds === undefined ||
@@ -268,6 +273,7 @@ export class AmqpConnection {
         });
         this.state = 'running';
         this.send(0, { kind: 'connection.open-ok' });
+        if (this.broker.publishersBlocked) this.blockedChanged(true, this.broker.blockedReason);
         return;
       }
       case 'connection.close':
@@ -314,6 +320,10 @@ export class AmqpConnection {
     if (ch.held !== undefined) {
       // A reply on this channel waits for the store: later frames wait behind it, in order.
       ch.held.push(() => this.channelFrame(id, run, m));
+      return;
+    }
+    if (m?.kind === 'basic.publish' && this.broker.publishersBlocked) {
+      this.holdPublish(ch, () => this.channelFrame(id, run, m));
       return;
     }
     try {
@@ -417,6 +427,37 @@ export class AmqpConnection {
     this.flush();
     this.state = 'closed';
     this.socket.end();
+  }
+
+  /**
+   * A resource alarm started or ended. As RabbitMQ does: tell the client (connection.blocked /
+   * unblocked, if it announced the capability); a connection that publishes while blocked stops
+   * being read until the alarm ends, so consumers keep working and publishers wait.
+   */
+  blockedChanged(blocked: boolean, reason: string): void {
+    if (this.state !== 'running') return;
+    if (this.blockedCapable) {
+      this.send(0, blocked ? { kind: 'connection.blocked', reason } : { kind: 'connection.unblocked' });
+    }
+    if (blocked || this.blockedChannels === undefined) return;
+    const waiting = this.blockedChannels;
+    this.blockedChannels = undefined;
+    this.socket.resume();
+    for (const ch of waiting) {
+      const frames = ch.held ?? [];
+      ch.held = undefined;
+      if (ch.state === 'open') this.replay(frames, ch);
+    }
+  }
+
+  /**
+   * A publish during a resource alarm: it and everything after it on the channel wait, and the
+   * socket is no longer read, until the alarm ends. Consumers on other connections go on.
+   */
+  private holdPublish(ch: AmqpChannel, frame: () => void): void {
+    ch.held = [frame];
+    (this.blockedChannels ??= []).push(ch);
+    this.socket.pause();
   }
 
   /** Broker shutdown or operator close: 320 CONNECTION_FORCED. */

@@ -33,6 +33,9 @@ export async function listenAmqp(
     );
     connections.add(c);
   });
+  const unwatch = broker.onBlockedChange((blocked, reason) => {
+    for (const c of connections) c.blockedChanged(blocked, reason);
+  });
   const clock = setInterval(() => {
     const now = Date.now();
     for (const c of connections) c.tick(now);
@@ -53,6 +56,7 @@ export async function listenAmqp(
     close: () =>
       new Promise<void>((resolve) => {
         clearInterval(clock);
+        unwatch();
         server.close(() => resolve());
         for (const c of connections) c.forceClose('broker shutdown');
         if (connections.size === 0) return;

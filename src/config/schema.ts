@@ -20,6 +20,13 @@ export const configSchema = z.strictObject({
       handshakeTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
     })
     .prefault({}),
+  store: z
+    .strictObject({
+      segmentSize: z.number().int().min(65536).max(4294967295).default(67108864),
+      diskFreeLimit: z.number().int().min(0).default(50_000_000),
+      diskCheckInterval: z.number().int().min(100).max(3_600_000).default(10_000),
+    })
+    .prefault({}),
   users: z.record(z.string(), z.string()).default({ guest: 'guest' }),
   loopbackUsers: z.array(z.string()).default(['guest']),
   vhosts: z.array(z.string()).min(1).default(['/']),
@@ -42,7 +49,22 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'dataDir',
     env: 'SWITCHYARD_DATA_DIR',
     flag: '--data-dir',
-    doc: 'Data directory (created if missing). Nothing is written to it yet: durable storage is the next milestone.',
+    doc: 'Data directory (created if missing): durable definitions, the message log and the lock file. One broker per directory.',
+  },
+  {
+    path: 'store.segmentSize',
+    env: 'SWITCHYARD_STORE_SEGMENT_SIZE',
+    doc: 'Message log segment size in bytes; settled segments are deleted, so disk use follows the backlog.',
+  },
+  {
+    path: 'store.diskFreeLimit',
+    env: 'SWITCHYARD_DISK_FREE_LIMIT',
+    doc: "Free bytes on the data directory's disk below which publishers are blocked (AMQP connection.blocked); 0 = off.",
+  },
+  {
+    path: 'store.diskCheckInterval',
+    env: 'SWITCHYARD_DISK_CHECK_INTERVAL',
+    doc: 'Milliseconds between free-space checks.',
   },
   {
     path: 'amqp.port',

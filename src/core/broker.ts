@@ -175,6 +175,36 @@ export class Broker {
     return c;
   }
 
+  /** Resource alarms in force (e.g. 'disk'): while any is, publishers are blocked on every protocol. */
+  readonly alarms = new Set<string>();
+  private readonly alarmListeners = new Set<(blocked: boolean, reason: string) => void>();
+
+  /** Turns a resource alarm on or off; front ends hear about the change of the blocked state. */
+  setAlarm(resource: string, on: boolean): void {
+    const was = this.alarms.size > 0;
+    if (on) this.alarms.add(resource);
+    else this.alarms.delete(resource);
+    const now = this.alarms.size > 0;
+    if (was === now) return;
+    const reason = this.blockedReason;
+    for (const l of this.alarmListeners) l(now, reason);
+  }
+
+  /** Why publishers are blocked ('' when they are not), e.g. "low on disk". */
+  get blockedReason(): string {
+    return this.alarms.size > 0 ? `low on ${[...this.alarms].join(', ')}` : '';
+  }
+
+  /** Registers a front end for blocked-state changes; returns the unregister function. */
+  onBlockedChange(listener: (blocked: boolean, reason: string) => void): () => void {
+    this.alarmListeners.add(listener);
+    return () => this.alarmListeners.delete(listener);
+  }
+
+  get publishersBlocked(): boolean {
+    return this.alarms.size > 0;
+  }
+
   /** Closes every connection (shutdown). Front ends are told through their close callbacks. */
   closeAll(): void {
     for (const c of [...this.connections]) c.close();

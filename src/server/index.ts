@@ -7,6 +7,7 @@ import { listenAmqp, type AmqpListener } from '../amqp/listener.js';
 import type { Config } from '../config/schema.js';
 import { Broker, registerPropertiesCodec } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
+import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
 import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
@@ -42,7 +43,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config, version = '0.1.0'): Promise<RunningServer> {
   const t0 = Date.now();
-  const { lock, defs, log, recovered } = await openStores(config.dataDir);
+  const { lock, defs, log, recovered } = await openStores(config.dataDir, config.store.segmentSize);
   const store = new LogMessageStore(log);
   const broker = new Broker({
     users: config.users,
@@ -62,7 +63,17 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     truncatedBytes: recovered.truncatedBytes,
     durationMs: Date.now() - t0,
   };
+  // Below the free-space limit publishers are blocked on every protocol; consumers go on.
+  const disk =
+    config.store.diskFreeLimit > 0
+      ? watchDiskFree(config.dataDir, {
+          limitBytes: config.store.diskFreeLimit,
+          intervalMs: config.store.diskCheckInterval,
+          onChange: (alarm) => broker.setAlarm('disk', alarm),
+        })
+      : undefined;
   const closeStores = async () => {
+    disk?.stop();
     await log.close();
     await defs.close();
     await lock.release();
@@ -104,12 +115,13 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
 }
 
 /** Locks the data directory and opens the definitions and the message log (recovering them). */
-async function openStores(dataDir: string) {
+async function openStores(dataDir: string, segmentSize: number) {
   const lock = await acquireLock(dataDir);
   let defs: DefinitionsStore | undefined;
   try {
     defs = await DefinitionsStore.open(join(dataDir, 'definitions'));
     const { log, recovered } = await MessageLog.open(join(dataDir, 'messages'), {
+      segmentSize,
       onCorrupt: (info) =>
         process.emitWarning(`message log: skipped a damaged record: ${JSON.stringify(info)}`),
     });
