@@ -9,6 +9,7 @@ import amqp from 'amqplib';
 import { listenAmqp, type AmqpListener } from '../src/amqp/listener.js';
 import { Broker } from '../src/core/index.js';
 import type { MessageRecord, MessageStore } from '../src/store/types.js';
+import { txRpc } from './interop-support.js';
 
 /** A store double: records what the core asks, makes epochs durable when the test says so. */
 class FakeStore implements MessageStore {
@@ -151,24 +152,15 @@ test('store: acks and no-ack deliveries are settles; deliveries are recorded; de
   await conn.close();
 });
 
-// amqplib has no tx API; its channel's generic rpc takes (class << 16 | method) ids.
-function txRpc(ch: amqp.Channel, method: number, ok: number): Promise<unknown> {
-  return (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(method, {}, ok);
-}
-const TX_SELECT = (90 << 16) | 10;
-const TX_SELECT_OK = (90 << 16) | 11;
-const TX_COMMIT = (90 << 16) | 20;
-const TX_COMMIT_OK = (90 << 16) | 21;
-
 test('store: tx.commit-ok waits for the flush of its persistent publishes', async () => {
   const conn = await amqp.connect(url);
   const ch = await conn.createChannel();
   await ch.assertQueue('durable-tx', { durable: true });
-  await txRpc(ch, TX_SELECT, TX_SELECT_OK);
+  await txRpc(ch, 'select');
   const n = store.appended.length;
   ch.sendToQueue('durable-tx', Buffer.from('in-tx'), { persistent: true });
   const events: string[] = [];
-  const committed = txRpc(ch, TX_COMMIT, TX_COMMIT_OK).then(() => events.push('commit-ok'));
+  const committed = txRpc(ch, 'commit').then(() => events.push('commit-ok'));
   await until(() => store.appended.length === n + 1);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(events, [], 'no commit-ok before the flush');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import { startTestBroker } from './helpers.js';
+import { txRpc } from './interop-support.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -118,11 +119,6 @@ test('durability: kill -9 under confirmed load loses no confirmed message (3 cyc
   assert.ok(totals.confirmed > 0);
 });
 
-// amqplib has no tx API; its channel's generic rpc takes (class << 16 | method) ids.
-function txRpc(ch: amqp.Channel, method: number, ok: number): Promise<unknown> {
-  return (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(method, {}, ok);
-}
-
 test('durability: a committed transaction (publishes and acks) is on disk as a whole', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sy-tx-'));
   let b = await startTestBroker({}, dir);
@@ -132,12 +128,12 @@ test('durability: a committed transaction (publishes and acks) is on disk as a w
   setup.sendToQueue('tx-q', Buffer.from('old'), { persistent: true });
   await setup.waitForConfirms();
   const ch = await conn.createChannel();
-  await txRpc(ch, (90 << 16) | 10, (90 << 16) | 11); // tx.select
+  await txRpc(ch, 'select');
   const old = await ch.get('tx-q', { noAck: false });
   assert.ok(old);
   ch.ack(old);
   ch.sendToQueue('tx-q', Buffer.from('new'), { persistent: true });
-  await txRpc(ch, (90 << 16) | 20, (90 << 16) | 21); // tx.commit
+  await txRpc(ch, 'commit');
   await conn.close();
   await b.close();
 

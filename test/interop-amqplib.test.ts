@@ -17,6 +17,7 @@ import {
   confirmChannel,
   Inbox,
   RawAmqp,
+  txRpc,
   rejection,
   replyText,
   within,
@@ -26,13 +27,6 @@ const targets = await interopTargets();
 after(async () => {
   for (const t of targets) await t.stop();
 });
-
-// amqplib has no API for the tx class; its channel's generic rpc takes (class << 16 | method) ids.
-const TX = { select: [5898250, 5898251], commit: [5898260, 5898261], rollback: [5898270, 5898271] } as const;
-function txRpc(ch: Channel, which: keyof typeof TX): Promise<unknown> {
-  const [method, ok] = TX[which];
-  return (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(method, {}, ok);
-}
 
 /** Takes every ready message from a queue with basic.get (bounded), acking them. */
 async function drain(ch: Channel, queue: string, max = 100): Promise<string[]> {

@@ -359,3 +359,10 @@ export function rawFrame(type: number, channel: number, payload: Buffer, end = 0
   head.writeUInt32BE(payload.length, 3);
   return Buffer.concat([head, payload, Buffer.from([end])]);
 }
+
+// amqplib has no API for the tx class; its channel's generic rpc takes (class << 16 | method) ids.
+const TX = { select: [5898250, 5898251], commit: [5898260, 5898261], rollback: [5898270, 5898271] } as const;
+export function txRpc(ch: Channel, which: keyof typeof TX): Promise<unknown> {
+  const [method, ok] = TX[which];
+  return (ch as unknown as { rpc(m: number, f: object, e: number): Promise<unknown> }).rpc(method, {}, ok);
+}
