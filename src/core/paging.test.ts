@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { MessageRecord, MessageStore } from '../store/types.js';
 import { Broker, type CoreConnection, type DeliverySink, Message } from './index.js';
-import { PAGE_WINDOW, type Queue } from './queue.js';
+import { PAGE_WINDOW, type Queue, REFILL_BATCH } from './queue.js';
 
 class MemoryStore implements MessageStore {
   readonly records = new Map<number, MessageRecord>();
@@ -88,7 +88,7 @@ test('paging: a long durable queue keeps only its window in memory, and delivers
     got,
     Array.from({ length: total }, (_, i) => String(i)),
   );
-  assert.ok(store.reads >= Math.ceil(5000 / 512), 'paged messages were read back in batches');
+  assert.ok(store.reads >= Math.ceil(5000 / REFILL_BATCH), 'paged messages were read back in batches');
   assert.equal(q.messageCount, 0);
   assert.equal(store.settled.length, total);
 });

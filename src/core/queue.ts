@@ -28,10 +28,15 @@ interface PagedEntry {
   redelivered: boolean;
 }
 
-/** Ready messages a queue keeps in memory; past this, stored messages wait on disk only. */
-export const PAGE_WINDOW = 2048;
+/**
+ * Ready messages a durable queue keeps in memory, by count and by body bytes; past either, stored
+ * messages wait on disk only. Large enough that a queue a consumer keeps up with never pages
+ * (paging costs a read per message), small enough that a backlog of millions costs little.
+ */
+export const PAGE_WINDOW = 16384;
+export const PAGE_BYTES = 64 * 1024 * 1024;
 /** How many paged messages one read-back brings in. */
-const REFILL_BATCH = 512;
+export const REFILL_BATCH = 1024;
 /** Delay before retrying a failed read-back. */
 const REFILL_RETRY_MS = 1000;
 
@@ -62,6 +67,8 @@ export class Queue {
   storeId = 0;
 
   private readonly ready = new Deque<QueueEntry>(64);
+  /** Body bytes of the entries in `ready`. */
+  private readyBytes = 0;
   /**
    * Messages behind the in-memory window, in publish order, all newer than `ready`'s. Stored ones
    * are paged out; transient ones (a durable queue also takes those) stay whole to keep the order.
@@ -113,11 +120,15 @@ export class Queue {
   enqueue(msg: Message): void {
     const seq = this.nextSeq++;
     const tail = this.tail;
-    if ((tail !== undefined && tail.length > 0) || (this.ready.length >= PAGE_WINDOW && this.storeId !== 0)) {
+    if (
+      (tail !== undefined && tail.length > 0) ||
+      (this.storeId !== 0 && (this.ready.length >= PAGE_WINDOW || this.readyBytes >= PAGE_BYTES))
+    ) {
       this.pageOut(msg, seq, false);
       return;
     }
     this.ready.push({ msg, seq, redelivered: false });
+    this.readyBytes += msg.body.length;
     if (this.consumers.length > 0) this.dispatch();
   }
 
@@ -154,7 +165,13 @@ export class Queue {
   /** Brings the next paged messages back into the window when it runs low. */
   private refill(): void {
     const tail = this.tail;
-    if (this.refilling || tail === undefined || tail.length === 0 || this.ready.length >= PAGE_WINDOW / 2)
+    if (
+      this.refilling ||
+      tail === undefined ||
+      tail.length === 0 ||
+      this.ready.length >= PAGE_WINDOW / 2 ||
+      this.readyBytes >= PAGE_BYTES / 2
+    )
       return;
     const batch: (QueueEntry | PagedEntry)[] = [];
     const refs: number[] = [];
@@ -197,7 +214,10 @@ export class Queue {
   }
 
   private acceptRefill(entries: readonly QueueEntry[]): void {
-    for (const e of entries) this.ready.push(e);
+    for (const e of entries) {
+      this.ready.push(e);
+      this.readyBytes += e.msg.body.length;
+    }
     if (this.tail !== undefined && this.tail.length === 0) this.tail = undefined;
     const waiters = this.refillWaiters;
     this.refillWaiters = undefined;
@@ -210,6 +230,7 @@ export class Queue {
   shift(): QueueEntry | undefined {
     if (this.requeued.length > 0) return this.requeued.shift();
     const e = this.ready.shift();
+    if (e !== undefined) this.readyBytes -= e.msg.body.length;
     if (this.tail !== undefined) this.refill();
     return e;
   }
@@ -245,6 +266,7 @@ export class Queue {
       }
     }
     this.ready.clear();
+    this.readyBytes = 0;
     this.requeued.clear();
     this.tail = undefined;
     this.inflight = undefined;

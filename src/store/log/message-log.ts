@@ -93,6 +93,25 @@ export interface MessageLogStats {
 
 export type { Recovered, RecoveredMessage, RecoveredQueue } from './recovery.js';
 
+/** Largest hole between two messages that one read still spans (record headers, settles). */
+const READ_GAP = 64 * 1024;
+/** Largest single read when paging messages back in. */
+const READ_SPAN = 4 * 1024 * 1024;
+
+/** The message encoded in buf[start, end), with views for its props and body. */
+function messageAt(buf: Buffer, start: number, end: number): LogMessage {
+  const v = viewMessage(buf, start, end);
+  return {
+    id: v.id,
+    queues: v.queues,
+    exchange: buf.toString('utf8', v.exStart, v.exEnd),
+    routingKey: buf.toString('utf8', v.rkStart, v.rkEnd),
+    propsFormat: v.propsFormat,
+    props: buf.subarray(v.propsStart, v.propsEnd),
+    body: buf.subarray(v.bodyStart, v.end),
+  };
+}
+
 export class MessageLog {
   private pendingSettles = new Map<number, number[]>();
   private readonly dirtyMarks = new Set<number>();
@@ -289,34 +308,50 @@ export class MessageLog {
    */
   async readMessages(msgIds: readonly number[]): Promise<LogMessage[]> {
     const out: LogMessage[] = new Array(msgIds.length);
-    for (let i = 0; i < msgIds.length; i++) {
-      const id = msgIds[i]!;
-      for (let attempt = 0; ; attempt++) {
-        const e = this.index.entries.get(id);
-        if (e === undefined) throw new SwitchyardError('NOT_FOUND', `message ${id} is not in the log`);
-        const seg = e.seg;
-        try {
-          const buf = await this.segs.read({ segment: seg, offset: e.off, length: e.len });
-          const v = viewMessage(buf, 0, buf.length);
-          out[i] = {
-            id: v.id,
-            queues: v.queues,
-            exchange: buf.toString('utf8', v.exStart, v.exEnd),
-            routingKey: buf.toString('utf8', v.rkStart, v.rkEnd),
-            propsFormat: v.propsFormat,
-            props: buf.subarray(v.propsStart, v.propsEnd),
-            body: buf.subarray(v.bodyStart, v.end),
-          };
-          break;
-        } catch (err) {
-          // Compaction moved it and deleted the old segment while we read: read the copy.
-          const now = this.index.entries.get(id);
-          if (attempt < 3 && now !== undefined && now.seg !== seg) continue;
-          throw err;
-        }
+    // Neighbours in a segment (a queue's backlog usually is) are read with one pread per run.
+    let i = 0;
+    while (i < msgIds.length) {
+      const first = this.index.entries.get(msgIds[i]!);
+      if (first === undefined)
+        throw new SwitchyardError('NOT_FOUND', `message ${msgIds[i]} is not in the log`);
+      let j = i + 1;
+      let end = first.off + first.len;
+      while (j < msgIds.length) {
+        const e = this.index.entries.get(msgIds[j]!);
+        if (e === undefined || e.seg !== first.seg || e.off < end || e.off - end > READ_GAP) break;
+        if (e.off + e.len - first.off > READ_SPAN) break;
+        end = e.off + e.len;
+        j++;
       }
+      try {
+        const buf = await this.segs.read({ segment: first.seg, offset: first.off, length: end - first.off });
+        for (let k = i; k < j; k++) {
+          const e = this.index.entries.get(msgIds[k]!)!;
+          out[k] = messageAt(buf, e.off - first.off, e.off - first.off + e.len);
+        }
+      } catch {
+        // Compaction moved some and deleted their segment while we read: one read per message.
+        for (let k = i; k < j; k++) out[k] = await this.readOneMessage(msgIds[k]!);
+      }
+      i = j;
     }
     return out;
+  }
+
+  private async readOneMessage(id: number): Promise<LogMessage> {
+    for (let attempt = 0; ; attempt++) {
+      const e = this.index.entries.get(id);
+      if (e === undefined) throw new SwitchyardError('NOT_FOUND', `message ${id} is not in the log`);
+      const seg = e.seg;
+      try {
+        const buf = await this.segs.read({ segment: seg, offset: e.off, length: e.len });
+        return messageAt(buf, 0, buf.length);
+      } catch (err) {
+        const now = this.index.entries.get(id);
+        if (attempt < 3 && now !== undefined && now.seg !== seg) continue;
+        throw err;
+      }
+    }
   }
 
   /**
