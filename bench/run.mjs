@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Switchyard's AMQP benchmark runner: `npm run bench -- [flags]` (--help for the flags).
 //
-// Runs the neutral broker-bench harness (/work/shared/broker-bench, or $BROKER_BENCH_DIR) against a
+// Runs the neutral broker-bench harness (../shared/broker-bench beside the repo, or $BROKER_BENCH_DIR) against a
 // Switchyard it starts itself (or one given with --target-url) and, in the same run, against
 // RabbitMQ when something answers on --rabbit-url. Each matrix item (scenario x size x rate) runs
 // on Switchyard and then on RabbitMQ, back to back, so machine noise hits both alike. Connection
@@ -41,7 +41,8 @@ import { pagingWindow, snapshotDist } from './lib-dist.mjs';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = join(ROOT, 'bench');
 const DOCS_FILE = join(ROOT, 'docs', 'benchmarks.md');
-const DEFAULT_HARNESS_SRC = '/work/shared/broker-bench';
+// The shared folder sits beside the project's checkout (as on the developers' machines and in CI).
+const DEFAULT_HARNESS_SRC = resolve(ROOT, '..', 'shared', 'broker-bench');
 // run order: amqp-confirm last, so its disk traffic (and RabbitMQ's lazy cleanup of its durable
 // queue) does not overlap the transient scenarios
 const ALL_SCENARIOS = ['amqp-connections', 'amqp-throughput', 'amqp-latency', 'amqp-confirm'];
@@ -1076,7 +1077,7 @@ function intro(meta) {
 run; earlier runs move to "History", newest first. Change bench/run.mjs rather than this file. -->
 
 Switchyard's AMQP 0-9-1 front end measured against RabbitMQ, on the same machine and in the same run,
-with the neutral broker-bench harness (\`/work/shared/broker-bench\`, which the runner copies to
+with the neutral broker-bench harness (\`../shared/broker-bench\` beside the checkout, which the runner copies to
 \`bench/node_modules/.cache/broker-bench/\`). The harness uses only the standard client library
 (amqplib), with the publisher and the consumer in one Node.js process, each on its own TCP connection.
 Scenarios:
