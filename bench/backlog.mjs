@@ -621,6 +621,7 @@ async function publishPhase(broker, label) {
     pubs.push(p);
   }
 
+  const baseRssMb = round((procStatus(broker.pid).rssKb ?? 0) / 1024, 1); // before the first publish
   let tStart = now();
   let lastConfirmAt = tStart;
   const onConfirm = (p, err) => {
@@ -809,6 +810,8 @@ async function publishPhase(broker, label) {
     blocked: st.blocked,
     errors: st.errors,
     deciles: deciles(milestones, done, samples),
+    ...rssSlope(samples),
+    base_rss_mb: baseRssMb,
     rate_1s_min: samples.length > 2 ? Math.min(...samples.slice(1, -1).map((s) => s.rate_1s)) : null,
     rate_1s_max: samples.length > 2 ? Math.max(...samples.slice(1, -1).map((s) => s.rate_1s)) : null,
     broker_alive: broker.alive,
@@ -824,6 +827,15 @@ async function publishPhase(broker, label) {
   return summary;
 }
 
+/** RSS growth per confirmed message between the first and the last sample, and where 1 GiB falls. */
+function rssSlope(samples) {
+  const a = samples.find((x) => typeof x.rss_mb === 'number' && x.confirmed > 0);
+  const b = samples.findLast((x) => typeof x.rss_mb === 'number');
+  if (!a || !b || b.confirmed - a.confirmed < 10_000) return { rss_bytes_per_msg: null, rss_1gib_at: null };
+  const per = ((b.rss_mb - a.rss_mb) * 1048576) / (b.confirmed - a.confirmed);
+  const at = per > 0 ? b.confirmed + ((1024 - b.rss_mb) * 1048576) / per : null;
+  return { rss_bytes_per_msg: Math.round(per), rss_1gib_at: at && at > 0 ? Math.round(at) : null };
+}
 function median(a) {
   if (!a.length) return null;
   const s = [...a].sort((x, y) => x - y);
@@ -863,11 +875,20 @@ function deciles(milestones, done, samples) {
       (best, x) => (Math.abs(x.t_s * 1000 - tb) < Math.abs(best.t_s * 1000 - tb) ? x : best),
       samples[0],
     );
+    // broker CPU over the 1 s samples that end inside this tenth (each covers the second before it)
+    const inside = samples.filter(
+      (x) => x.t_s * 1000 > ta && x.t_s * 1000 <= tb && typeof x.broker_cpu_pct === 'number',
+    );
+    const cpu = inside.length ? inside.reduce((sum, x) => sum + x.broker_cpu_pct, 0) / inside.length : null;
+    const rate = (b - a) / ((tb - ta) / 1000);
     out.push({
       upto: Math.round(b),
       at_s: round(tb / 1000, 1),
-      rate: Math.round((b - a) / ((tb - ta) / 1000)),
+      rate: Math.round(rate),
       rss_mb: s?.rss_mb ?? null,
+      broker_cpu_pct: cpu === null ? null : Math.round(cpu),
+      // approximate: the samples' seconds do not align with the tenth's boundaries
+      cpu_us_per_msg: cpu === null ? null : round(((cpu / 100) * 1e6) / rate, 1),
     });
   }
   return out;
@@ -982,6 +1003,12 @@ async function drainPhase(broker, expectedDepth) {
   const limit = Math.max(60, Math.ceil(want / 2000));
   const timedOut = await Promise.race([finished.then(() => false), sleep(limit * 1000).then(() => true)]);
   clearInterval(ticker);
+  {
+    // a last sample: a short drain may end before the first tick
+    const { rssKb } = procStatus(broker.pid);
+    if (rssKb !== null) maxRss = Math.max(maxRss, rssKb / 1024);
+    cpuSamples.push(meter());
+  }
   if (timedOut) anomaly(`drain: only ${fmt(got)} of ${fmt(want)} messages arrived within ${limit} s`);
   try {
     await ch.cancel(consumerTag);
@@ -1104,7 +1131,7 @@ function backlogSection(meta, endMeta, pub, rst, drain) {
   L.push('');
   L.push(
     `Publish: ${fmt(pub.confirmed)} confirmed in ${fmt(pub.elapsed_s, 1)} s, ${fmt(pub.rate_avg)} msg/s on average (1 s rates ${fmt(pub.rate_1s_min)}-${fmt(pub.rate_1s_max)}); first 10% ${fmt(pub.rate_first10)} msg/s, last 10% ${fmt(pub.rate_last10)} msg/s. ` +
-      `RSS at the end ${fmt(pub.end_rss_mb, 0)} MB; data dir ${fmt(pub.disk_mb)} MB; queue depth reported by the broker ${fmt(pub.queue_depth)}. ` +
+      `RSS at the end ${fmt(pub.end_rss_mb, 0)} MiB${pub.rss_bytes_per_msg ? ` (${fmt(pub.rss_bytes_per_msg)} bytes of RSS per message in the backlog, from the first to the last 1 s sample${pub.rss_1gib_at ? `; at that slope 1 GiB is reached near ${fmt(pub.rss_1gib_at / 1e6, 1)} million messages` : ''})` : ''}; data dir ${fmt(pub.disk_mb)} MiB; queue depth reported by the broker ${fmt(pub.queue_depth)}. ` +
       `"Other" CPU (machine busy minus broker minus this client) median ${fmt(pub.other_cpu_median)}%, max ${fmt(pub.other_cpu_max)}% of one core.` +
       (pub.nacked ? ` **${fmt(pub.nacked)} nacked.**` : '') +
       (pub.unconfirmed ? ` **${fmt(pub.unconfirmed)} never confirmed.**` : ''),
@@ -1112,26 +1139,33 @@ function backlogSection(meta, endMeta, pub, rst, drain) {
   L.push('');
   if (pub.deciles.length) {
     L.push(
-      'By tenth of the messages confirmed (rate within that tenth; RSS at the 1 s sample nearest its end):',
+      'By tenth of the messages confirmed (rate within that tenth; RSS at the 1 s sample nearest its end; broker CPU = mean of the 1 s samples ending inside the tenth, % of one core, all threads; µs/msg = that CPU / the rate, approximate):',
     );
     L.push('');
     L.push(
       mdTable(
-        ['messages', 'at s', 'msg/s', 'RSS MB'],
-        pub.deciles.map((d) => [fmt(d.upto), fmt(d.at_s, 1), fmt(d.rate), fmt(d.rss_mb, 0)]),
+        ['messages', 'at s', 'msg/s', 'RSS MiB', 'broker CPU%', 'broker CPU µs/msg'],
+        pub.deciles.map((d) => [
+          fmt(d.upto),
+          fmt(d.at_s, 1),
+          fmt(d.rate),
+          fmt(d.rss_mb, 0),
+          fmt(d.broker_cpu_pct),
+          fmt(d.cpu_us_per_msg, 1),
+        ]),
       ),
     );
     L.push('');
   }
   if (rst) {
     L.push(
-      `Restart on the same data dir (SIGTERM took ${fmt(rst.stop_ms)} ms${rst.stop_code !== 0 ? `, exit code ${rst.stop_code}, signal ${rst.stop_signal}` : ''}; page cache warm): the broker reported **recovered ${fmt(rst.recovered_queues)} durable queues with ${fmt(rst.recovered_messages)} messages in ${fmt(rst.recovery_ms)} ms**${rst.recovery_note ? ` ${rst.recovery_note}` : ''}; "listening" after ${fmt(rst.listen_ms)} ms and "ready" after ${fmt(rst.ready_ms)} ms from spawn; RSS ${fmt(rst.rss_at_ready_mb, 0)} MB at ready, ${fmt(rst.rss_after_5s_mb, 0)} MB 5 s later.`,
+      `Restart on the same data dir (SIGTERM took ${fmt(rst.stop_ms)} ms${rst.stop_code !== 0 ? `, exit code ${rst.stop_code}, signal ${rst.stop_signal}` : ''}; page cache warm): the broker reported **recovered ${fmt(rst.recovered_queues)} durable queues with ${fmt(rst.recovered_messages)} messages in ${fmt(rst.recovery_ms)} ms**${rst.recovery_note ? ` ${rst.recovery_note}` : ''}; "listening" after ${fmt(rst.listen_ms)} ms and "ready" after ${fmt(rst.ready_ms)} ms from spawn; RSS ${fmt(rst.rss_at_ready_mb, 0)} MiB at ready, ${fmt(rst.rss_after_5s_mb, 0)} MiB 5 s later${rst.recovered_messages ? ` (${fmt(((rst.rss_after_5s_mb - (pub.base_rss_mb ?? 0)) * 1048576) / rst.recovered_messages)} bytes per recovered message above the fresh broker's ${fmt(pub.base_rss_mb, 0)} MiB)` : ''}.`,
     );
     L.push('');
   }
   if (drain) {
     L.push(
-      `Drain after the restart: one consumer, prefetch ${cfg.prefetch}, an ack per message: ${fmt(drain.received)} messages in ${fmt(drain.drain_s, 2)} s = **${fmt(drain.rate)} msg/s** (first message ${fmt(drain.first_message_ms)} ms after basic.consume-ok; broker CPU median ${fmt(drain.broker_cpu_median)}%; peak RSS ${fmt(drain.max_rss_mb, 0)} MB); ${drain.order_errors === 0 ? "each publisher's messages in order with no gap" : `**${fmt(drain.order_errors)} out of order or missing**: ${drain.order_examples.join('; ')}`}; redelivered flag on ${fmt(drain.redelivered)}; queue depth ${fmt(drain.queue_depth_before)} -> ${fmt(drain.queue_depth_after)}.`,
+      `Drain after the restart: one consumer, prefetch ${cfg.prefetch}, an ack per message: ${fmt(drain.received)} messages in ${fmt(drain.drain_s, 2)} s = **${fmt(drain.rate)} msg/s** (first message ${fmt(drain.first_message_ms)} ms after basic.consume-ok; broker CPU median ${fmt(drain.broker_cpu_median)}%; peak RSS ${fmt(drain.max_rss_mb, 0)} MiB); ${drain.order_errors === 0 ? "each publisher's messages in order with no gap" : `**${fmt(drain.order_errors)} out of order or missing**: ${drain.order_examples.join('; ')}`}; redelivered flag on ${fmt(drain.redelivered)}; queue depth ${fmt(drain.queue_depth_before)} -> ${fmt(drain.queue_depth_after)}.`,
     );
     L.push('');
   }
@@ -1146,7 +1180,7 @@ function recoverySection(meta, endMeta, pub, restarts) {
   L.push('');
   L.push(...headerLines(meta, endMeta));
   L.push(
-    `Filled by ${cfg.publishers} publishers x ${cfg.window} unconfirmed: ${fmt(pub.confirmed)} confirmed in ${fmt(pub.elapsed_s, 1)} s (${fmt(pub.rate_avg)} msg/s; peak RSS ${fmt(Math.max(pub.vm_hwm_mb ?? 0, pub.max_rss_mb ?? 0), 0)} MB); data dir ${fmt(pub.disk_mb)} MB. ` +
+    `Filled by ${cfg.publishers} publishers x ${cfg.window} unconfirmed: ${fmt(pub.confirmed)} confirmed in ${fmt(pub.elapsed_s, 1)} s (${fmt(pub.rate_avg)} msg/s; peak RSS ${fmt(Math.max(pub.vm_hwm_mb ?? 0, pub.max_rss_mb ?? 0), 0)} MiB); data dir ${fmt(pub.disk_mb)} MiB. ` +
       `Then SIGTERM and ${cfg.restarts} restart(s) per cache state on the same data dir. warm = the segment files in the page cache (as just after writing them); cold = this data dir's files evicted from the page cache with \`dd iflag=nocache\` just before the start (the disk is a virtual disk, whose host may cache too).`,
   );
   L.push('');
@@ -1178,8 +1212,8 @@ function recoverySection(meta, endMeta, pub, restarts) {
         'recovery ms (broker)',
         '"listening" ms',
         '"ready" ms',
-        'RSS at ready MB',
-        'RSS +5 s MB',
+        'RSS at ready MiB',
+        'RSS +5 s MiB',
         'SIGTERM before it ms',
       ],
       restarts.map((r, i) => [

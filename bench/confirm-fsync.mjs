@@ -721,7 +721,7 @@ async function main() {
   L.push('');
   L.push(
     `Switchyard ${sw.commit ? `commit ${sw.commit}${sw.src_modified ? ' with uncommitted changes in src/' : ''}` : '?'}${client ? `, dist/ ${client.build}` : ''}, under \`strace -f\` (which slows it down: no performance figures here); ` +
-      `${cfg.publishers} publishers x ${cfg.window} unconfirmed, persistent ${fmt(cfg.size)} B messages to one durable queue, ${cfg.consumer ? 'one consumer acking each message (prefetch 100)' : 'no consumer'}; ` +
+      `${cfg.publishers} publisher${cfg.publishers === 1 ? '' : 's'} x ${cfg.window} unconfirmed, persistent ${fmt(cfg.size)} B messages to one durable queue, ${cfg.consumer ? 'one consumer acking each message (prefetch 100)' : 'no consumer'}; ` +
       `segment size ${cfg.segmentSize ? `${fmt(cfg.segmentSize)} B (SWITCHYARD_STORE_SEGMENT_SIZE, small so that the run crosses segment rolls and reclaims)` : 'the default'}.`,
   );
   L.push('');
