@@ -32,9 +32,15 @@ function newestMtime(dir) {
  * Rebuilds dist/ when it is missing or older than src/ (unless build is false), as bench/run.mjs
  * does, then snapshots it. Returns { build: description, dir, nodeFlags, remove() }.
  */
-export function prepareDist({ root, build, log, logRaw, anomaly }) {
+/** The built CLI's path, and whether dist/ is missing or older than src/. */
+export function distState(root) {
   const distMain = join(root, 'dist', 'cli', 'main.js');
   const stale = !existsSync(distMain) || newestMtime(join(root, 'src')) > newestMtime(join(root, 'dist'));
+  return { distMain, stale };
+}
+
+export function prepareDist({ root, build, log, logRaw, anomaly }) {
+  const { distMain, stale } = distState(root);
   let state = 'up to date';
   if (stale && !build) {
     if (!existsSync(distMain)) throw new Error('dist/ is missing and --no-build was given');

@@ -36,7 +36,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pagingWindow, snapshotDist } from './lib-dist.mjs';
+import { distState, pagingWindow, snapshotDist } from './lib-dist.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH_DIR = join(ROOT, 'bench');
@@ -346,20 +346,8 @@ async function ensureHarness() {
 
 // ---------------------------------------------------------------- build
 
-function newestMtime(dir) {
-  let newest = 0;
-  if (!existsSync(dir)) return 0;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p);
-    newest = Math.max(newest, st.isDirectory() ? newestMtime(p) : st.mtimeMs);
-  }
-  return newest;
-}
-
 async function ensureBuild() {
-  const distMain = join(ROOT, 'dist', 'cli', 'main.js');
-  const stale = !existsSync(distMain) || newestMtime(join(ROOT, 'src')) > newestMtime(join(ROOT, 'dist'));
+  const { distMain, stale } = distState(ROOT);
   if (!stale) return 'up to date';
   if (!cfg.build) {
     if (!existsSync(distMain)) throw new Error('dist/ is missing and --no-build was given');
