@@ -20,7 +20,15 @@ export async function startTestBroker(
   dataDir = mkdtempSync(join(tmpdir(), 'switchyard-test-')),
   extra: Record<string, unknown> = {},
 ): Promise<TestBroker> {
-  const config = configSchema.parse({ host: '127.0.0.1', dataDir, amqp: { port: 0, ...amqp }, ...extra });
+  // Every listener on an ephemeral port, so test files can run in parallel.
+  const config = configSchema.parse({
+    host: '127.0.0.1',
+    dataDir,
+    amqp: { port: 0, ...amqp },
+    mqtt: { port: 0 },
+    http: { port: 0 },
+    ...extra,
+  });
   const server = await startServer(config);
   const port = server.amqp!.address.port;
   return { server, port, url: `amqp://guest:guest@127.0.0.1:${port}`, close: () => server.close() };

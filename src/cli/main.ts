@@ -20,13 +20,15 @@ function portOption(flag: string, path: string): Option {
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('switchyard')
     .description(
-      'Switchyard message broker. Starts with an embedded default: AMQP 0-9-1 on 5672, user guest/guest (loopback only).',
+      'Switchyard message broker. Starts with an embedded default: AMQP 0-9-1 on 5672, MQTT on 1883, HTTP (MQTT over WebSocket at /mqtt) on 8080, user guest/guest (loopback only).',
     )
     .version(version)
     .option('--config <file>', 'YAML configuration file (see docs/configuration.md)')
     .option('--host <address>', 'address every listener binds to [env SWITCHYARD_HOST] (default 0.0.0.0)')
     .option('--data-dir <dir>', 'data directory [env SWITCHYARD_DATA_DIR] (default ./data)')
     .addOption(portOption('--amqp-port', 'amqp.port'))
+    .addOption(portOption('--mqtt-port', 'mqtt.port'))
+    .addOption(portOption('--http-port', 'http.port'))
     .option('--print-config', 'print the effective configuration as JSON and exit')
     .addHelpText(
       'after',
@@ -38,6 +40,8 @@ export async function main(argv: string[]): Promise<void> {
     host?: string;
     dataDir?: string;
     amqpPort?: string;
+    mqttPort?: string;
+    httpPort?: string;
     printConfig?: boolean;
   }>();
 
@@ -47,6 +51,8 @@ export async function main(argv: string[]): Promise<void> {
       host: o.host,
       dataDir: o.dataDir,
       'amqp.port': o.amqpPort === undefined ? undefined : parseScalar(o.amqpPort),
+      'mqtt.port': o.mqttPort === undefined ? undefined : parseScalar(o.mqttPort),
+      'http.port': o.httpPort === undefined ? undefined : parseScalar(o.httpPort),
     },
   });
   if (o.printConfig) {

@@ -20,6 +20,25 @@ export const configSchema = z.strictObject({
       handshakeTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
     })
     .prefault({}),
+  mqtt: z
+    .strictObject({
+      port: port.default(1883),
+      exchange: z.string().default('amq.topic'),
+      vhost: z.string().default('/'),
+      maxPacketSize: z.number().int().min(64).max(268435455).default(67108864),
+      receiveMaximum: z.number().int().min(1).max(65535).default(65535),
+      topicAliasMaximum: z.number().int().min(0).max(65535).default(100),
+      maxKeepAlive: z.number().int().min(0).max(65535).default(0),
+      maxSessionExpiry: z.number().int().min(0).max(4294967295).default(4294967295),
+      connectTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
+      anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      port: port.default(8080),
+    })
+    .prefault({}),
   store: z
     .strictObject({
       segmentSize: z.number().int().min(65536).max(4294967295).default(67108864),
@@ -91,6 +110,63 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'amqp.maxMessageSize',
     env: 'SWITCHYARD_AMQP_MAX_MESSAGE_SIZE',
     doc: 'Largest message body (bytes); larger publishes are refused with 406 PRECONDITION_FAILED.',
+  },
+  {
+    path: 'mqtt.port',
+    env: 'SWITCHYARD_MQTT_PORT',
+    flag: '--mqtt-port',
+    doc: "MQTT 3.1.1/5.0 over TCP port; 0 = ephemeral, 'off' = disabled. MQTT over WebSocket is served at /mqtt on the HTTP listener.",
+  },
+  {
+    path: 'mqtt.exchange',
+    env: 'SWITCHYARD_MQTT_EXCHANGE',
+    doc: 'Topic exchange MQTT publishes go to and MQTT subscriptions bind to.',
+  },
+  {
+    path: 'mqtt.vhost',
+    env: 'SWITCHYARD_MQTT_VHOST',
+    doc: 'Virtual host of MQTT clients.',
+  },
+  {
+    path: 'mqtt.maxPacketSize',
+    env: 'SWITCHYARD_MQTT_MAX_PACKET_SIZE',
+    doc: 'Largest MQTT packet (bytes) the broker accepts (announced as Maximum Packet Size in a v5 CONNACK); larger packets close the connection (v5 reason 0x95).',
+  },
+  {
+    path: 'mqtt.receiveMaximum',
+    env: 'SWITCHYARD_MQTT_RECEIVE_MAXIMUM',
+    doc: 'QoS 1/2 publishes a v5 client may have unacknowledged towards the broker (Receive Maximum); exceeding it closes the connection (0x93).',
+  },
+  {
+    path: 'mqtt.topicAliasMaximum',
+    env: 'SWITCHYARD_MQTT_TOPIC_ALIAS_MAXIMUM',
+    doc: 'Topic aliases a v5 client may use towards the broker (Topic Alias Maximum); 0 = none.',
+  },
+  {
+    path: 'mqtt.maxKeepAlive',
+    env: 'SWITCHYARD_MQTT_MAX_KEEP_ALIVE',
+    doc: 'Upper bound (s) on a client keep-alive; a v5 client asking for more (or for 0) is told the bound as Server Keep Alive; 0 = accept what the client asks.',
+  },
+  {
+    path: 'mqtt.maxSessionExpiry',
+    env: 'SWITCHYARD_MQTT_MAX_SESSION_EXPIRY',
+    doc: 'Upper bound (s) on a session expiry interval; also the expiry of MQTT 3.1.1 persistent (clean session = 0) sessions. 4294967295 = never expire.',
+  },
+  {
+    path: 'mqtt.connectTimeout',
+    env: 'SWITCHYARD_MQTT_CONNECT_TIMEOUT',
+    doc: 'Milliseconds a new MQTT connection has to send CONNECT.',
+  },
+  {
+    path: 'mqtt.anonymous',
+    env: 'SWITCHYARD_MQTT_ANONYMOUS',
+    doc: "Who may connect over MQTT without a user name: 'loopback' (clients on this machine, like the guest user), 'always' or 'never'.",
+  },
+  {
+    path: 'http.port',
+    env: 'SWITCHYARD_HTTP_PORT',
+    flag: '--http-port',
+    doc: "HTTP listener port (MQTT over WebSocket at /mqtt); 0 = ephemeral, 'off' = disabled.",
   },
   {
     path: 'users',

@@ -9,6 +9,7 @@ import { type Exchange, type ExchangeOptions, isExchangeType } from './exchange.
 import type { HeaderTable, Message } from './message.js';
 import { encodeJsonProperties, JSON_PROPERTIES_FORMAT } from './properties-json.js';
 import type { Queue, QueueOptions, QueueOwner } from './queue.js';
+import { MemoryRecordStore, type RecordStore } from './records.js';
 import type { BindingDef, DefinitionsSink, ExchangeDef, MessageStore, QueueDef } from '../store/types.js';
 import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
 import { checkName, REPLY_TO, VHost } from './vhost.js';
@@ -47,6 +48,8 @@ export interface BrokerOptions {
   authorize?: Authorizer;
   /** Where persistent messages of durable queues are recorded; none = everything stays in memory. */
   store?: MessageStore;
+  /** Where front ends keep durable records (MQTT sessions, retained messages); default: memory. */
+  records?: RecordStore;
 }
 
 export interface QueueInfo {
@@ -62,6 +65,7 @@ export class Broker {
   private readonly loopbackUsers: Set<string>;
   readonly authorize: Authorizer;
   readonly store: MessageStore | undefined;
+  readonly records: RecordStore;
   private nextConnId = 1;
   private lastMessageId = 0;
   private lastQueueStoreId = 0;
@@ -72,6 +76,7 @@ export class Broker {
     for (const v of opts.vhosts ?? ['/']) this.vhosts.set(v, new VHost(v));
     this.authorize = opts.authorize ?? (() => true);
     this.store = opts.store;
+    this.records = opts.records ?? new MemoryRecordStore();
   }
 
   /** The next store id for a persistent message. */
@@ -354,10 +359,25 @@ export class CoreConnection implements QueueOwner {
   publish(x: Exchange, msg: Message): readonly Queue[] {
     const queues = this.vhost.route(x, msg);
     this.lastEpoch = 0;
+    msg.publisher = this.id;
     const store = this.broker.store;
     if (store !== undefined && queues.length > 0 && msg.persistent) this.persist(store, msg, queues);
     for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(msg);
     return queues;
+  }
+
+  /**
+   * Puts a message on one queue, bypassing routing; the message keeps its exchange and routing
+   * key (MQTT's retained messages reach a new subscriber this way). Waits as publish() does:
+   * read lastEpoch afterwards.
+   */
+  publishToQueue(queue: string, msg: Message): void {
+    this.check('write', 'queue', queue);
+    const q = this.vhost.getQueue(queue, this);
+    this.lastEpoch = 0;
+    const store = this.broker.store;
+    if (store !== undefined && msg.persistent && q.storeId !== 0) this.persist(store, msg, [q]);
+    q.enqueue(msg);
   }
 
   /**

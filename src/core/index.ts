@@ -23,7 +23,9 @@ export {
   type Properties,
   type PropertiesCodec,
 } from './message.js';
+export { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 export type { Queue } from './queue.js';
+export { MemoryRecordStore, type RecordStore } from './records.js';
 export {
   type ConsumeOptions,
   type Consumer,

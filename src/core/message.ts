@@ -63,6 +63,13 @@ export interface PropertiesCodec {
 export class Message {
   /** Id in the message store; 0 while the message is not stored. */
   storeId = 0;
+  /** Id of the CoreConnection that published it (0 = unknown, e.g. recovered): for no-local. */
+  publisher = 0;
+  /**
+   * When the message expires (ms since the epoch; 0 = never). Set by front ends whose protocol
+   * has a per-message lifetime; a consumer's front end drops an expired message at delivery.
+   */
+  expiresAt = 0;
   /**
    * Whether the message is persistent, when the front end could tell without decoding the
    * properties (AMQP peeks at the delivery-mode byte); undefined = decode to find out.

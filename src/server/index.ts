@@ -11,6 +11,9 @@ import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
 import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
+import { MqttFrontEnd } from '../mqtt/front-end.js';
+import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
+import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 
 // Stored messages keep their properties in the wire form they came in; the core rebuilds them
 // with that form's codec (paging, recovery), whether or not its listener is on.
@@ -37,6 +40,10 @@ export interface RunningServer {
   readonly listeners: readonly ListenerInfo[];
   /** The AMQP listener, when enabled. */
   readonly amqp: AmqpListener | undefined;
+  readonly mqtt: MqttListener | undefined;
+  readonly http: HttpListener | undefined;
+  /** The MQTT front end (sessions, retained messages). */
+  readonly mqttFrontEnd: MqttFrontEnd;
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
   close(): Promise<void>;
 }
@@ -50,6 +57,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     loopbackUsers: config.loopbackUsers,
     vhosts: config.vhosts,
     store,
+    records: defs,
   });
   const definitions = defs.definitions();
   const orphans = broker.restore(definitions, recovered.queues, recovered.maxId, defs);
@@ -80,8 +88,18 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
   };
   const listeners: ListenerInfo[] = [];
   let amqp: AmqpListener | undefined;
-  if (config.amqp.port !== 'off') {
-    try {
+  let mqtt: MqttListener | undefined;
+  let http: HttpListener | undefined;
+  let mqttFrontEnd: MqttFrontEnd | undefined;
+  const closeListeners = async () => {
+    // Servers stop accepting first; their close resolves once the front ends closed every connection.
+    const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close()]);
+    mqttFrontEnd?.close();
+    await stopped;
+  };
+  try {
+    mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
+    if (config.amqp.port !== 'off') {
       amqp = await listenAmqp(broker, config.host, config.amqp.port, {
         frameMax: config.amqp.frameMax,
         channelMax: config.amqp.channelMax,
@@ -90,11 +108,23 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
         handshakeTimeout: config.amqp.handshakeTimeout,
         version,
       });
-    } catch (e) {
-      await closeStores();
-      throw e;
+      listeners.push({ protocol: 'amqp', host: amqp.address.address, port: amqp.address.port });
     }
-    listeners.push({ protocol: 'amqp', host: amqp.address.address, port: amqp.address.port });
+    if (config.mqtt.port !== 'off') {
+      mqtt = await listenMqtt(mqttFrontEnd, config.host, config.mqtt.port);
+      listeners.push({ protocol: 'mqtt', host: mqtt.address.address, port: mqtt.address.port });
+    }
+    if (config.http.port !== 'off') {
+      const upgrades = new Map<string, UpgradeHandler>([
+        ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
+      ]);
+      http = await listenHttp(config.host, config.http.port, upgrades);
+      listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
+    }
+  } catch (e) {
+    await closeListeners();
+    await closeStores();
+    throw e;
   }
   let closing: Promise<void> | undefined;
   return {
@@ -102,10 +132,13 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     recovery,
     listeners,
     amqp,
+    mqtt,
+    http,
+    mqttFrontEnd,
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.
       closing ??= (async () => {
-        await amqp?.close();
+        await closeListeners();
         broker.closeAll();
         await closeStores();
       })();

@@ -1,7 +1,7 @@
 /**
  * Random sequences of changes against a reference model that is as plain as possible (arrays,
- * linear search, deep equality for binding arguments), with reopens in between and at the end,
- * and a compaction threshold small enough that many runs compact.
+ * linear search, deep equality for binding arguments, a Map per record kind), with reopens in
+ * between and at the end, and a compaction threshold small enough that many runs compact.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -31,6 +31,8 @@ type Cmd =
   | { c: 'deleteQueue'; vhost: string; name: string }
   | { c: 'putBinding'; def: BindingDef }
   | { c: 'deleteBinding'; def: BindingDef }
+  | { c: 'putRecord'; kind: string; key: string; value: Buffer }
+  | { c: 'deleteRecord'; kind: string; key: string }
   | { c: 'reopen' }
   | { c: 'await' };
 
@@ -38,6 +40,10 @@ type Cmd =
 const vhostArb = fc.constantFrom('/', 'v2');
 const exchangeArb = fc.constantFrom('x1', 'x2', 'amq.topic');
 const queueArb = fc.constantFrom('q1', 'q2', 'q3');
+// '/' is also a vhost name: deleting that vhost must not touch these records.
+const KINDS = ['mqtt.session', 'mqtt.retained', '/'] as const;
+const recordKindArb = fc.constantFrom(...KINDS);
+const recordKeyArb = fc.constantFrom('a', '', 'a/b', '\ud800', 'é/🚀');
 const valueArb: fc.Arbitrary<HeaderValue> = fc.oneof(
   fc.constantFrom(1, 1n, '1', -0, 0, Number.NaN, null, true),
   fc.uint8Array({ maxLength: 3 }).map((a) => Buffer.from(a)),
@@ -87,9 +93,25 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   fc.record({ vhost: vhostArb, name: queueArb }, plain).map((r) => ({ c: 'deleteQueue' as const, ...r })),
   bindingArb.map((def) => ({ c: 'putBinding' as const, def })),
   bindingArb.map((def) => ({ c: 'deleteBinding' as const, def })),
+  // Weighted up: with several kinds and keys, deletes and replacements hit less often otherwise.
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ kind: recordKindArb, key: recordKeyArb, value: fc.uint8Array({ maxLength: 40 }) }, plain)
+      .map((r) => ({ c: 'putRecord' as const, ...r, value: Buffer.from(r.value) })),
+  },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ kind: recordKindArb, key: recordKeyArb }, plain)
+      .map((r) => ({ c: 'deleteRecord' as const, ...r })),
+  },
   fc.constant({ c: 'reopen' as const }),
   fc.constant({ c: 'await' as const }),
 );
+
+// 'medium': the default size makes most sequences a handful of commands long.
+const cmdsArb = fc.array(cmdArb, { maxLength: 40, size: 'medium' });
 
 /** The reference: what the store should hold, computed the obvious way. */
 class Model {
@@ -98,6 +120,7 @@ class Model {
   queues: StoredQueue[] = [];
   bindings: BindingDef[] = [];
   nextQueueId = 1;
+  records = new Map<string, Map<string, Buffer>>(KINDS.map((k) => [k, new Map()]));
 
   run(c: Cmd): number | undefined {
     switch (c.c) {
@@ -145,6 +168,12 @@ class Model {
       case 'deleteBinding':
         this.bindings = this.bindings.filter((b) => !sameBinding(b, c.def));
         return;
+      case 'putRecord':
+        this.records.get(c.kind)?.set(c.key, Buffer.from(c.value));
+        return;
+      case 'deleteRecord':
+        this.records.get(c.kind)?.delete(c.key);
+        return;
       default:
         return;
     }
@@ -189,9 +218,17 @@ function assertSameDefs(actual: Definitions, expected: Definitions, when: string
   }
 }
 
+function assertSameRecords(store: DefinitionsStore, model: Model, when: string): void {
+  for (const [kind, want] of model.records) {
+    const got = store.records(kind);
+    assert.equal(got.size, want.size, `${when}: ${kind} record count`);
+    for (const [k, v] of want) assert.deepStrictEqual(got.get(k), v, `${when}: ${kind} ${k}`);
+  }
+}
+
 test('defs store: random changes and reopens match the reference model (property)', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.array(cmdArb, { maxLength: 40 }), fc.boolean(), async (cmds, compactOften) => {
+    fc.asyncProperty(cmdsArb, fc.boolean(), async (cmds, compactOften) => {
       const dir = await mkdtemp(join(tmpdir(), 'switchyard-defs-prop-'));
       const opts = { compactBytes: compactOften ? 1 : 1 << 20 };
       let store = await DefinitionsStore.open(dir, opts);
@@ -207,6 +244,7 @@ test('defs store: random changes and reopens match the reference model (property
               await store.close();
               store = await DefinitionsStore.open(dir, opts);
               assertSameDefs(store.definitions(), model.definitions(), `after reopen at ${i}`);
+              assertSameRecords(store, model, `after reopen at ${i}`);
             }
             continue;
           }
@@ -215,11 +253,13 @@ test('defs store: random changes and reopens match the reference model (property
           if (c.c === 'putQueue') pending.push(p.then((id) => assert.equal(id, want, `id of ${c.name}`)));
           else pending.push(p);
           assertSameDefs(store.definitions(), model.definitions(), `after ${i} (${c.c})`);
+          assertSameRecords(store, model, `after ${i} (${c.c})`);
         }
         await Promise.all(pending);
         await store.close();
         store = await DefinitionsStore.open(dir, opts);
         assertSameDefs(store.definitions(), model.definitions(), 'at the end, reopened');
+        assertSameRecords(store, model, 'at the end, reopened');
       } finally {
         await store.close();
         await rm(dir, { recursive: true, force: true });
@@ -247,5 +287,9 @@ function apply(s: DefinitionsStore, c: Exclude<Cmd, { c: 'reopen' | 'await' }>):
       return s.putBinding(c.def);
     case 'deleteBinding':
       return s.deleteBinding(c.def);
+    case 'putRecord':
+      return s.putRecord(c.kind, c.key, c.value);
+    case 'deleteRecord':
+      return s.deleteRecord(c.kind, c.key);
   }
 }

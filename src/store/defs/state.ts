@@ -7,6 +7,10 @@
  * The state keeps each definition as its encoded `put` payload, not as objects: a snapshot is
  * then a concatenation of strings (no encoding work while the broker runs), and callers may go
  * on changing the objects they passed in without changing what is stored.
+ *
+ * Besides definitions, the state keeps generic records for front ends (MQTT sessions, retained
+ * messages): a binary value under a (kind, key) pair, in no vhost. They are payloads too, indexed
+ * by kind, then key, so nested maps keep any two pairs apart whatever characters they contain.
  */
 import type { HeaderTable } from '../../core/message.js';
 import { decodeTable, encodeTable, FormatError } from './codec.js';
@@ -63,13 +67,18 @@ export type Op =
   | { readonly t: 'Q'; readonly def: StoredQueue }
   | { readonly t: 'q'; readonly vhost: string; readonly name: string }
   | { readonly t: 'B'; readonly def: BindingDef }
-  | { readonly t: 'b'; readonly def: BindingDef };
+  | { readonly t: 'b'; readonly def: BindingDef }
+  | { readonly t: 'R'; readonly kind: string; readonly key: string; readonly value: Buffer }
+  | { readonly t: 'r'; readonly kind: string; readonly key: string };
 
 const js = JSON.stringify;
 
 /**
  * The payload of an operation: a JSON array, positional fields, tag first (upper case = put).
- * With `sorted`, argument tables are written with sorted keys (the canonical form).
+ * With `sorted`, argument tables are written with sorted keys (the canonical form). A record's
+ * value is base64 in a JSON string (`["R",kind,key,"base64"]`): payloads are UTF-8 JSON, and
+ * base64 is the densest form JSON carries without escapes (4/3; raw bytes in a string cost up
+ * to 6 per byte), encoded and decoded natively.
  */
 export function encodeOp(op: Op, sorted = false): string {
   switch (op.t) {
@@ -93,6 +102,10 @@ export function encodeOp(op: Op, sorted = false): string {
       const d = op.def;
       return `["${op.t}",${js(d.vhost)},${js(d.source)},"${d.destinationKind === 'queue' ? 'q' : 'x'}",${js(d.destination)},${js(d.routingKey)},${encodeTable(d.args, sorted)}]`;
     }
+    case 'R':
+      return `["R",${js(op.kind)},${js(op.key)},"${op.value.toString('base64')}"]`;
+    case 'r':
+      return `["r",${js(op.kind)},${js(op.key)}]`;
   }
 }
 
@@ -150,6 +163,10 @@ export function decodeOp(j: unknown): Op {
       };
       return { t: a[0], def };
     }
+    case 'R':
+      return { t: 'R', kind: s(1), key: s(2), value: Buffer.from(s(3), 'base64') };
+    case 'r':
+      return { t: 'r', kind: s(1), key: s(2) };
     default:
       throw new FormatError(`unknown record type ${js(a[0])}`);
   }
@@ -200,13 +217,18 @@ export class DefsState {
   readonly exchanges = new Map<string, Entry>();
   readonly queues = new Map<string, QueueEntry>();
   readonly bindings = new Map<string, BindingEntry>();
+  /** Record payloads by kind, then key. A kind with no records left has no map. */
+  readonly records = new Map<string, Map<string, string>>();
   /** Binding keys by the end (source exchange, destination queue or exchange) they touch. */
   private readonly byEnd = new Map<string, End>();
   /** Ids are never reused, so this only grows, also past deleted queues. */
   nextQueueId = 1;
 
+  /** Definitions and records. */
   get size(): number {
-    return this.vhosts.size + this.exchanges.size + this.queues.size + this.bindings.size;
+    let n = this.vhosts.size + this.exchanges.size + this.queues.size + this.bindings.size;
+    for (const m of this.records.values()) n += m.size;
+    return n;
   }
 
   queueId(vhost: string, name: string): number | undefined {
@@ -274,6 +296,20 @@ export class DefsState {
         this.removeBinding(k, e);
         return true;
       }
+      // Records are never kept decoded (values may be MiB): records() decodes on read.
+      case 'R': {
+        let m = this.records.get(op.kind);
+        if (m === undefined) this.records.set(op.kind, (m = new Map()));
+        if (m.get(op.key) === payload) return false;
+        m.set(op.key, payload);
+        return true;
+      }
+      case 'r': {
+        const m = this.records.get(op.kind);
+        if (m === undefined || !m.delete(op.key)) return false;
+        if (m.size === 0) this.records.delete(op.kind);
+        return true;
+      }
     }
   }
 
@@ -309,7 +345,73 @@ export class DefsState {
       this.bindings.values(),
     );
   }
+
+  /** The `put` payload of everything: the definitions, then the records (a snapshot's body). */
+  *payloads(): Generator<string> {
+    for (const e of this.entries()) yield e.payload;
+    for (const m of this.records.values()) yield* m.values();
+  }
 }
+
+/** A record's value, decoded afresh from its `put` payload. */
+export function recordValue(payload: string): Buffer {
+  const op = decodeOp(JSON.parse(payload));
+  if (op.t !== 'R') throw new FormatError('not a record');
+  return op.value;
+}
+
+/**
+ * The records of one kind, read through to the state: it sees later puts and deletes, and
+ * decodes a value only when it is read, each read a fresh Buffer the caller may keep or change.
+ */
+export class RecordsView implements ReadonlyMap<string, Buffer> {
+  constructor(
+    private readonly state: DefsState,
+    private readonly kind: string,
+  ) {}
+
+  private get map(): ReadonlyMap<string, string> {
+    return this.state.records.get(this.kind) ?? EMPTY;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
+  get(key: string): Buffer | undefined {
+    const p = this.map.get(key);
+    return p === undefined ? undefined : recordValue(p);
+  }
+
+  keys(): MapIterator<string> {
+    return this.map.keys();
+  }
+
+  *values(): MapIterator<Buffer> {
+    for (const p of this.map.values()) yield recordValue(p);
+  }
+
+  *entries(): MapIterator<[string, Buffer]> {
+    for (const [k, p] of this.map) yield [k, recordValue(p)];
+  }
+
+  [Symbol.iterator](): MapIterator<[string, Buffer]> {
+    return this.entries();
+  }
+
+  forEach(
+    f: (value: Buffer, key: string, map: ReadonlyMap<string, Buffer>) => void,
+    thisArg?: unknown,
+  ): void {
+    for (const [k, v] of this.entries()) f.call(thisArg, v, k, this);
+  }
+}
+
+const EMPTY: ReadonlyMap<string, string> = new Map();
 
 function* concat<T>(...its: Iterable<T>[]): Generator<T> {
   for (const it of its) yield* it;

@@ -1,12 +1,13 @@
 /**
  * The definitions store: vhosts, durable exchanges, recoverable queues (with their log ids) and
- * bindings, kept in one directory as a snapshot plus an append-only journal. Why not lmdb: see
+ * bindings, and front ends' keyed records (MQTT sessions, retained messages), kept in one
+ * directory as a snapshot plus an append-only journal. Why not lmdb: see
  * docs/storage-decisions.md (measured: durable declares 1.5x faster, a third of the disk, no
  * native addon; lmdb loads faster and keeps less heap, by margins that do not matter here).
  *
  * Files, all in the store's own directory:
- *   defs.snapshot      every definition as a `put` record, between a header (format version,
- *                      generation, next queue id) and an end record with the count
+ *   defs.snapshot      every definition and record as a `put` record, between a header (format
+ *                      version, generation, next queue id) and an end record with the count
  *   defs.journal.<g>   the operations since snapshot generation g, after a header record
  *   defs.snapshot.tmp  a snapshot being written; deleted at open (it never became the snapshot)
  *
@@ -34,7 +35,7 @@
 import { mkdir, open, readdir, readFile, rename, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { SwitchyardError } from '../../errors/index.js';
-import { FormatError, frame, scanRecords } from './codec.js';
+import { FormatError, frame, MAX_RECORD, scanRecords } from './codec.js';
 import {
   type BindingDef,
   DefsState,
@@ -43,6 +44,7 @@ import {
   encodeOp,
   type Op,
   type QueueDef,
+  RecordsView,
   type StoredQueue,
   type VhostDef,
 } from './state.js';
@@ -72,7 +74,7 @@ export interface DefinitionsStoreOptions {
 export interface OpenReport {
   /** Bytes of a torn journal tail that were dropped (never acknowledged). */
   readonly discardedBytes: number;
-  /** Definitions loaded. */
+  /** Definitions and records loaded. */
   readonly count: number;
 }
 
@@ -230,6 +232,30 @@ export class DefinitionsStore {
     return this.mutate({ t: 'b', def });
   }
 
+  /**
+   * Stores (or replaces) the record `key` of `kind`; resolves once it is on disk (same
+   * group-commit journal as definitions). The value is copied at once. It is stored as base64,
+   * so at most 48 MiB (a record is at most MAX_RECORD); a larger one rejects with
+   * CONTENT_TOO_LARGE.
+   */
+  putRecord(kind: string, key: string, value: Buffer): Promise<void> {
+    return this.mutate({ t: 'R', kind, key, value });
+  }
+
+  /** Removes a record (no-op if absent); resolves once on disk. Records are in no vhost. */
+  deleteRecord(kind: string, key: string): Promise<void> {
+    return this.mutate({ t: 'r', kind, key });
+  }
+
+  /**
+   * The records of one kind as they are now (after recovery: as recovered), including changes
+   * not yet durable. The map reads through to the store, so it also sees later changes; a value
+   * is decoded when read, a fresh Buffer each time.
+   */
+  records(kind: string): ReadonlyMap<string, Buffer> {
+    return new RecordsView(this.state, kind);
+  }
+
   /** Waits for pending writes, then closes the journal. Later mutations reject. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -258,6 +284,15 @@ export class DefinitionsStore {
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
+    // Open would take a longer record for a torn write, and drop it with everything after it.
+    // (A string's UTF-8 is at most 3 bytes per UTF-16 unit: most payloads skip the count.)
+    if (payload.length > MAX_RECORD / 3 && Buffer.byteLength(payload) > MAX_RECORD)
+      return Promise.reject(
+        new SwitchyardError(
+          'CONTENT_TOO_LARGE',
+          `definitions store ${this.dir}: a record is larger than ${MAX_RECORD} bytes`,
+        ),
+      );
     // A mutation that changes nothing writes nothing, but still resolves only after every
     // earlier one: callers may rely on "resolved" meaning "all I did before is durable".
     if (this.state.apply(op, payload)) {
@@ -316,10 +351,7 @@ export class DefinitionsStore {
     // Taken before the first await: exactly the mutations applied so far. Payloads are
     // immutable strings, so framing them can then proceed in slices without blocking.
     const head = `["H",${FORMAT_VERSION},${gen},${this.state.nextQueueId}]`;
-    const snap = await encodeSnapshot(
-      head,
-      Array.from(this.state.entries(), (e) => e.payload),
-    );
+    const snap = await encodeSnapshot(head, Array.from(this.state.payloads()));
     const tmp = join(this.dir, SNAPSHOT_TMP);
     const fh = await open(tmp, 'w');
     try {
@@ -345,13 +377,20 @@ export class DefinitionsStore {
 
 /**
  * Frames a snapshot. 60,000 definitions take ~40 ms to frame, a pause the broker's other
- * connections should not feel, so the work yields to the event loop every few thousand.
+ * connections should not feel, so the work yields to the event loop every few thousand, or
+ * every few MiB (records such as retained messages can be large).
  */
 async function encodeSnapshot(head: string, payloads: readonly string[]): Promise<Buffer> {
   const chunks = [frame(head)];
+  let bytes = 0;
   for (let i = 0; i < payloads.length; i++) {
-    chunks.push(frame(payloads[i]!));
-    if (i % 4096 === 4095) await new Promise<void>((r) => setImmediate(r));
+    const rec = frame(payloads[i]!);
+    chunks.push(rec);
+    bytes += rec.length;
+    if (i % 4096 === 4095 || bytes > 4 * 1024 * 1024) {
+      bytes = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
   }
   chunks.push(frame(`["E",${payloads.length}]`));
   return Buffer.concat(chunks);
@@ -372,7 +411,7 @@ function loadSnapshot(buf: Buffer, state: DefsState): number {
   for (let i = 1; i < payloads.length - 1; i++) {
     const p = payloads[i]!;
     const op = decodeOp(JSON.parse(p));
-    if (op.t !== 'V' && op.t !== 'X' && op.t !== 'Q' && op.t !== 'B')
+    if (op.t !== 'V' && op.t !== 'X' && op.t !== 'Q' && op.t !== 'B' && op.t !== 'R')
       throw new FormatError('delete in a snapshot');
     state.apply(op, p, true);
   }

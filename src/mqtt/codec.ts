@@ -1,0 +1,334 @@
+/**
+ * The MQTT wire, wrapped around mqtt-packet: PacketReader frames the byte stream itself (so a
+ * packet over the size limit is refused from its header, before its body is buffered) and checks
+ * the UTF-8 that mqtt-packet would silently repair, then lets mqtt-packet parse each packet.
+ * PacketWriter batches everything written in one event-loop turn into one socket write and
+ * reports backpressure; PUBLISH without properties, the hot path, is encoded here directly.
+ */
+import { isUtf8 } from 'node:buffer';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { MqttError, Reason } from './reason.js';
+
+export type { Packet };
+
+const CMD_CONNECT = 1;
+const CMD_PUBLISH = 3;
+const CMD_SUBSCRIBE = 8;
+const CMD_UNSUBSCRIBE = 10;
+
+/** Splits a byte stream into packets and parses them; throws MqttError on bad input. */
+export class PacketReader {
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  private parsed: Packet | undefined;
+  private parseError: Error | undefined;
+  /** Bytes of an incomplete packet, and how long the whole packet is (0 = header incomplete). */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private needed = 0;
+  /** MQTT version the strings inside packets are laid out for (5 has properties). */
+  version = 4;
+
+  constructor(
+    /** Largest packet accepted, whole (fixed header included). */
+    public maxPacketSize: number,
+    private readonly onPacket: (p: Packet, raw: Buffer) => void,
+  ) {
+    this.parser.on('packet', (p: Packet) => {
+      this.parsed = p;
+    });
+    this.parser.on('error', (e: Error) => {
+      this.parseError ??= e;
+    });
+  }
+
+  /** Takes the next chunk from the socket; calls onPacket for each whole packet in order. */
+  push(chunk: Buffer): void {
+    if (this.heldBytes > 0) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.needed !== 0 && this.heldBytes < this.needed) return;
+      chunk = Buffer.concat(this.held, this.heldBytes);
+      this.held = [];
+      this.heldBytes = 0;
+    }
+    let off = 0;
+    while (off < chunk.length) {
+      const size = packetSize(chunk, off);
+      if (size > this.maxPacketSize) {
+        throw new MqttError(
+          Reason.PACKET_TOO_LARGE,
+          `packet of ${size} bytes is larger than the maximum packet size ${this.maxPacketSize}`,
+        );
+      }
+      if (size === 0 || off + size > chunk.length) {
+        this.needed = size;
+        const rest = chunk.subarray(off);
+        this.held.push(rest);
+        this.heldBytes = rest.length;
+        return;
+      }
+      this.parseOne(chunk.subarray(off, off + size));
+      off += size;
+    }
+    this.needed = 0;
+  }
+
+  private parseOne(raw: Buffer): void {
+    const bad = invalidUtf8(raw, this.version);
+    if (bad !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `${bad} is not valid UTF-8`);
+    this.parser.parse(raw);
+    const p = this.parsed;
+    const e = this.parseError;
+    this.parsed = undefined;
+    this.parseError = undefined;
+    if (e !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `malformed packet: ${e.message}`);
+    if (p === undefined) throw new MqttError(Reason.MALFORMED_PACKET, 'malformed packet: incomplete');
+    if (p.cmd === 'connect') this.version = p.protocolVersion === 5 ? 5 : 4;
+    this.onPacket(p, raw);
+  }
+}
+
+/**
+ * Whole size of the packet at `off` (fixed header included), 0 when its header is not complete
+ * yet. Throws for a Remaining Length longer than four bytes.
+ */
+export function packetSize(b: Buffer, off: number): number {
+  let len = 0;
+  let mul = 1;
+  for (let i = 1; i <= 4; i++) {
+    if (off + i >= b.length) return 0;
+    const byte = b[off + i]!;
+    len += (byte & 0x7f) * mul;
+    if ((byte & 0x80) === 0) return 1 + i + len;
+    mul *= 128;
+  }
+  throw new MqttError(Reason.MALFORMED_PACKET, 'malformed Remaining Length');
+}
+
+/** Names the first string field that is not valid UTF-8 in a packet mqtt-packet would accept. */
+function invalidUtf8(raw: Buffer, version: number): string | undefined {
+  const cmd = raw[0]! >> 4;
+  if (cmd !== CMD_PUBLISH && cmd !== CMD_SUBSCRIBE && cmd !== CMD_UNSUBSCRIBE && cmd !== CMD_CONNECT)
+    return undefined;
+  let p = 1;
+  while (p < raw.length && (raw[p]! & 0x80) !== 0) p++;
+  p++;
+  const str = (): boolean | undefined => {
+    if (p + 2 > raw.length) return undefined; // short: mqtt-packet reports it
+    const n = raw.readUInt16BE(p);
+    const s = raw.subarray(p + 2, p + 2 + n);
+    p += 2 + n;
+    return isUtf8(s);
+  };
+  const skipProperties = (): boolean => {
+    let len = 0;
+    let mul = 1;
+    for (let i = 0; i < 4 && p < raw.length; i++) {
+      const byte = raw[p++]!;
+      len += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) {
+        p += len;
+        return p <= raw.length;
+      }
+      mul *= 128;
+    }
+    return false;
+  };
+  if (cmd === CMD_PUBLISH) return str() === false ? 'the topic name' : undefined;
+  if (cmd === CMD_CONNECT) return invalidConnectUtf8(raw, p);
+  p += 2; // packet identifier
+  if (version === 5 && !skipProperties()) return undefined;
+  while (p < raw.length) {
+    const ok = str();
+    if (ok === undefined) return undefined;
+    if (!ok) return 'a topic filter';
+    if (cmd === CMD_SUBSCRIBE) p++; // subscription options
+  }
+  return undefined;
+}
+
+/** CONNECT: the client identifier, will topic and user name must be UTF-8 (passwords are binary). */
+function invalidConnectUtf8(raw: Buffer, start: number): string | undefined {
+  let p = start;
+  if (p + 2 > raw.length) return undefined;
+  p += 2 + raw.readUInt16BE(p); // protocol name
+  if (p + 4 > raw.length) return undefined;
+  const level = raw[p]!;
+  const flags = raw[p + 1]!;
+  p += 4;
+  const varint = (): number | undefined => {
+    let len = 0;
+    let mul = 1;
+    for (let i = 0; i < 4 && p < raw.length; i++) {
+      const byte = raw[p++]!;
+      len += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) return len;
+      mul *= 128;
+    }
+    return undefined;
+  };
+  const field = (): Buffer | undefined => {
+    if (p + 2 > raw.length) return undefined;
+    const n = raw.readUInt16BE(p);
+    const s = raw.subarray(p + 2, p + 2 + n);
+    p += 2 + n;
+    return s;
+  };
+  if (level === 5) {
+    const n = varint();
+    if (n === undefined) return undefined;
+    p += n;
+  }
+  const id = field();
+  if (id === undefined) return undefined;
+  if (!isUtf8(id)) return 'the client identifier';
+  if ((flags & 0x04) !== 0) {
+    if (level === 5) {
+      const n = varint();
+      if (n === undefined) return undefined;
+      p += n;
+    }
+    const topic = field();
+    if (topic === undefined) return undefined;
+    if (!isUtf8(topic)) return 'the will topic';
+    if (field() === undefined) return undefined;
+  }
+  if ((flags & 0x80) !== 0) {
+    const user = field();
+    if (user !== undefined && !isUtf8(user)) return 'the user name';
+  }
+  return undefined;
+}
+
+/** Where written packets go: a socket, or the WebSocket stream in front of one. */
+export interface PacketSink {
+  write(b: Buffer): boolean;
+  cork(): void;
+  uncork(): void;
+}
+
+/** Above this many batched bytes the batch is written at once rather than at the end of the turn. */
+const BATCH_BYTES = 256 * 1024;
+
+/**
+ * Collects the packets of one event-loop turn and writes them together. `blocked` tells the owner
+ * when the socket's buffer is full (pause deliveries) and when it drained.
+ */
+export class PacketWriter {
+  private bufs: Buffer[] = [];
+  private bytes = 0;
+  private scheduled = false;
+  /** The socket said its buffer is full and has not drained since. */
+  full = false;
+  closed = false;
+  version = 4;
+
+  constructor(
+    private readonly sink: PacketSink,
+    private readonly blocked: (full: boolean) => void,
+  ) {}
+
+  /** Any packet, encoded by mqtt-packet (its `write` return value is ours: see write()). */
+  send(p: Packet): void {
+    mqttPacket.writeToStream(p, this as unknown as NodeJS.WritableStream, {
+      protocolVersion: this.version as 4 | 5,
+    });
+  }
+
+  /** mqtt-packet's way of refusing a packet we built: a bug on our side, never the client's. */
+  destroy(e: Error): void {
+    throw e;
+  }
+
+  /** mqtt-packet's stream interface: buffers the chunk; false = the caller should slow down. */
+  write(chunk: Buffer | string): boolean {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    this.push(b);
+    return !this.full;
+  }
+
+  /**
+   * PUBLISH without properties (3.1.1, or 5 with none), encoded here: the hot path. The payload
+   * is not copied until the batch is written.
+   */
+  publish(topic: Buffer, payload: Buffer, qos: number, pid: number, retain: boolean, dup: boolean): void {
+    const v5 = this.version === 5;
+    const rest = 2 + topic.length + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
+    const head = Buffer.allocUnsafe(5 + 2 + topic.length + 2 + 1);
+    head[0] = 0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0);
+    let p = 1;
+    let n = rest;
+    do {
+      let byte = n % 128;
+      n = Math.floor(n / 128);
+      if (n > 0) byte |= 0x80;
+      head[p++] = byte;
+    } while (n > 0);
+    head.writeUInt16BE(topic.length, p);
+    p += 2;
+    p += topic.copy(head, p);
+    if (qos > 0) {
+      head.writeUInt16BE(pid, p);
+      p += 2;
+    }
+    if (v5) head[p++] = 0; // no properties
+    this.push(head.subarray(0, p));
+    if (payload.length > 0) this.push(payload);
+  }
+
+  /** PUBACK / PUBREC / PUBREL / PUBCOMP with a reason code and nothing else (the common case). */
+  ack(type: number, pid: number, reason: number): void {
+    const withReason = this.version === 5 && reason !== 0;
+    const b = Buffer.allocUnsafe(withReason ? 5 : 4);
+    b[0] = (type << 4) | (type === 6 ? 2 : 0);
+    b[1] = withReason ? 3 : 2;
+    b.writeUInt16BE(pid, 2);
+    if (withReason) b[4] = reason;
+    this.push(b);
+  }
+
+  private push(b: Buffer): void {
+    if (this.closed) return;
+    this.bufs.push(b);
+    this.bytes += b.length;
+    if (this.bytes >= BATCH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushLater);
+    }
+  }
+
+  private readonly flushLater = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  /** Writes the batch now. */
+  flush(): void {
+    const bufs = this.bufs;
+    if (bufs.length === 0 || this.closed) return;
+    this.bufs = [];
+    const bytes = this.bytes;
+    this.bytes = 0;
+    let ok: boolean;
+    if (bufs.length === 1) ok = this.sink.write(bufs[0]!);
+    else if (bytes <= 65536) ok = this.sink.write(Buffer.concat(bufs, bytes));
+    else {
+      this.sink.cork();
+      ok = true;
+      for (const b of bufs) ok = this.sink.write(b);
+      this.sink.uncork();
+    }
+    if (!ok && !this.full) {
+      this.full = true;
+      this.blocked(true);
+    }
+  }
+
+  /** The socket drained: deliveries may go on. */
+  drained(): void {
+    if (!this.full) return;
+    this.full = false;
+    this.blocked(false);
+  }
+}

@@ -1,0 +1,1085 @@
+/**
+ * One MQTT client connection (3.1.1 or 5.0) over any byte stream. It turns packets into core
+ * calls (publish to the MQTT exchange, a binding per subscription, a consumer on the session
+ * queue) and deliveries back into PUBLISH packets.
+ *
+ * Replies (CONNACK, SUBACK, UNSUBACK, PUBACK, PUBREC, PUBREL, PUBCOMP) leave in the order their
+ * requests came, each once what it depends on is durable (a store epoch, a record write): a FIFO
+ * of replies, as the AMQP channel does for confirms.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type {
+  IConnectPacket,
+  IDisconnectPacket,
+  IPublishPacket,
+  IPubrelPacket,
+  ISubscribePacket,
+  IUnsubscribePacket,
+} from 'mqtt-packet';
+import {
+  type CoreConnection,
+  type Exchange,
+  isLoopback,
+  type Message,
+  Pause,
+  type Queue,
+  Message as CoreMessage,
+  type Session,
+} from '../core/index.js';
+import { isSwitchyardError } from '../errors/index.js';
+import { Deque } from '../util/deque.js';
+import { type Packet, PacketReader, PacketWriter } from './codec.js';
+import type { MqttFrontEnd } from './front-end.js';
+import {
+  isRetainedCopy,
+  messageFromPublish,
+  publishedQos,
+  publishProperties,
+  retainedCopy,
+  retainFlag,
+  topicOf,
+} from './map.js';
+import { connackV3, MqttError, Reason } from './reason.js';
+import { MqttSession, type QoS, qos2QueueName, type Subscription, sharedQueueName } from './session.js';
+import { filterToBindingKey, parseShared, topicFilterError, topicMatches, topicNameError } from './topic.js';
+
+const PUBACK = 4;
+const PUBREC = 5;
+const PUBREL = 6;
+const PUBCOMP = 7;
+
+/** Consumer tag of the session queue's consumer; shared subscriptions use `share:` + key. */
+const SESSION_TAG = 'session';
+
+/** The longest client identifier accepted (it names queues, which AMQP limits to 255 bytes). */
+const MAX_CLIENT_ID_BYTES = 200;
+
+interface Reply {
+  /** Things still to become durable before this reply may go. */
+  waits: number;
+  send(): void;
+}
+
+interface Outbound {
+  readonly tag: number;
+  readonly qos: number;
+  /** The consumer took it without ack (noAck): nothing to settle. */
+  readonly settled: boolean;
+}
+
+export class MqttConnection {
+  private readonly reader: PacketReader;
+  private readonly writer: PacketWriter;
+  private state: 'connecting' | 'connected' | 'closed' = 'connecting';
+  private version = 4;
+  private readonly openedAt = Date.now();
+  private lastReceived = Date.now();
+  private keepAlive = 0;
+  private core: CoreConnection | undefined;
+  private coreSession: Session | undefined;
+  session: MqttSession | undefined;
+  private will: { msg: Message; topic: string; retain: boolean; delay: number } | undefined;
+  private readonly replies = new Deque<Reply>();
+  /** Outbound QoS 1/2 deliveries awaiting PUBACK / PUBREC, by packet id. */
+  private readonly outbound = new Map<number, Outbound>();
+  private nextPid = 1;
+  /** Inbound QoS 1/2 publishes not yet acknowledged (Receive Maximum counts these). */
+  private inboundInFlight = 0;
+  /** The client's limits (v5 CONNECT properties). */
+  private clientReceiveMaximum = 65535;
+  private clientMaxPacketSize = 0;
+  private clientTopicAliasMaximum = 0;
+  private readonly inboundAliases = new Map<number, string>();
+  private outboundAliases: Map<string, number> | undefined;
+  private exchange: Exchange | undefined;
+  private sessionNoAck = false;
+  private readonly sharedSubs = new Map<string, Subscription>();
+  /** This connection has published: an alarm stops reading it. */
+  private publisher = false;
+  private readingPaused = false;
+
+  constructor(
+    private readonly fe: MqttFrontEnd,
+    private readonly stream: Duplex,
+    private readonly remoteAddress: string,
+    /** 'tcp' or 'ws', for connection listings. */
+    readonly transport: 'tcp' | 'ws',
+  ) {
+    this.reader = new PacketReader(fe.settings.maxPacketSize, (p) => this.onPacket(p));
+    this.writer = new PacketWriter(stream, (full) => this.backpressure(full));
+    stream.on('data', (chunk: Buffer) => this.onData(chunk));
+    stream.on('drain', () => this.writer.drained());
+    stream.on('error', () => this.close(false));
+    stream.on('close', () => this.close(false));
+  }
+
+  get clientId(): string | undefined {
+    return this.session?.clientId;
+  }
+
+  // ---- input ---------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastReceived = Date.now();
+    try {
+      this.reader.push(chunk);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private onPacket(p: Packet): void {
+    if (this.state === 'closed') return;
+    if (this.state === 'connecting') {
+      if (p.cmd !== 'connect') throw new MqttError(Reason.PROTOCOL_ERROR, `expected CONNECT, got ${p.cmd}`);
+      this.onConnect(p);
+      return;
+    }
+    switch (p.cmd) {
+      case 'publish':
+        this.onPublish(p);
+        return;
+      case 'puback':
+        this.onPuback(p.messageId ?? 0);
+        return;
+      case 'pubrec':
+        this.onPubrec(p.messageId ?? 0, p.reasonCode ?? 0);
+        return;
+      case 'pubrel':
+        this.onPubrel(p);
+        return;
+      case 'pubcomp':
+        this.onPubcomp(p.messageId ?? 0);
+        return;
+      case 'subscribe':
+        this.onSubscribe(p);
+        return;
+      case 'unsubscribe':
+        this.onUnsubscribe(p);
+        return;
+      case 'pingreq':
+        this.writer.send({ cmd: 'pingresp' });
+        return;
+      case 'disconnect':
+        this.onDisconnect(p);
+        return;
+      case 'connect':
+        throw new MqttError(Reason.PROTOCOL_ERROR, 'second CONNECT on a connection');
+      case 'auth':
+        throw new MqttError(Reason.BAD_AUTHENTICATION_METHOD, 'bad authentication method');
+      default:
+        throw new MqttError(Reason.PROTOCOL_ERROR, `unexpected ${p.cmd} from a client`);
+    }
+  }
+
+  // ---- CONNECT -------------------------------------------------------------------------------
+
+  private onConnect(p: IConnectPacket): void {
+    const fe = this.fe;
+    const v5 = p.protocolVersion === 5;
+    this.version = v5 ? 5 : 4;
+    this.writer.version = this.version;
+    const props = p.properties ?? {};
+    if (props.authenticationMethod !== undefined) {
+      return this.refuse(Reason.BAD_AUTHENTICATION_METHOD, 'bad authentication method');
+    }
+    // Identity first: a refused client learns nothing about sessions.
+    const user = p.username;
+    let identity: string;
+    if (user === undefined || (user === '' && p.password === undefined)) {
+      const a = fe.settings.anonymous;
+      if (a === 'never' || (a === 'loopback' && !isLoopback(this.remoteAddress))) {
+        return this.refuse(
+          v5 ? Reason.BAD_USER_NAME_OR_PASSWORD : Reason.NOT_AUTHORIZED,
+          'anonymous connections are not allowed',
+        );
+      }
+      identity = 'anonymous';
+    } else if (!fe.broker.authenticate(user, p.password?.toString('utf8') ?? '', this.remoteAddress)) {
+      return this.refuse(
+        Reason.BAD_USER_NAME_OR_PASSWORD,
+        `user '${user}' refused: bad user name or password`,
+      );
+    } else identity = user;
+
+    let clientId = p.clientId;
+    let assigned: string | undefined;
+    if (clientId === '') {
+      if (!p.clean) {
+        return this.refuse(
+          Reason.CLIENT_IDENTIFIER_NOT_VALID,
+          'an empty client identifier needs clean session / clean start',
+        );
+      }
+      clientId = `sy-${randomBytes(12).toString('base64url')}`;
+      assigned = clientId;
+    }
+    if (Buffer.byteLength(clientId) > MAX_CLIENT_ID_BYTES || clientId.includes('\u0000')) {
+      return this.refuse(Reason.CLIENT_IDENTIFIER_NOT_VALID, 'client identifier not valid');
+    }
+
+    // Session Expiry: v5 says it; a 3.1.1 persistent session (clean = 0) lasts as long as the
+    // broker allows.
+    let expiry = v5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : 0xffffffff;
+    const cappedExpiry = Math.min(expiry, fe.settings.maxSessionExpiry);
+    const expiryCapped = cappedExpiry !== expiry;
+    expiry = cappedExpiry;
+
+    try {
+      this.core = fe.broker.connect({
+        protocol: 'mqtt',
+        remoteAddress: this.remoteAddress,
+        user: identity,
+        vhost: fe.settings.vhost,
+        clientName: clientId,
+      });
+    } catch (e) {
+      return this.refuse(Reason.NOT_AUTHORIZED, errorText(e));
+    }
+    this.exchange = this.core.publishTarget(fe.settings.exchange);
+
+    // Takeover: the live connection of this client id goes first (MQTT 5 section 3.1.4).
+    let session = fe.sessions.get(clientId);
+    session?.connection?.takeOver();
+    session = fe.sessions.get(clientId);
+    const waits: Promise<void>[] = [];
+    let present = false;
+    if (session !== undefined && p.clean) {
+      waits.push(fe.endSession(session));
+      session = undefined;
+    }
+    if (session !== undefined) {
+      present = true;
+      fe.cancelExpiry(session);
+      fe.cancelWill(session);
+    } else {
+      session = new MqttSession(clientId);
+      fe.sessions.set(clientId, session);
+    }
+    this.session = session;
+    session.connection = this;
+    session.expiryInterval = expiry;
+    const core = this.core;
+    const durable = expiry > 0;
+    if (!present) session.durable = durable;
+    const coreSession = core.openSession();
+    this.coreSession = coreSession;
+    // Nothing is delivered before the CONNACK has gone.
+    coreSession.pause(Pause.SETUP);
+    core.declareQueue(session.queue, {
+      durable: session.durable,
+      exclusive: !session.durable,
+      autoDelete: false,
+      args: {},
+      passive: false,
+    });
+    collect(waits, core.takeWrite());
+    if (!present && session.durable) waits.push(fe.saveSession(session));
+    else if (present && session.durable) waits.push(fe.saveSession(session));
+
+    // Limits in both directions (v5).
+    if (v5) {
+      this.clientReceiveMaximum = props.receiveMaximum ?? 65535;
+      this.clientMaxPacketSize = props.maximumPacketSize ?? 0;
+      this.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
+    }
+    let keepAlive = p.keepalive ?? 0;
+    const maxKa = fe.settings.maxKeepAlive;
+    const serverKeepAlive = maxKa > 0 && (keepAlive === 0 || keepAlive > maxKa) && v5 ? maxKa : undefined;
+    if (serverKeepAlive !== undefined) keepAlive = serverKeepAlive;
+    this.keepAlive = keepAlive;
+
+    if (p.will !== undefined) {
+      const w = p.will;
+      const topicError = topicNameError(w.topic);
+      if (topicError !== undefined) return this.refuse(Reason.TOPIC_NAME_INVALID, `will ${topicError}`);
+      const wp = w.properties;
+      const willPacket: IPublishPacket = {
+        cmd: 'publish',
+        topic: w.topic,
+        payload: typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload,
+        qos: w.qos ?? 0,
+        retain: w.retain ?? false,
+        dup: false,
+      };
+      if (wp !== undefined) {
+        const { willDelayInterval: _d, ...msgProps } = wp;
+        willPacket.properties = msgProps;
+      }
+      this.will = {
+        msg: messageFromPublish(fe.settings.exchange, w.topic, willPacket, Date.now()),
+        topic: w.topic,
+        retain: w.retain ?? false,
+        delay: wp?.willDelayInterval ?? 0,
+      };
+    }
+
+    if (present && session.durable && session.hasQos2Queue) waits.push(this.reloadQos2Markers(session));
+
+    const connackProps: NonNullable<Extract<Packet, { cmd: 'connack' }>['properties']> = {};
+    if (v5) {
+      if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
+      if (expiryCapped) connackProps.sessionExpiryInterval = expiry;
+      if (fe.settings.receiveMaximum < 65535) connackProps.receiveMaximum = fe.settings.receiveMaximum;
+      connackProps.maximumPacketSize = fe.settings.maxPacketSize;
+      connackProps.topicAliasMaximum = fe.settings.topicAliasMaximum;
+      if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
+      if (props.requestResponseInformation === true) connackProps.responseInformation = `reply/${clientId}/`;
+    }
+    this.state = 'connected';
+    this.reply(() => {
+      this.writer.send(
+        v5
+          ? { cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: connackProps }
+          : { cmd: 'connack', sessionPresent: present, returnCode: 0 },
+      );
+      this.startConsuming();
+      this.resendReleases();
+      coreSession.resume(Pause.SETUP);
+    }, waits);
+  }
+
+  /** Refuses a CONNECT with the version's own code, then closes. */
+  private refuse(reason: number, message: string): void {
+    if (this.version === 5) {
+      this.writer.send({
+        cmd: 'connack',
+        sessionPresent: false,
+        reasonCode: reason,
+        properties: { reasonString: message },
+      });
+    } else this.writer.send({ cmd: 'connack', sessionPresent: false, returnCode: connackV3(reason) });
+    this.writer.flush();
+    this.close(true);
+  }
+
+  /** Another connection took this client id over (MQTT 5: DISCONNECT 0x8E first). */
+  takeOver(): void {
+    this.disconnectWith(Reason.SESSION_TAKEN_OVER, 'another connection took the session over');
+  }
+
+  // ---- PUBLISH (client → broker) -------------------------------------------------------------
+
+  private onPublish(p: IPublishPacket): void {
+    const fe = this.fe;
+    const props = p.properties;
+    let topic = p.topic;
+    if (props?.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      if (alias === 0 || alias > fe.settings.topicAliasMaximum) {
+        throw new MqttError(Reason.TOPIC_ALIAS_INVALID, `topic alias ${alias} out of range`);
+      }
+      if (topic === '') {
+        const known = this.inboundAliases.get(alias);
+        if (known === undefined) throw new MqttError(Reason.PROTOCOL_ERROR, `unknown topic alias ${alias}`);
+        topic = known;
+      } else this.inboundAliases.set(alias, topic);
+      delete props.topicAlias;
+    }
+    const bad = topicNameError(topic);
+    if (bad !== undefined) throw new MqttError(Reason.TOPIC_NAME_INVALID, bad);
+    const qos = p.qos;
+    const pid = p.messageId ?? 0;
+    this.publisher = true;
+    if (fe.broker.publishersBlocked) this.pauseReading();
+
+    const session = this.session!;
+    if (qos === 2 && session.awaitingRelease.has(pid)) {
+      // A resend of a publish we already have: acknowledge again, route nothing (exactly once).
+      this.reply(() => this.writer.ack(PUBREC, pid, 0));
+      return;
+    }
+    if (qos > 0) {
+      if (this.version === 5 && this.inboundInFlight >= fe.settings.receiveMaximum) {
+        throw new MqttError(
+          Reason.RECEIVE_MAXIMUM_EXCEEDED,
+          'more unacknowledged QoS 1/2 publishes than Receive Maximum',
+        );
+      }
+    }
+    const payload = p.payload as Buffer;
+    if (props?.payloadFormatIndicator === true && !isUtf8Payload(payload)) {
+      if (qos === 0)
+        throw new MqttError(
+          Reason.PAYLOAD_FORMAT_INVALID,
+          'payload is not UTF-8 as its format indicator says',
+        );
+      this.ackLater(qos, pid, Reason.PAYLOAD_FORMAT_INVALID, 0, []);
+      return;
+    }
+    const now = Date.now();
+    const msg = messageFromPublish(fe.settings.exchange, topic, p, now);
+    const core = this.core!;
+    const waits: Promise<void>[] = [];
+    if (p.retain) {
+      const w = fe.retained.set(topic, msg);
+      if (qos > 0) waits.push(w);
+      else w.catch(() => {});
+    }
+    let queues: readonly Queue[];
+    let epoch: number;
+    try {
+      if (qos === 2 && session.durable) {
+        // The message and its packet-id marker are written as one record: after a crash either
+        // both are there (a resend is recognised) or neither (the resend is the first copy).
+        const q2 = this.ensureQos2Queue(waits);
+        let routed: readonly Queue[] = [];
+        epoch = core.atomically(() => {
+          routed = core.publish(this.exchange!, msg);
+          core.publishToQueue(q2, marker('i', pid));
+        });
+        queues = routed;
+        const got = core.get(this.coreSession!, q2, false);
+        session.awaitingRelease.set(pid, got?.tag ?? 0);
+      } else {
+        queues = core.publish(this.exchange!, msg);
+        epoch = core.lastEpoch;
+        if (qos === 2) session.awaitingRelease.set(pid, 0);
+      }
+    } catch (e) {
+      if (qos === 0 || this.version !== 5) throw e;
+      this.ackLater(qos, pid, reasonOf(e), 0, []);
+      return;
+    }
+    if (qos === 0) return;
+    const reason =
+      queues.length === 0 && this.version === 5 ? Reason.NO_MATCHING_SUBSCRIBERS : Reason.SUCCESS;
+    this.ackLater(qos, pid, reason, epoch, waits);
+  }
+
+  /** PUBACK (QoS 1) or PUBREC (QoS 2) once the message is safe. */
+  private ackLater(qos: number, pid: number, reason: number, epoch: number, waits: Promise<void>[]): void {
+    this.inboundInFlight++;
+    const type = qos === 1 ? PUBACK : PUBREC;
+    const r = this.reply(() => {
+      if (qos === 1) this.inboundInFlight--;
+      this.writer.ack(type, pid, reason);
+    }, waits);
+    this.waitEpoch(r, epoch);
+  }
+
+  private onPubrel(p: IPubrelPacket): void {
+    const pid = p.messageId ?? 0;
+    const session = this.session!;
+    const tag = session.awaitingRelease.get(pid);
+    if (tag === undefined) {
+      this.reply(() => this.writer.ack(PUBCOMP, pid, Reason.PACKET_IDENTIFIER_NOT_FOUND));
+      return;
+    }
+    session.awaitingRelease.delete(pid);
+    this.inboundInFlight = Math.max(0, this.inboundInFlight - 1);
+    let epoch = 0;
+    if (tag !== 0) {
+      const cs = this.coreSession!;
+      epoch = this.core!.atomically(() => cs.settle(tag, false, 'ack'));
+    }
+    const r = this.reply(() => this.writer.ack(PUBCOMP, pid, 0));
+    this.waitEpoch(r, epoch);
+  }
+
+  /** The QoS 2 marker queue of this (durable) session, created on first use. */
+  private ensureQos2Queue(waits: Promise<void>[]): string {
+    const session = this.session!;
+    const name = qos2QueueName(session.clientId);
+    if (!session.hasQos2Queue) {
+      this.core!.declareQueue(name, {
+        durable: true,
+        exclusive: false,
+        autoDelete: false,
+        args: {},
+        passive: false,
+      });
+      collect(waits, this.core!.takeWrite());
+      session.hasQos2Queue = true;
+      waits.push(this.fe.saveSession(session));
+    }
+    return name;
+  }
+
+  /** After a reconnect: takes the session's QoS 2 markers back (packet ids awaiting PUBREL / PUBCOMP). */
+  private reloadQos2Markers(session: MqttSession): Promise<void> {
+    const core = this.core!;
+    const cs = this.coreSession!;
+    const name = qos2QueueName(session.clientId);
+    session.awaitingRelease.clear();
+    session.released.clear();
+    return new Promise<void>((resolve) => {
+      const take = () => {
+        if (!core.vhost.queues.has(name)) return resolve();
+        for (;;) {
+          const got = core.get(cs, name, false);
+          if (got === undefined) break;
+          const text = got.msg.body.toString('latin1');
+          const pid = Number(text.slice(2));
+          if (text.startsWith('i:')) session.awaitingRelease.set(pid, got.tag);
+          else session.released.set(pid, got.tag);
+        }
+        if (core.hasPaged(name)) core.whenRefilled(name, take);
+        else resolve();
+      };
+      take();
+    });
+  }
+
+  // ---- deliveries (broker → client) ----------------------------------------------------------
+
+  /** Starts the consumers once the CONNACK is out. */
+  private startConsuming(): void {
+    const session = this.session!;
+    this.refreshSessionConsumer();
+    for (const sub of session.subscriptions.values()) {
+      if (sub.group !== undefined) this.consumeShared(sub);
+    }
+  }
+
+  /**
+   * The session queue's consumer takes deliveries without ack when every subscription is QoS 0
+   * (no per-message settle); it is re-created when that changes.
+   */
+  private refreshSessionConsumer(): void {
+    const session = this.session!;
+    const cs = this.coreSession!;
+    let maxQos = 0;
+    let any = false;
+    for (const sub of session.subscriptions.values()) {
+      if (sub.group !== undefined) continue;
+      any = true;
+      if (sub.qos > maxQos) maxQos = sub.qos;
+    }
+    const noAck = any && maxQos === 0;
+    const existing = cs.consumers.get(SESSION_TAG);
+    if (existing !== undefined && existing.noAck === noAck) return;
+    if (existing !== undefined) cs.removeConsumer(SESSION_TAG);
+    this.sessionNoAck = noAck;
+    cs.consumerPrefetch = noAck ? 0 : this.clientReceiveMaximum;
+    this.core!.consume(cs, session.queue, { tag: SESSION_TAG, noAck, exclusive: false, args: {} }, this);
+  }
+
+  private consumeShared(sub: Subscription): void {
+    const cs = this.coreSession!;
+    const tag = `share:${sub.key}`;
+    if (cs.consumers.has(tag)) cs.removeConsumer(tag);
+    this.sharedSubs.set(tag, sub);
+    cs.consumerPrefetch = sub.qos === 0 ? 0 : this.clientReceiveMaximum;
+    this.core!.consume(
+      cs,
+      sharedQueueName(sub.group!, sub.filter),
+      { tag, noAck: sub.qos === 0, exclusive: false, args: {} },
+      this,
+    );
+  }
+
+  /** DeliverySink: a message for this client. */
+  deliver(consumerTag: string, tag: number, redelivered: boolean, msg: Message, _queue: Queue): void {
+    const session = this.session!;
+    const now = Date.now();
+    let noAck: boolean;
+    let maxQos = -1;
+    let retainAsPublished = false;
+    let ids: number[] | undefined;
+    const topic = topicOf(msg);
+    if (consumerTag === SESSION_TAG) {
+      noAck = this.sessionNoAck;
+      let allNoLocal = true;
+      for (const sub of session.subscriptions.values()) {
+        if (sub.group !== undefined || !topicMatches(sub.filter, topic)) continue;
+        if (sub.qos > maxQos) maxQos = sub.qos;
+        if (!sub.noLocal) allNoLocal = false;
+        if (sub.retainAsPublished) retainAsPublished = true;
+        if (sub.id !== 0) (ids ??= []).push(sub.id);
+      }
+      if (allNoLocal && msg.publisher === this.core!.id) maxQos = -1;
+    } else {
+      const sub = this.sharedSubs.get(consumerTag);
+      noAck = sub === undefined || sub.qos === 0;
+      if (sub !== undefined && topicMatches(sub.filter, topic)) {
+        maxQos = sub.qos;
+        retainAsPublished = sub.retainAsPublished;
+        if (sub.id !== 0) ids = [sub.id];
+      }
+    }
+    // No matching subscription (a `$` topic under a wildcard, a literal `*`), no-local, expired,
+    // or too large for the client: dropped, as if delivered.
+    if (maxQos < 0 || (msg.expiresAt !== 0 && msg.expiresAt <= now) || topicNameError(topic) !== undefined) {
+      if (!noAck) this.coreSession!.settle(tag, false, 'ack');
+      return;
+    }
+    const qos = Math.min(maxQos, publishedQos(msg));
+    const retain = isRetainedCopy(msg) || (retainAsPublished && retainFlag(msg));
+    const props = this.version === 5 ? publishProperties(msg, now) : undefined;
+    let pid = 0;
+    if (qos > 0) {
+      pid = this.allocatePid(msg, redelivered);
+      this.outbound.set(pid, { tag, qos, settled: noAck });
+      session.pidOf.set(msg, pid);
+    }
+    const dup = redelivered && qos > 0;
+    const topicBytes = this.fe.topicBuffer(msg.routingKey, topic);
+    let alias = 0;
+    let aliasNew = false;
+    if (this.clientTopicAliasMaximum > 0) {
+      const aliases = (this.outboundAliases ??= new Map());
+      alias = aliases.get(topic) ?? 0;
+      if (alias === 0 && aliases.size < this.clientTopicAliasMaximum) {
+        alias = aliases.size + 1;
+        aliases.set(topic, alias);
+        aliasNew = true;
+      }
+    }
+    if (this.clientMaxPacketSize > 0) {
+      const size = 16 + topicBytes.length + msg.body.length + (props === undefined ? 0 : 256);
+      if (size > this.clientMaxPacketSize && !this.fitsExactly(msg, topic, props, qos)) {
+        if (qos > 0) this.outbound.delete(pid);
+        if (!noAck) this.coreSession!.settle(tag, false, 'ack');
+        return;
+      }
+    }
+    if (qos === 0 && !noAck) this.coreSession!.settle(tag, false, 'ack');
+    if (props === undefined && ids === undefined && alias === 0) {
+      this.writer.publish(topicBytes, msg.body, qos, pid, retain, dup);
+      return;
+    }
+    const out: NonNullable<IPublishPacket['properties']> = { ...props };
+    if (ids !== undefined) out.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
+    if (alias !== 0) out.topicAlias = alias;
+    this.writer.send({
+      cmd: 'publish',
+      topic: alias !== 0 && !aliasNew ? '' : topic,
+      payload: msg.body,
+      qos: qos as QoS,
+      ...(qos > 0 ? { messageId: pid } : {}),
+      retain,
+      dup,
+      properties: out,
+    });
+  }
+
+  /** Whether a PUBLISH really fits the client's Maximum Packet Size (the quick estimate said maybe not). */
+  private fitsExactly(
+    msg: Message,
+    topic: string,
+    props: IPublishPacket['properties'] | undefined,
+    qos: number,
+  ): boolean {
+    const head = 1 + 4 + 2 + Buffer.byteLength(topic) + (qos > 0 ? 2 : 0);
+    const propBytes = props === undefined ? 1 : Buffer.byteLength(JSON.stringify(props)) + 4;
+    return head + propBytes + msg.body.length <= this.clientMaxPacketSize;
+  }
+
+  cancelled(consumerTag: string): void {
+    // The queue was deleted under us (e.g. by an AMQP client): the subscription can't go on.
+    if (consumerTag === SESSION_TAG || consumerTag.startsWith('share:')) {
+      this.disconnectWith(Reason.UNSPECIFIED_ERROR, 'the session queue was deleted');
+    }
+  }
+
+  /** A packet id not in use; a resend after reconnect keeps the id the message went out with. */
+  private allocatePid(msg: Message, redelivered: boolean): number {
+    const session = this.session!;
+    if (redelivered) {
+      const old = session.pidOf.get(msg);
+      if (old !== undefined && !this.outbound.has(old) && !session.released.has(old)) return old;
+    }
+    for (let i = 0; i < 65535; i++) {
+      const pid = this.nextPid;
+      this.nextPid = pid === 65535 ? 1 : pid + 1;
+      if (!this.outbound.has(pid) && !session.released.has(pid)) return pid;
+    }
+    throw new MqttError(Reason.RECEIVE_MAXIMUM_EXCEEDED, 'no packet identifier free');
+  }
+
+  private onPuback(pid: number): void {
+    const o = this.outbound.get(pid);
+    if (o === undefined || o.qos !== 1) return; // unknown ids are ignored, as Mosquitto does
+    this.outbound.delete(pid);
+    if (!o.settled) this.coreSession!.settle(o.tag, false, 'ack');
+  }
+
+  private onPubrec(pid: number, reason: number): void {
+    const o = this.outbound.get(pid);
+    const session = this.session!;
+    if (o === undefined || o.qos !== 2) {
+      // Still answer, so the client can free the id (MQTT 5: 0x92).
+      this.writer.ack(PUBREL, pid, session.released.has(pid) ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND);
+      return;
+    }
+    this.outbound.delete(pid);
+    const cs = this.coreSession!;
+    if (reason >= 0x80) {
+      // The client refused the message: it is settled, no PUBREL follows.
+      if (!o.settled) cs.settle(o.tag, false, 'ack');
+      return;
+    }
+    if (!session.durable) {
+      if (!o.settled) cs.settle(o.tag, false, 'ack');
+      session.released.set(pid, 0);
+      this.reply(() => this.writer.ack(PUBREL, pid, 0));
+      this.limitReleased();
+      return;
+    }
+    // The delivery is settled and its PUBREL state recorded in one write, so after a crash the
+    // broker either resends the message or the PUBREL, never neither.
+    const waits: Promise<void>[] = [];
+    const q2 = this.ensureQos2Queue(waits);
+    const core = this.core!;
+    const epoch = core.atomically(() => {
+      if (!o.settled) cs.settle(o.tag, false, 'ack');
+      core.publishToQueue(q2, marker('o', pid));
+    });
+    const got = core.get(cs, q2, false);
+    session.released.set(pid, got?.tag ?? 0);
+    const r = this.reply(() => this.writer.ack(PUBREL, pid, 0), waits);
+    this.waitEpoch(r, epoch);
+    this.limitReleased();
+  }
+
+  private onPubcomp(pid: number): void {
+    const session = this.session!;
+    const tag = session.released.get(pid);
+    if (tag === undefined) return;
+    session.released.delete(pid);
+    if (tag !== 0) this.coreSession!.settle(tag, false, 'ack');
+    this.limitReleased();
+  }
+
+  /** The client's Receive Maximum counts QoS 2 messages until PUBCOMP: pause while it is reached. */
+  private limitReleased(): void {
+    const cs = this.coreSession!;
+    if (this.session!.released.size + this.outbound.size >= this.clientReceiveMaximum) cs.pause(Pause.FLOW);
+    else cs.resume(Pause.FLOW);
+  }
+
+  /** After CONNACK on a resumed session: PUBREL again for every released packet id. */
+  private resendReleases(): void {
+    for (const pid of this.session!.released.keys()) this.writer.ack(PUBREL, pid, 0);
+  }
+
+  // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
+
+  private onSubscribe(p: ISubscribePacket): void {
+    const fe = this.fe;
+    const session = this.session!;
+    const core = this.core!;
+    const v5 = this.version === 5;
+    const id = p.properties?.subscriptionIdentifier ?? 0;
+    const granted: number[] = [];
+    const waits: Promise<void>[] = [];
+    const retainedFor: Subscription[] = [];
+    let changed = false;
+    for (const s of p.subscriptions) {
+      const shared = parseShared(s.topic);
+      let filter = s.topic;
+      let group: string | undefined;
+      if (shared !== undefined) {
+        if ('error' in shared) {
+          granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+          continue;
+        }
+        if (s.nl === true) throw new MqttError(Reason.PROTOCOL_ERROR, 'no-local on a shared subscription');
+        filter = shared.filter;
+        group = shared.group;
+      }
+      if (topicFilterError(filter) !== undefined) {
+        granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+        continue;
+      }
+      const sub: Subscription = {
+        key: s.topic,
+        filter,
+        group,
+        qos: Math.min(s.qos, 2) as QoS,
+        noLocal: s.nl === true,
+        retainAsPublished: s.rap === true,
+        retainHandling: s.rh ?? 0,
+        id,
+      };
+      const existed = session.subscriptions.has(sub.key);
+      try {
+        if (group === undefined) {
+          core.bindQueue(session.queue, fe.settings.exchange, filterToBindingKey(filter), {});
+          collect(waits, core.takeWrite());
+        } else {
+          const q = sharedQueueName(group, filter);
+          fe.internal.declareQueue(q, {
+            durable: true,
+            exclusive: false,
+            autoDelete: false,
+            args: {},
+            passive: false,
+          });
+          collect(waits, fe.internal.takeWrite());
+          fe.internal.bindQueue(q, fe.settings.exchange, filterToBindingKey(filter), {});
+          collect(waits, fe.internal.takeWrite());
+        }
+      } catch (e) {
+        granted.push(v5 ? reasonOf(e) : 0x80);
+        continue;
+      }
+      session.subscriptions.set(sub.key, sub);
+      changed = true;
+      granted.push(sub.qos);
+      if (group === undefined && (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))) {
+        retainedFor.push(sub);
+      }
+      if (group !== undefined && this.coreSession !== undefined) this.consumeShared(sub);
+    }
+    if (changed) {
+      waits.push(fe.saveSession(session));
+      this.refreshSessionConsumer();
+    }
+    const pid = p.messageId ?? 0;
+    this.reply(() => {
+      this.writer.send({ cmd: 'suback', messageId: pid, granted });
+      // Retained messages follow the SUBACK, through the session queue (so credit and order hold).
+      const now = Date.now();
+      for (const sub of retainedFor) {
+        for (const m of fe.retained.match(sub.filter, now)) {
+          try {
+            core.publishToQueue(session.queue, retainedCopy(m));
+          } catch {
+            // the session queue is gone (connection closing)
+          }
+        }
+      }
+    }, waits);
+  }
+
+  private onUnsubscribe(p: IUnsubscribePacket): void {
+    const fe = this.fe;
+    const session = this.session!;
+    const core = this.core!;
+    const codes: number[] = [];
+    const waits: Promise<void>[] = [];
+    for (const key of p.unsubscriptions) {
+      const sub = session.subscriptions.get(key);
+      if (sub === undefined) {
+        const shared = parseShared(key);
+        const invalid =
+          shared !== undefined
+            ? 'error' in shared || topicFilterError(shared.filter) !== undefined
+            : topicFilterError(key) !== undefined;
+        codes.push(invalid ? Reason.TOPIC_FILTER_INVALID : Reason.NO_SUBSCRIPTION_EXISTED);
+        continue;
+      }
+      session.subscriptions.delete(key);
+      if (sub.group === undefined) {
+        core.unbindQueue(session.queue, fe.settings.exchange, filterToBindingKey(sub.filter), {});
+        collect(waits, core.takeWrite());
+      } else {
+        const tag = `share:${key}`;
+        this.coreSession!.removeConsumer(tag);
+        this.sharedSubs.delete(tag);
+        fe.leaveShared(session, sub.group, sub.filter, (q) => {
+          fe.internal.deleteQueue(q, false, false);
+          collect(waits, fe.internal.takeWrite());
+        });
+      }
+      codes.push(Reason.SUCCESS);
+    }
+    waits.push(fe.saveSession(session));
+    this.refreshSessionConsumer();
+    const pid = p.messageId ?? 0;
+    this.reply(() => {
+      // mqtt-packet takes a v5 UNSUBACK's reason codes as `granted`; 3.1.1 has none.
+      this.writer.send({ cmd: 'unsuback', messageId: pid, granted: this.version === 5 ? codes : [] });
+    }, waits);
+  }
+
+  // ---- DISCONNECT and closing ----------------------------------------------------------------
+
+  private onDisconnect(p: IDisconnectPacket): void {
+    const session = this.session!;
+    const reason = p.reasonCode ?? 0;
+    const newExpiry = p.properties?.sessionExpiryInterval;
+    if (newExpiry !== undefined) {
+      if (session.expiryInterval === 0 && newExpiry !== 0) {
+        throw new MqttError(Reason.PROTOCOL_ERROR, 'session expiry set on DISCONNECT after 0 on CONNECT');
+      }
+      session.expiryInterval = Math.min(newExpiry, this.fe.settings.maxSessionExpiry);
+    }
+    // A normal DISCONNECT drops the will; 0x04 asks for it (MQTT 5 section 3.14.2.1).
+    if (reason !== Reason.DISCONNECT_WITH_WILL) this.will = undefined;
+    this.close(reason === Reason.DISCONNECT_WITH_WILL);
+  }
+
+  /** v5: DISCONNECT with a reason, then close; 3.1.1 has no server DISCONNECT, so just close. */
+  disconnectWith(reason: number, message: string): void {
+    if (this.state === 'closed') return;
+    if (this.version === 5 && this.state === 'connected') {
+      this.writer.send({ cmd: 'disconnect', reasonCode: reason, properties: { reasonString: message } });
+    }
+    this.writer.flush();
+    this.close(true);
+  }
+
+  /** Broker shutdown. */
+  shutdown(): void {
+    this.disconnectWith(Reason.SERVER_SHUTTING_DOWN, 'broker shutting down');
+  }
+
+  private fail(e: unknown): void {
+    if (e instanceof MqttError) {
+      if (this.state === 'connecting') {
+        // Before CONNECT was accepted: an unsupported version gets its CONNACK (3.1.1 code 1),
+        // everything else just a closed socket.
+        if (/protocol version/i.test(e.message)) {
+          this.writer.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
+        }
+        this.writer.flush();
+        this.close(true);
+        return;
+      }
+      this.disconnectWith(e.reason, e.message);
+      return;
+    }
+    this.disconnectWith(Reason.UNSPECIFIED_ERROR, errorText(e));
+  }
+
+  /**
+   * Closes the connection. `willApplies`: the close was not a normal DISCONNECT, so the will is
+   * published (now, or after its delay while the session lives on).
+   */
+  close(willApplies: boolean): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    this.writer.flush();
+    this.writer.closed = true;
+    this.fe.connections.delete(this);
+    // end() lets what was written (a CONNACK or DISCONNECT with its reason) reach the client.
+    this.stream.end();
+    setImmediate(() => this.stream.destroy());
+    const session = this.session;
+    this.core?.close();
+    if (!wasConnected || session === undefined) return;
+    if (session.connection === this) session.connection = undefined;
+    else return; // taken over: the new connection owns the session now
+    this.outbound.clear();
+    if (session.durable) {
+      // Markers went back to their queue with the core session; the next connection reloads them.
+      session.awaitingRelease.clear();
+      session.released.clear();
+    }
+    const will = willApplies ? this.will : undefined;
+    this.will = undefined;
+    if (will !== undefined) {
+      if (will.delay > 0 && session.expiryInterval > 0) {
+        this.fe.delayWill(
+          session,
+          will.msg,
+          will.topic,
+          will.retain,
+          Math.min(will.delay, session.expiryInterval),
+        );
+      } else this.fe.publishWill(will.msg, will.topic, will.retain);
+    }
+    if (session.expiryInterval === 0) void this.fe.endSession(session).catch(() => {});
+    else this.fe.scheduleExpiry(session);
+  }
+
+  // ---- timers, flow control ------------------------------------------------------------------
+
+  /** Called every second by the front end: CONNECT timeout and keep-alive (1.5 x, MQTT 3.1.2.10). */
+  tick(now: number): void {
+    if (this.state === 'connecting') {
+      if (now - this.openedAt > this.fe.settings.connectTimeout) this.close(false);
+      return;
+    }
+    if (this.keepAlive > 0 && now - this.lastReceived > this.keepAlive * 1500) {
+      this.disconnectWith(Reason.KEEP_ALIVE_TIMEOUT, 'keep alive timeout');
+    }
+  }
+
+  /** A resource alarm came on or went off: publishers stop being read while it is on. */
+  blockedChanged(blocked: boolean): void {
+    if (blocked && this.publisher) this.pauseReading();
+    else if (!blocked && this.readingPaused) {
+      this.readingPaused = false;
+      this.stream.resume();
+    }
+  }
+
+  private pauseReading(): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    this.stream.pause();
+  }
+
+  private backpressure(full: boolean): void {
+    const cs = this.coreSession;
+    if (cs === undefined) return;
+    if (full) cs.pause(Pause.BACKPRESSURE);
+    else cs.resume(Pause.BACKPRESSURE);
+  }
+
+  // ---- ordered replies -----------------------------------------------------------------------
+
+  private reply(send: () => void, waits: readonly Promise<void>[] = []): Reply {
+    const r: Reply = { waits: 0, send };
+    this.replies.push(r);
+    for (const w of waits) {
+      r.waits++;
+      w.then(
+        () => {
+          r.waits--;
+          this.flushReplies();
+        },
+        (e: unknown) => this.storeFailed(e),
+      );
+    }
+    if (r.waits === 0) this.flushReplies();
+    return r;
+  }
+
+  private waitEpoch(r: Reply, epoch: number): void {
+    const store = this.fe.broker.store;
+    if (epoch === 0 || store === undefined) return;
+    r.waits++;
+    store.whenDurable(epoch, (err) => {
+      if (err !== undefined) return this.storeFailed(err);
+      r.waits--;
+      this.flushReplies();
+    });
+  }
+
+  private flushReplies(): void {
+    const q = this.replies;
+    while (q.length > 0 && q.peek()!.waits === 0) {
+      const r = q.shift()!;
+      if (this.state !== 'closed') r.send();
+    }
+  }
+
+  /** Nothing may be acknowledged after a failed write: the client must retry elsewhere. */
+  private storeFailed(e: unknown): void {
+    this.disconnectWith(Reason.UNSPECIFIED_ERROR, `store failure: ${errorText(e)}`);
+  }
+}
+
+function collect(waits: Promise<void>[], w: Promise<void> | undefined): void {
+  if (w !== undefined) waits.push(w);
+}
+
+/** A QoS 2 packet-id marker: 'i' = inbound awaiting PUBREL, 'o' = outbound awaiting PUBCOMP. */
+function marker(kind: 'i' | 'o', pid: number): Message {
+  const m = new CoreMessage('', '', Buffer.from(`${kind}:${pid}`, 'latin1'), MARKER_PROPERTIES);
+  m.persistentHint = true;
+  return m;
+}
+
+const MARKER_PROPERTIES = Object.freeze({ deliveryMode: 2 });
+
+function isUtf8Payload(b: Buffer): boolean {
+  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The v5 reason code of a core error (its catalogue's MQTT code). */
+function reasonOf(e: unknown): number {
+  return isSwitchyardError(e) ? e.spec.mqtt : Reason.UNSPECIFIED_ERROR;
+}

@@ -1,0 +1,216 @@
+/**
+ * The MQTT front end: the sessions that outlive connections, the retained messages, and what
+ * runs without a client (session expiry, delayed wills). Transports (TCP, WebSocket) hand each
+ * accepted stream to accept(); everything else happens in MqttConnection.
+ */
+import type { Duplex } from 'node:stream';
+import type { Broker, CoreConnection, Message } from '../core/index.js';
+import { MqttConnection } from './connection.js';
+import { RetainedStore } from './retained.js';
+import { MqttSession, qos2QueueName, SESSION_RECORD, sharedQueueName } from './session.js';
+
+export interface MqttSettings {
+  readonly exchange: string;
+  readonly vhost: string;
+  readonly maxPacketSize: number;
+  readonly receiveMaximum: number;
+  readonly topicAliasMaximum: number;
+  /** 0 = accept the client's keep-alive. */
+  readonly maxKeepAlive: number;
+  readonly maxSessionExpiry: number;
+  readonly connectTimeout: number;
+  /** Who may connect without a user name: 'loopback' (the default), 'always' or 'never'. */
+  readonly anonymous: 'loopback' | 'always' | 'never';
+}
+
+export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
+  exchange: 'amq.topic',
+  vhost: '/',
+  maxPacketSize: 64 * 1024 * 1024,
+  receiveMaximum: 65535,
+  topicAliasMaximum: 100,
+  maxKeepAlive: 0,
+  maxSessionExpiry: 0xffffffff,
+  connectTimeout: 10_000,
+  anonymous: 'loopback',
+};
+
+/** setTimeout's longest delay; longer expiries are waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class MqttFrontEnd {
+  readonly sessions = new Map<string, MqttSession>();
+  readonly connections = new Set<MqttConnection>();
+  readonly retained: RetainedStore;
+  /** The front end's own handle on the core: expiry clean-up, delayed wills, shared queues. */
+  readonly internal: CoreConnection;
+  private readonly clock: NodeJS.Timeout;
+  private readonly unwatch: () => void;
+  private readonly willTimers = new Set<NodeJS.Timeout>();
+  /** Encoded topic names by routing key, so fan-out encodes a topic once, not per subscriber. */
+  private readonly topicBytes = new Map<string, Buffer>();
+
+  constructor(
+    readonly broker: Broker,
+    readonly settings: MqttSettings = DEFAULT_MQTT_SETTINGS,
+  ) {
+    this.internal = broker.connect({
+      protocol: 'mqtt',
+      remoteAddress: '',
+      user: 'mqtt-internal',
+      vhost: settings.vhost,
+      clientName: 'mqtt front end',
+    });
+    this.internal.publishTarget(settings.exchange); // fails start-up when it does not exist
+    this.retained = new RetainedStore(broker.records);
+    for (const [clientId, bytes] of broker.records.records(SESSION_RECORD)) {
+      const s = MqttSession.decode(clientId, bytes);
+      if (s === undefined) continue;
+      this.sessions.set(clientId, s);
+      this.scheduleExpiry(s);
+    }
+    this.clock = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.tick(now);
+    }, 1000);
+    this.clock.unref();
+    this.unwatch = broker.onBlockedChange((blocked) => {
+      for (const c of this.connections) c.blockedChanged(blocked);
+    });
+  }
+
+  /** Runs the MQTT protocol on an accepted byte stream (a TCP socket or a WebSocket stream). */
+  accept(stream: Duplex, remoteAddress: string, transport: 'tcp' | 'ws'): MqttConnection {
+    const c = new MqttConnection(this, stream, remoteAddress, transport);
+    this.connections.add(c);
+    return c;
+  }
+
+  /** The topic name of a routing key, encoded (cached: fan-out asks for the same one again). */
+  topicBuffer(routingKey: string, topic: string): Buffer {
+    let b = this.topicBytes.get(routingKey);
+    if (b === undefined) {
+      if (this.topicBytes.size >= 4096) this.topicBytes.clear();
+      b = Buffer.from(topic, 'utf8');
+      this.topicBytes.set(routingKey, b);
+    }
+    return b;
+  }
+
+  /** Starts the countdown of an offline session; at zero the session ends. */
+  scheduleExpiry(s: MqttSession): void {
+    this.cancelExpiry(s);
+    if (s.expiryInterval === 0xffffffff) return;
+    const due = Date.now() + s.expiryInterval * 1000;
+    const arm = () => {
+      const left = due - Date.now();
+      if (left <= 0) {
+        s.expiryTimer = undefined;
+        if (s.connection === undefined) void this.endSession(s).catch(() => {});
+        return;
+      }
+      s.expiryTimer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+      s.expiryTimer.unref();
+    };
+    arm();
+  }
+
+  cancelExpiry(s: MqttSession): void {
+    if (s.expiryTimer !== undefined) clearTimeout(s.expiryTimer);
+    s.expiryTimer = undefined;
+  }
+
+  /**
+   * Ends a session for good: its queues, shared-subscription memberships and record go. Its
+   * pending will (if delayed) is published now, as MQTT 5 section 3.1.3.2.2 asks.
+   */
+  endSession(s: MqttSession): Promise<void> {
+    this.cancelExpiry(s);
+    if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
+    const will = s.pendingWill;
+    s.pendingWill = undefined;
+    if (will !== undefined) {
+      clearTimeout(will.timer);
+      this.willTimers.delete(will.timer);
+      this.publishWill(will.msg, will.topic, will.retain);
+    }
+    const writes: Promise<void>[] = [];
+    const drop = (queue: string) => {
+      try {
+        if (this.internal.vhost.queues.has(queue)) this.internal.deleteQueue(queue, false, false);
+      } catch {
+        // an exclusive queue of a live connection: it goes with that connection
+      }
+      const w = this.internal.takeWrite();
+      if (w !== undefined) writes.push(w);
+    };
+    if (s.durable) drop(s.queue);
+    if (s.hasQos2Queue) drop(qos2QueueName(s.clientId));
+    for (const sub of s.subscriptions.values()) {
+      if (sub.group !== undefined) this.leaveShared(s, sub.group, sub.filter, drop);
+    }
+    s.subscriptions.clear();
+    if (s.durable) writes.push(this.broker.records.deleteRecord(SESSION_RECORD, s.clientId));
+    return Promise.all(writes).then(() => {});
+  }
+
+  /** After `s` left a shared subscription: deletes the shared queue if no session is left in it. */
+  leaveShared(s: MqttSession, group: string, filter: string, drop: (queue: string) => void): void {
+    const key = `$share/${group}/${filter}`;
+    for (const other of this.sessions.values()) {
+      if (other !== s && other.subscriptions.has(key)) return;
+    }
+    drop(sharedQueueName(group, filter));
+  }
+
+  /** Persists a session's record (subscriptions, expiry); resolves when durable. */
+  saveSession(s: MqttSession): Promise<void> {
+    if (!s.durable) return Promise.resolve();
+    return this.broker.records.putRecord(SESSION_RECORD, s.clientId, s.encode());
+  }
+
+  /** Arms a delayed will; it is published when the delay passes or the session ends first. */
+  delayWill(s: MqttSession, msg: Message, topic: string, retain: boolean, delaySeconds: number): void {
+    const timer = setTimeout(
+      () => {
+        this.willTimers.delete(timer);
+        if (s.pendingWill?.timer !== timer) return;
+        s.pendingWill = undefined;
+        this.publishWill(msg, topic, retain);
+      },
+      Math.min(delaySeconds * 1000, MAX_TIMER_MS),
+    );
+    timer.unref();
+    this.willTimers.add(timer);
+    s.pendingWill = { msg, topic, retain, timer };
+  }
+
+  /** A client came back: its delayed will is cancelled (MQTT 5 section 3.1.3.2.2). */
+  cancelWill(s: MqttSession): void {
+    const w = s.pendingWill;
+    if (w === undefined) return;
+    clearTimeout(w.timer);
+    this.willTimers.delete(w.timer);
+    s.pendingWill = undefined;
+  }
+
+  publishWill(msg: Message, topic: string, retain: boolean): void {
+    try {
+      if (retain) void this.retained.set(topic, msg).catch(() => {});
+      this.internal.publish(this.internal.publishTarget(this.settings.exchange), msg);
+    } catch {
+      // the exchange went away: there is no one to tell
+    }
+  }
+
+  /** Shutdown: every connection is told (v5: DISCONNECT 0x8B) and closed; timers stop. */
+  close(): void {
+    clearInterval(this.clock);
+    this.unwatch();
+    for (const c of [...this.connections]) c.shutdown();
+    for (const t of this.willTimers) clearTimeout(t);
+    this.willTimers.clear();
+    for (const s of this.sessions.values()) this.cancelExpiry(s);
+    this.internal.close();
+  }
+}
