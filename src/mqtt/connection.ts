@@ -110,8 +110,8 @@ export class MqttConnection {
     this.writer = new PacketWriter(stream, (full) => this.backpressure(full));
     stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('drain', () => this.writer.drained());
-    stream.on('error', () => this.close(false));
-    stream.on('close', () => this.close(false));
+    stream.on('error', () => this.close());
+    stream.on('close', () => this.close());
   }
 
   get clientId(): string | undefined {
@@ -352,7 +352,7 @@ export class MqttConnection {
       });
     } else this.writer.send({ cmd: 'connack', sessionPresent: false, returnCode: connackV3(reason) });
     this.writer.flush();
-    this.close(true);
+    this.close();
   }
 
   /** Another connection took this client id over (MQTT 5: DISCONNECT 0x8E first). */
@@ -901,7 +901,7 @@ export class MqttConnection {
     }
     // A normal DISCONNECT drops the will; 0x04 asks for it (MQTT 5 section 3.14.2.1).
     if (reason !== Reason.DISCONNECT_WITH_WILL) this.will = undefined;
-    this.close(reason === Reason.DISCONNECT_WITH_WILL);
+    this.close();
   }
 
   /** v5: DISCONNECT with a reason, then close; 3.1.1 has no server DISCONNECT, so just close. */
@@ -911,7 +911,7 @@ export class MqttConnection {
       this.writer.send({ cmd: 'disconnect', reasonCode: reason, properties: { reasonString: message } });
     }
     this.writer.flush();
-    this.close(true);
+    this.close();
   }
 
   /** Broker shutdown. */
@@ -928,7 +928,7 @@ export class MqttConnection {
           this.writer.send({ cmd: 'connack', sessionPresent: false, returnCode: 1 });
         }
         this.writer.flush();
-        this.close(true);
+        this.close();
         return;
       }
       this.disconnectWith(e.reason, e.message);
@@ -938,10 +938,10 @@ export class MqttConnection {
   }
 
   /**
-   * Closes the connection. `willApplies`: the close was not a normal DISCONNECT, so the will is
-   * published (now, or after its delay while the session lives on).
+   * Closes the connection. A will still set (no normal DISCONNECT came) is published, now or
+   * after its delay while the session lives on.
    */
-  close(willApplies: boolean): void {
+  close(): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
@@ -962,7 +962,8 @@ export class MqttConnection {
       session.awaitingRelease.clear();
       session.released.clear();
     }
-    const will = willApplies ? this.will : undefined;
+    // A normal DISCONNECT cleared the will; any other end publishes it.
+    const will = this.will;
     this.will = undefined;
     if (will !== undefined) {
       if (will.delay > 0 && session.expiryInterval > 0) {
@@ -984,7 +985,7 @@ export class MqttConnection {
   /** Called every second by the front end: CONNECT timeout and keep-alive (1.5 x, MQTT 3.1.2.10). */
   tick(now: number): void {
     if (this.state === 'connecting') {
-      if (now - this.openedAt > this.fe.settings.connectTimeout) this.close(false);
+      if (now - this.openedAt > this.fe.settings.connectTimeout) this.close();
       return;
     }
     if (this.keepAlive > 0 && now - this.lastReceived > this.keepAlive * 1500) {

@@ -1,0 +1,270 @@
+/**
+ * MQTT state that must survive a broker restart: persistent sessions with their queued QoS 1
+ * messages, retained messages, and both sides of QoS 2 (inbound packet ids awaiting PUBREL,
+ * outbound ones awaiting PUBCOMP), plus session expiry.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import amqp from 'amqplib';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { startTestBroker, type TestBroker, uniq } from './helpers.js';
+
+function mqttUrl(b: TestBroker): string {
+  return `mqtt://127.0.0.1:${b.server.mqtt!.address.port}`;
+}
+
+/** A client that speaks packets directly, to control exactly what is acknowledged. */
+class RawClient {
+  private readonly parser = mqttPacket.parser({ protocolVersion: 5 });
+  private readonly packets: Packet[] = [];
+  private waiter: (() => void) | undefined;
+  private constructor(private readonly socket: Socket) {
+    this.parser.on('packet', (p: Packet) => {
+      this.packets.push(p);
+      this.waiter?.();
+    });
+    socket.on('data', (d) => this.parser.parse(d));
+  }
+
+  static async open(
+    port: number,
+    connect: Record<string, unknown>,
+  ): Promise<{ c: RawClient; connack: Packet }> {
+    const socket = netConnect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    const c = new RawClient(socket);
+    c.send({ cmd: 'connect', protocolVersion: 5, keepalive: 0, clean: false, ...connect } as Packet);
+    return { c, connack: await c.next('connack') };
+  }
+
+  send(p: Packet): void {
+    this.socket.write(mqttPacket.generate(p, { protocolVersion: 5 }));
+  }
+
+  /** The next packet of `cmd` (earlier packets of other types are skipped). */
+  async next(cmd: string, ms = 5000): Promise<Packet> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.packets.findIndex((p) => p.cmd === cmd);
+      if (i >= 0) return this.packets.splice(i, 1)[0]!;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${cmd} within ${ms} ms (have ${this.packets.map((p) => p.cmd)})`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+async function withRestart(fn: (restart: () => Promise<TestBroker>, first: TestBroker) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), 'switchyard-mqtt-'));
+  let b = await startTestBroker({}, dir);
+  try {
+    await fn(async () => {
+      await b.close();
+      b = await startTestBroker({}, dir);
+      return b;
+    }, b);
+  } finally {
+    await b.close();
+  }
+}
+
+function waitMessages(c: MqttClient, n: number, ms = 5000): Promise<string[]> {
+  const got: string[] = [];
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${got.length} of ${n} messages`)), ms);
+    c.on('message', (_topic, payload) => {
+      got.push(payload.toString());
+      if (got.length === n) {
+        clearTimeout(t);
+        resolve(got);
+      }
+    });
+  });
+}
+
+for (const protocolVersion of [4, 5] as const) {
+  test(`mqtt durability: a persistent session (v${protocolVersion}) keeps its QoS 1 messages across a restart`, async () => {
+    await withRestart(async (restart, first) => {
+      const id = uniq('restart');
+      const topic = `t/${id}`;
+      const opts: IClientOptions = {
+        protocolVersion,
+        clientId: id,
+        clean: false,
+        reconnectPeriod: 0,
+        ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
+      };
+      const sub = await mqtt.connectAsync(mqttUrl(first), opts);
+      await sub.subscribeAsync(topic, { qos: 1 });
+      await sub.endAsync();
+      const pub = await mqtt.connectAsync(mqttUrl(first), { protocolVersion, reconnectPeriod: 0 });
+      for (let i = 0; i < 50; i++) await pub.publishAsync(topic, `m${i}`, { qos: 1 });
+      await pub.endAsync();
+      const b = await restart();
+      const back = mqtt.connect(mqttUrl(b), opts);
+      const got = waitMessages(back, 50);
+      const connack = await new Promise<{ sessionPresent: boolean }>((r) =>
+        back.once('connect', (p) => r(p as { sessionPresent: boolean })),
+      );
+      assert.equal(connack.sessionPresent, true);
+      assert.deepEqual(
+        await got,
+        Array.from({ length: 50 }, (_, i) => `m${i}`),
+      );
+      // And the subscription itself survived: a new publish arrives.
+      const more = waitMessages(back, 1);
+      const pub2 = await mqtt.connectAsync(mqttUrl(b), { protocolVersion, reconnectPeriod: 0 });
+      await pub2.publishAsync(topic, 'after', { qos: 1 });
+      assert.deepEqual(await more, ['after']);
+      await pub2.endAsync();
+      await back.endAsync();
+    });
+  });
+}
+
+test('mqtt durability: retained messages survive a restart', async () => {
+  await withRestart(async (restart, first) => {
+    const topic = `t/${uniq('retained')}/x`;
+    const pub = await mqtt.connectAsync(mqttUrl(first), { reconnectPeriod: 0 });
+    await pub.publishAsync(topic, 'kept', { qos: 1, retain: true });
+    await pub.endAsync();
+    const b = await restart();
+    const sub = await mqtt.connectAsync(mqttUrl(b), { reconnectPeriod: 0 });
+    const got = waitMessages(sub, 1);
+    await sub.subscribeAsync(topic.replace(/\/x$/, '/+'), { qos: 1 });
+    assert.deepEqual(await got, ['kept']);
+    await sub.endAsync();
+  });
+});
+
+test('mqtt durability: inbound QoS 2 packet-id state survives a restart (a resend is not routed twice)', async () => {
+  await withRestart(async (restart, first) => {
+    const id = uniq('qos2in');
+    const topic = `t/${id}`;
+    const queue = uniq('q2');
+    const conn = await amqp.connect(first.url);
+    const ch = await conn.createChannel();
+    await ch.assertQueue(queue, { durable: true });
+    await ch.bindQueue(queue, 'amq.topic', `t.${id}`);
+    await conn.close();
+    const props = { sessionExpiryInterval: 3600 };
+    const { c } = await RawClient.open(first.server.mqtt!.address.port, { clientId: id, properties: props });
+    c.send({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('once'),
+      qos: 2,
+      messageId: 7,
+      retain: false,
+      dup: false,
+    });
+    const pubrec = await c.next('pubrec');
+    assert.equal(pubrec.messageId, 7);
+    c.close();
+    const b = await restart();
+    const { c: c2, connack } = await RawClient.open(b.server.mqtt!.address.port, {
+      clientId: id,
+      properties: props,
+    });
+    assert.equal((connack as { sessionPresent: boolean }).sessionPresent, true);
+    // The client never saw the PUBREC (as far as it knows): it resends, then releases.
+    c2.send({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('once'),
+      qos: 2,
+      messageId: 7,
+      retain: false,
+      dup: true,
+    });
+    assert.equal((await c2.next('pubrec')).messageId, 7);
+    c2.send({ cmd: 'pubrel', messageId: 7 });
+    const pubcomp = await c2.next('pubcomp');
+    assert.equal(pubcomp.messageId, 7);
+    assert.equal((pubcomp as { reasonCode?: number }).reasonCode ?? 0, 0);
+    c2.close();
+    const conn2 = await amqp.connect(b.url);
+    const ch2 = await conn2.createChannel();
+    const { messageCount } = await ch2.checkQueue(queue);
+    assert.equal(messageCount, 1);
+    await ch2.deleteQueue(queue);
+    await conn2.close();
+  });
+});
+
+test('mqtt durability: outbound QoS 2 PUBREL state survives a restart (PUBREL is resent, not the message)', async () => {
+  await withRestart(async (restart, first) => {
+    const id = uniq('qos2out');
+    const topic = `t/${id}`;
+    const props = { sessionExpiryInterval: 3600 };
+    const port1 = first.server.mqtt!.address.port;
+    const { c } = await RawClient.open(port1, { clientId: id, properties: props });
+    c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 2 }] } as Packet);
+    await c.next('suback');
+    const pub = await mqtt.connectAsync(mqttUrl(first), { reconnectPeriod: 0 });
+    await pub.publishAsync(topic, 'exactly-once', { qos: 2 });
+    await pub.endAsync();
+    const delivered = await c.next('publish');
+    assert.equal(delivered.qos, 2);
+    c.send({ cmd: 'pubrec', messageId: delivered.messageId! });
+    const pubrel = await c.next('pubrel');
+    assert.equal(pubrel.messageId, delivered.messageId);
+    c.close(); // no PUBCOMP
+    const b = await restart();
+    const { c: c2 } = await RawClient.open(b.server.mqtt!.address.port, { clientId: id, properties: props });
+    const again = await c2.next('pubrel');
+    assert.equal(again.messageId, delivered.messageId);
+    c2.send({ cmd: 'pubcomp', messageId: delivered.messageId! });
+    // The message itself must not come again: a later publish is the next thing delivered.
+    const pub2 = await mqtt.connectAsync(mqttUrl(b), { reconnectPeriod: 0 });
+    await pub2.publishAsync(topic, 'next', { qos: 1 });
+    await pub2.endAsync();
+    const nextOne = await c2.next('publish');
+    assert.equal(nextOne.payload.toString(), 'next');
+    c2.close();
+  });
+});
+
+test('mqtt durability: an expired session is removed (queue gone, no session present)', async () => {
+  const b = await startTestBroker();
+  try {
+    const id = uniq('expire');
+    const opts: IClientOptions = {
+      protocolVersion: 5,
+      clientId: id,
+      clean: false,
+      reconnectPeriod: 0,
+      properties: { sessionExpiryInterval: 1 },
+    };
+    const c = await mqtt.connectAsync(mqttUrl(b), opts);
+    await c.subscribeAsync(`t/${id}`, { qos: 1 });
+    await c.endAsync();
+    const vhost = b.server.broker.vhosts.get('/')!;
+    assert.ok(vhost.queues.has(`mqtt-session.${id}`));
+    const deadline = Date.now() + 5000;
+    while (vhost.queues.has(`mqtt-session.${id}`) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(vhost.queues.has(`mqtt-session.${id}`), false);
+    const back = await mqtt.connectAsync(mqttUrl(b), opts);
+    assert.equal(b.server.mqttFrontEnd.sessions.get(id)?.subscriptions.size, 0);
+    await back.endAsync();
+  } finally {
+    await b.close();
+  }
+});
