@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 
 function mqttUrl(b: TestBroker): string {
@@ -219,7 +219,7 @@ test('mqtt durability: outbound QoS 2 PUBREL state survives a restart (PUBREL is
     const pub = await mqtt.connectAsync(mqttUrl(first), { reconnectPeriod: 0 });
     await pub.publishAsync(topic, 'exactly-once', { qos: 2 });
     await pub.endAsync();
-    const delivered = await c.next('publish');
+    const delivered = (await c.next('publish')) as IPublishPacket;
     assert.equal(delivered.qos, 2);
     c.send({ cmd: 'pubrec', messageId: delivered.messageId! });
     const pubrel = await c.next('pubrel');
@@ -234,7 +234,7 @@ test('mqtt durability: outbound QoS 2 PUBREL state survives a restart (PUBREL is
     const pub2 = await mqtt.connectAsync(mqttUrl(b), { reconnectPeriod: 0 });
     await pub2.publishAsync(topic, 'next', { qos: 1 });
     await pub2.endAsync();
-    const nextOne = await c2.next('publish');
+    const nextOne = (await c2.next('publish')) as IPublishPacket;
     assert.equal(nextOne.payload.toString(), 'next');
     c2.close();
   });
