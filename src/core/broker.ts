@@ -216,6 +216,8 @@ export class Broker {
   }
 }
 
+const NO_SESSIONS: ReadonlySet<Session> = new Set();
+
 export function isLoopback(addr: string): boolean {
   return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === 'localhost';
 }
@@ -232,7 +234,8 @@ export interface DeclareQueueArgs extends QueueOptions {
 /** A client connection's handle on the core. */
 export class CoreConnection implements QueueOwner {
   readonly identity: Identity;
-  readonly sessions = new Set<Session>();
+  /** Open sessions; a shared empty set until the first (most MQTT connections never open one). */
+  sessions: ReadonlySet<Session> = NO_SESSIONS;
   closed = false;
   /** Exclusive queues this connection declared (created on first use). */
   private exclusiveQueues: Set<Queue> | undefined;
@@ -243,7 +246,7 @@ export class CoreConnection implements QueueOwner {
     readonly id: number,
     readonly info: ConnectionInfo,
   ) {
-    this.identity = { user: info.user, vhost: info.vhost };
+    this.identity = info; // a ConnectionInfo is an Identity: one object less per connection
   }
 
   private check(p: Permission, kind: 'queue' | 'exchange', name: string): void {
@@ -438,12 +441,13 @@ export class CoreConnection implements QueueOwner {
   }
 
   sessionClosed(s: Session): void {
-    this.sessions.delete(s);
+    if (this.sessions !== NO_SESSIONS) (this.sessions as Set<Session>).delete(s);
   }
 
   openSession(): Session {
     const s = new Session(this);
-    this.sessions.add(s);
+    if (this.sessions === NO_SESSIONS) this.sessions = new Set();
+    (this.sessions as Set<Session>).add(s);
     return s;
   }
 

@@ -7,6 +7,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+// mqtt-packet's packet class (no typings): a fresh one per parsed packet, as its parser expects.
+// @ts-expect-error untyped CommonJS module
+import MqttPacketObject from 'mqtt-packet/packet.js';
 import { MqttError, Reason } from './reason.js';
 
 export type { Packet };
@@ -15,6 +18,92 @@ const CMD_CONNECT = 1;
 const CMD_PUBLISH = 3;
 const CMD_SUBSCRIBE = 8;
 const CMD_UNSUBSCRIBE = 10;
+
+const EMPTY = Buffer.alloc(0);
+
+// mqtt-packet would otherwise build 65,536 two-byte Buffers (about 6 MB) on its first write, to
+// save an allocation per packet id; our hot-path packets are encoded here, so it buys nothing.
+(mqttPacket.writeToStream as unknown as { cacheNumbers: boolean }).cacheNumbers = false;
+
+/**
+ * Stands in for mqtt-packet's byte list (a `bl` stream, a Duplex of its own per connection):
+ * the reader hands the parser one whole packet at a time, so a view of that packet is enough.
+ * Fewer bytes per idle connection, and no copies.
+ */
+class PacketBytes {
+  private buf: Buffer = EMPTY;
+  private off = 0;
+
+  get length(): number {
+    return this.buf.length - this.off;
+  }
+
+  append(b: Buffer): this {
+    if (this.length === 0) {
+      this.buf = b;
+      this.off = 0;
+    } else {
+      this.buf = Buffer.concat([this.buf.subarray(this.off), b]);
+      this.off = 0;
+    }
+    return this;
+  }
+
+  consume(n: number): this {
+    this.off += n;
+    if (this.off >= this.buf.length) {
+      this.buf = EMPTY;
+      this.off = 0;
+    }
+    return this;
+  }
+
+  readUInt8(i: number): number {
+    return this.buf.readUInt8(this.off + i);
+  }
+
+  readUInt16BE(i: number): number {
+    return this.buf.readUInt16BE(this.off + i);
+  }
+
+  readUInt32BE(i: number): number {
+    return this.buf.readUInt32BE(this.off + i);
+  }
+
+  slice(start = 0, end = this.length): Buffer {
+    return this.buf.subarray(this.off + start, this.off + end);
+  }
+
+  toString(encoding: BufferEncoding, start = 0, end = this.length): string {
+    return this.buf.toString(encoding, this.off + start, this.off + end);
+  }
+}
+
+interface ParserInternals {
+  reader: PacketReader;
+  emit(this: ParserInternals, event: string, value: unknown): boolean;
+  packet: unknown;
+  error: unknown;
+  _list: unknown;
+  _stateCounter: number;
+  _resetState(this: ParserInternals): void;
+}
+
+function parserEmit(this: ParserInternals, event: string, value: unknown): boolean {
+  this.reader.took(event, value);
+  return true;
+}
+
+/** mqtt-packet's Parser#_resetState, with PacketBytes for its list. */
+function resetState(this: ParserInternals): void {
+  this.packet = new (MqttPacketObject as new () => unknown)();
+  this.error = null;
+  this._list = new PacketBytes();
+  this._stateCounter = 0;
+}
+
+const V4 = Object.freeze({ protocolVersion: 4 });
+const V5 = Object.freeze({ protocolVersion: 5 });
 
 /** Splits a byte stream into packets and parses them; throws MqttError on bad input. */
 export class PacketReader {
@@ -31,14 +120,21 @@ export class PacketReader {
   constructor(
     /** Largest packet accepted, whole (fixed header included). */
     public maxPacketSize: number,
-    private readonly onPacket: (p: Packet, raw: Buffer) => void,
+    private readonly owner: { onPacket(p: Packet, raw: Buffer): void },
   ) {
-    this.parser.on('packet', (p: Packet) => {
-      this.parsed = p;
-    });
-    this.parser.on('error', (e: Error) => {
-      this.parseError ??= e;
-    });
+    const internals = this.parser as unknown as ParserInternals;
+    internals._resetState = resetState;
+    internals._resetState();
+    // The parser's two events arrive through one shared function instead of two listeners
+    // (closures) per connection.
+    internals.emit = parserEmit;
+    internals.reader = this;
+  }
+
+  /** Called by parserEmit. */
+  took(event: string, value: unknown): void {
+    if (event === 'packet') this.parsed = value as Packet;
+    else if (event === 'error') this.parseError ??= value as Error;
   }
 
   /** Takes the next chunk from the socket; calls onPacket for each whole packet in order. */
@@ -73,10 +169,20 @@ export class PacketReader {
     this.needed = 0;
   }
 
+  /** Drops mqtt-packet's copy of the CONNECT (it keeps the last one as its settings). */
+  forgetConnect(): void {
+    (this.parser as unknown as { settings: object }).settings = this.version === 5 ? V5 : V4;
+  }
+
   private parseOne(raw: Buffer): void {
     const bad = invalidUtf8(raw, this.version);
     if (bad !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `${bad} is not valid UTF-8`);
-    this.parser.parse(raw);
+    try {
+      this.parser.parse(raw);
+    } catch (e) {
+      // A field that runs past the packet's end: mqtt-packet reads beyond it instead of checking.
+      this.parseError ??= e instanceof Error ? e : new Error(String(e));
+    }
     const p = this.parsed;
     const e = this.parseError;
     this.parsed = undefined;
@@ -84,7 +190,7 @@ export class PacketReader {
     if (e !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `malformed packet: ${e.message}`);
     if (p === undefined) throw new MqttError(Reason.MALFORMED_PACKET, 'malformed packet: incomplete');
     if (p.cmd === 'connect') this.version = p.protocolVersion === 5 ? 5 : 4;
-    this.onPacket(p, raw);
+    this.owner.onPacket(p, raw);
   }
 }
 
@@ -207,6 +313,18 @@ export interface PacketSink {
   uncork(): void;
 }
 
+/** Writers with packets waiting for the end of this turn: one microtask writes them all. */
+let unflushed: PacketWriter[] = [];
+
+function flushAll(): void {
+  const list = unflushed;
+  unflushed = [];
+  for (const w of list) {
+    w.scheduled = false;
+    w.flush();
+  }
+}
+
 /** Above this many batched bytes the batch is written at once rather than at the end of the turn. */
 const BATCH_BYTES = 256 * 1024;
 
@@ -217,7 +335,8 @@ const BATCH_BYTES = 256 * 1024;
 export class PacketWriter {
   private bufs: Buffer[] = [];
   private bytes = 0;
-  private scheduled = false;
+  /** Waiting in `unflushed` for the end of the turn. */
+  scheduled = false;
   /** The socket said its buffer is full and has not drained since. */
   full = false;
   closed = false;
@@ -225,7 +344,7 @@ export class PacketWriter {
 
   constructor(
     private readonly sink: PacketSink,
-    private readonly blocked: (full: boolean) => void,
+    private readonly owner: { backpressure(full: boolean): void },
   ) {}
 
   /** Any packet, encoded by mqtt-packet (its `write` return value is ours: see write()). */
@@ -294,14 +413,10 @@ export class PacketWriter {
     if (this.bytes >= BATCH_BYTES) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
-      queueMicrotask(this.flushLater);
+      unflushed.push(this);
+      if (unflushed.length === 1) queueMicrotask(flushAll);
     }
   }
-
-  private readonly flushLater = (): void => {
-    this.scheduled = false;
-    this.flush();
-  };
 
   /** Writes the batch now. */
   flush(): void {
@@ -321,7 +436,7 @@ export class PacketWriter {
     }
     if (!ok && !this.full) {
       this.full = true;
-      this.blocked(true);
+      this.owner.backpressure(true);
     }
   }
 
@@ -329,6 +444,6 @@ export class PacketWriter {
   drained(): void {
     if (!this.full) return;
     this.full = false;
-    this.blocked(false);
+    this.owner.backpressure(false);
   }
 }

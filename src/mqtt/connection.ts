@@ -44,6 +44,10 @@ import { connackV3, MqttError, Reason } from './reason.js';
 import { MqttSession, type QoS, qos2QueueName, type Subscription, sharedQueueName } from './session.js';
 import { filterToBindingKey, parseShared, topicFilterError, topicMatches, topicNameError } from './topic.js';
 
+/** The empty map idle connections share; replaced by a map of their own on first write. */
+// biome-ignore lint/suspicious/noExplicitAny: one shared empty map stands in for maps of any type
+const NONE: Map<any, any> = new Map();
+
 const PUBACK = 4;
 const PUBREC = 5;
 const PUBREL = 6;
@@ -80,9 +84,10 @@ export class MqttConnection {
   private coreSession: Session | undefined;
   session: MqttSession | undefined;
   private will: { msg: Message; topic: string; retain: boolean; delay: number } | undefined;
-  private readonly replies = new Deque<Reply>();
+  private replies: Deque<Reply> | undefined;
   /** Outbound QoS 1/2 deliveries awaiting PUBACK / PUBREC, by packet id. */
-  private readonly outbound = new Map<number, Outbound>();
+  // Created on first use (idle connections are many): reads of the shared empty map are fine.
+  private outbound: Map<number, Outbound> = NONE;
   private nextPid = 1;
   /** Inbound QoS 1/2 publishes not yet acknowledged (Receive Maximum counts these). */
   private inboundInFlight = 0;
@@ -90,11 +95,14 @@ export class MqttConnection {
   private clientReceiveMaximum = 65535;
   private clientMaxPacketSize = 0;
   private clientTopicAliasMaximum = 0;
-  private readonly inboundAliases = new Map<number, string>();
+  private inboundAliases: Map<number, string> = NONE;
   private outboundAliases: Map<string, number> | undefined;
   private exchange: Exchange | undefined;
   private sessionNoAck = false;
-  private readonly sharedSubs = new Map<string, Subscription>();
+  private connackSent = false;
+  /** The session queue is declared on the core. */
+  private queueReady = false;
+  private sharedSubs: Map<string, Subscription> = NONE;
   /** This connection has published: an alarm stops reading it. */
   private publisher = false;
   private readingPaused = false;
@@ -106,12 +114,14 @@ export class MqttConnection {
     /** 'tcp' or 'ws', for connection listings. */
     readonly transport: 'tcp' | 'ws',
   ) {
-    this.reader = new PacketReader(fe.settings.maxPacketSize, (p) => this.onPacket(p));
-    this.writer = new PacketWriter(stream, (full) => this.backpressure(full));
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
-    stream.on('drain', () => this.writer.drained());
-    stream.on('error', () => this.close());
-    stream.on('close', () => this.close());
+    this.reader = new PacketReader(fe.settings.maxPacketSize, this);
+    this.writer = new PacketWriter(stream, this);
+    // Shared listeners find the connection on the stream: no closures per connection.
+    (stream as OwnedStream)[kConnection] = this;
+    stream.on('data', onStreamData);
+    stream.on('drain', onStreamDrain);
+    stream.on('error', onStreamEnd);
+    stream.on('close', onStreamEnd);
   }
 
   get clientId(): string | undefined {
@@ -120,7 +130,8 @@ export class MqttConnection {
 
   // ---- input ---------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  /** Called by the stream's shared listener. */
+  onData(chunk: Buffer): void {
     if (this.state === 'closed') return;
     this.lastReceived = Date.now();
     try {
@@ -130,7 +141,8 @@ export class MqttConnection {
     }
   }
 
-  private onPacket(p: Packet): void {
+  /** PacketReader: the next packet. */
+  onPacket(p: Packet): void {
     if (this.state === 'closed') return;
     if (this.state === 'connecting') {
       if (p.cmd !== 'connect') throw new MqttError(Reason.PROTOCOL_ERROR, `expected CONNECT, got ${p.cmd}`);
@@ -261,23 +273,12 @@ export class MqttConnection {
     this.session = session;
     session.connection = this;
     session.expiryInterval = expiry;
-    const core = this.core;
     const durable = expiry > 0;
     if (!present) session.durable = durable;
-    const coreSession = core.openSession();
-    this.coreSession = coreSession;
-    // Nothing is delivered before the CONNACK has gone.
-    coreSession.pause(Pause.SETUP);
-    core.declareQueue(session.queue, {
-      durable: session.durable,
-      exclusive: !session.durable,
-      autoDelete: false,
-      args: {},
-      passive: false,
-    });
-    collect(waits, core.takeWrite());
-    if (!present && session.durable) waits.push(fe.saveSession(session));
-    else if (present && session.durable) waits.push(fe.saveSession(session));
+    // An idle connection should cost little: the session queue and its consumer come with the
+    // first subscription, unless a resumed session already has them.
+    if (present && session.durable) this.ensureQueue(waits);
+    if (session.durable) waits.push(fe.saveSession(session));
 
     // Limits in both directions (v5).
     if (v5) {
@@ -335,10 +336,45 @@ export class MqttConnection {
           ? { cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: connackProps }
           : { cmd: 'connack', sessionPresent: present, returnCode: 0 },
       );
-      this.startConsuming();
-      this.resendReleases();
-      coreSession.resume(Pause.SETUP);
+      this.connackSent = true;
+      const cs = this.coreSession;
+      if (cs !== undefined) {
+        this.startConsuming();
+        this.resendReleases();
+        cs.resume(Pause.SETUP);
+      }
     }, waits);
+    // The CONNECT packet is no longer needed; mqtt-packet keeps the last one as its settings.
+    this.reader.forgetConnect();
+  }
+
+  /** The core session deliveries and QoS 2 markers live in, opened on first use. */
+  private openCoreSession(): Session {
+    let cs = this.coreSession;
+    if (cs === undefined) {
+      cs = this.core!.openSession();
+      this.coreSession = cs;
+      // Nothing is delivered before the CONNACK has gone.
+      if (!this.connackSent) cs.pause(Pause.SETUP);
+    }
+    return cs;
+  }
+
+  /** Declares the session queue (idempotent) and, once connected, consumes from it. */
+  private ensureQueue(waits: Promise<void>[]): void {
+    if (this.queueReady) return;
+    const session = this.session!;
+    const core = this.core!;
+    core.declareQueue(session.queue, {
+      durable: session.durable,
+      exclusive: !session.durable,
+      autoDelete: false,
+      args: {},
+      passive: false,
+    });
+    collect(waits, core.takeWrite());
+    this.queueReady = true;
+    this.openCoreSession();
   }
 
   /** Refuses a CONNECT with the version's own code, then closes. */
@@ -375,7 +411,10 @@ export class MqttConnection {
         const known = this.inboundAliases.get(alias);
         if (known === undefined) throw new MqttError(Reason.PROTOCOL_ERROR, `unknown topic alias ${alias}`);
         topic = known;
-      } else this.inboundAliases.set(alias, topic);
+      } else {
+        if (this.inboundAliases === NONE) this.inboundAliases = new Map();
+        this.inboundAliases.set(alias, topic);
+      }
       delete props.topicAlias;
     }
     const bad = topicNameError(topic);
@@ -431,12 +470,12 @@ export class MqttConnection {
           core.publishToQueue(q2, marker('i', pid));
         });
         queues = routed;
-        const got = core.get(this.coreSession!, q2, false);
-        session.awaitingRelease.set(pid, got?.tag ?? 0);
+        const got = core.get(this.openCoreSession(), q2, false);
+        session.awaiting().set(pid, got?.tag ?? 0);
       } else {
         queues = core.publish(this.exchange!, msg);
         epoch = core.lastEpoch;
-        if (qos === 2) session.awaitingRelease.set(pid, 0);
+        if (qos === 2) session.awaiting().set(pid, 0);
       }
     } catch (e) {
       if (qos === 0 || this.version !== 5) throw e;
@@ -501,7 +540,7 @@ export class MqttConnection {
   /** After a reconnect: takes the session's QoS 2 markers back (packet ids awaiting PUBREL / PUBCOMP). */
   private reloadQos2Markers(session: MqttSession): Promise<void> {
     const core = this.core!;
-    const cs = this.coreSession!;
+    const cs = this.openCoreSession();
     const name = qos2QueueName(session.clientId);
     session.awaitingRelease.clear();
     session.released.clear();
@@ -513,8 +552,8 @@ export class MqttConnection {
           if (got === undefined) break;
           const text = got.msg.body.toString('latin1');
           const pid = Number(text.slice(2));
-          if (text.startsWith('i:')) session.awaitingRelease.set(pid, got.tag);
-          else session.released.set(pid, got.tag);
+          if (text.startsWith('i:')) session.awaiting().set(pid, got.tag);
+          else session.releasedIds().set(pid, got.tag);
         }
         if (core.hasPaged(name)) core.whenRefilled(name, take);
         else resolve();
@@ -528,7 +567,7 @@ export class MqttConnection {
   /** Starts the consumers once the CONNACK is out. */
   private startConsuming(): void {
     const session = this.session!;
-    this.refreshSessionConsumer();
+    if (this.queueReady) this.refreshSessionConsumer();
     for (const sub of session.subscriptions.values()) {
       if (sub.group !== undefined) this.consumeShared(sub);
     }
@@ -540,7 +579,8 @@ export class MqttConnection {
    */
   private refreshSessionConsumer(): void {
     const session = this.session!;
-    const cs = this.coreSession!;
+    const cs = this.coreSession;
+    if (cs === undefined || !this.queueReady || !this.connackSent) return;
     let maxQos = 0;
     let any = false;
     for (const sub of session.subscriptions.values()) {
@@ -558,9 +598,11 @@ export class MqttConnection {
   }
 
   private consumeShared(sub: Subscription): void {
-    const cs = this.coreSession!;
+    if (!this.connackSent) return; // startConsuming does it
+    const cs = this.openCoreSession();
     const tag = `share:${sub.key}`;
     if (cs.consumers.has(tag)) cs.removeConsumer(tag);
+    if (this.sharedSubs === NONE) this.sharedSubs = new Map();
     this.sharedSubs.set(tag, sub);
     cs.consumerPrefetch = sub.qos === 0 ? 0 : this.clientReceiveMaximum;
     this.core!.consume(
@@ -612,8 +654,9 @@ export class MqttConnection {
     let pid = 0;
     if (qos > 0) {
       pid = this.allocatePid(msg, redelivered);
+      if (this.outbound === NONE) this.outbound = new Map();
       this.outbound.set(pid, { tag, qos, settled: noAck });
-      session.pidOf.set(msg, pid);
+      (session.pidOf ??= new WeakMap()).set(msg, pid);
     }
     const dup = redelivered && qos > 0;
     const topicBytes = this.fe.topicBuffer(msg.routingKey, topic);
@@ -679,7 +722,7 @@ export class MqttConnection {
   private allocatePid(msg: Message, redelivered: boolean): number {
     const session = this.session!;
     if (redelivered) {
-      const old = session.pidOf.get(msg);
+      const old = session.pidOf?.get(msg);
       if (old !== undefined && !this.outbound.has(old) && !session.released.has(old)) return old;
     }
     for (let i = 0; i < 65535; i++) {
@@ -714,7 +757,7 @@ export class MqttConnection {
     }
     if (!session.durable) {
       if (!o.settled) cs.settle(o.tag, false, 'ack');
-      session.released.set(pid, 0);
+      session.releasedIds().set(pid, 0);
       this.reply(() => this.writer.ack(PUBREL, pid, 0));
       this.limitReleased();
       return;
@@ -729,7 +772,7 @@ export class MqttConnection {
       core.publishToQueue(q2, marker('o', pid));
     });
     const got = core.get(cs, q2, false);
-    session.released.set(pid, got?.tag ?? 0);
+    session.releasedIds().set(pid, got?.tag ?? 0);
     const r = this.reply(() => this.writer.ack(PUBREL, pid, 0), waits);
     this.waitEpoch(r, epoch);
     this.limitReleased();
@@ -746,7 +789,8 @@ export class MqttConnection {
 
   /** The client's Receive Maximum counts QoS 2 messages until PUBCOMP: pause while it is reached. */
   private limitReleased(): void {
-    const cs = this.coreSession!;
+    const cs = this.coreSession;
+    if (cs === undefined) return;
     if (this.session!.released.size + this.outbound.size >= this.clientReceiveMaximum) cs.pause(Pause.FLOW);
     else cs.resume(Pause.FLOW);
   }
@@ -798,6 +842,7 @@ export class MqttConnection {
       const existed = session.subscriptions.has(sub.key);
       try {
         if (group === undefined) {
+          this.ensureQueue(waits);
           core.bindQueue(session.queue, fe.settings.exchange, filterToBindingKey(filter), {});
           collect(waits, core.takeWrite());
         } else {
@@ -817,13 +862,13 @@ export class MqttConnection {
         granted.push(v5 ? reasonOf(e) : 0x80);
         continue;
       }
-      session.subscriptions.set(sub.key, sub);
+      session.subs().set(sub.key, sub);
       changed = true;
       granted.push(sub.qos);
       if (group === undefined && (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))) {
         retainedFor.push(sub);
       }
-      if (group !== undefined && this.coreSession !== undefined) this.consumeShared(sub);
+      if (group !== undefined) this.consumeShared(sub);
     }
     if (changed) {
       waits.push(fe.saveSession(session));
@@ -869,7 +914,7 @@ export class MqttConnection {
         collect(waits, core.takeWrite());
       } else {
         const tag = `share:${key}`;
-        this.coreSession!.removeConsumer(tag);
+        this.coreSession?.removeConsumer(tag);
         this.sharedSubs.delete(tag);
         fe.leaveShared(session, sub.group, sub.filter, (q) => {
           fe.internal.deleteQueue(q, false, false);
@@ -982,6 +1027,11 @@ export class MqttConnection {
 
   // ---- timers, flow control ------------------------------------------------------------------
 
+  /** The socket drained: deliveries go on. */
+  drained(): void {
+    this.writer.drained();
+  }
+
   /** Called every second by the front end: CONNECT timeout and keep-alive (1.5 x, MQTT 3.1.2.10). */
   tick(now: number): void {
     if (this.state === 'connecting') {
@@ -1008,7 +1058,8 @@ export class MqttConnection {
     this.stream.pause();
   }
 
-  private backpressure(full: boolean): void {
+  /** PacketWriter: the socket's buffer filled up or drained. */
+  backpressure(full: boolean): void {
     const cs = this.coreSession;
     if (cs === undefined) return;
     if (full) cs.pause(Pause.BACKPRESSURE);
@@ -1019,7 +1070,7 @@ export class MqttConnection {
 
   private reply(send: () => void, waits: readonly Promise<void>[] = []): Reply {
     const r: Reply = { waits: 0, send };
-    this.replies.push(r);
+    (this.replies ??= new Deque<Reply>(4)).push(r);
     for (const w of waits) {
       r.waits++;
       w.then(
@@ -1047,6 +1098,7 @@ export class MqttConnection {
 
   private flushReplies(): void {
     const q = this.replies;
+    if (q === undefined) return;
     while (q.length > 0 && q.peek()!.waits === 0) {
       const r = q.shift()!;
       if (this.state !== 'closed') r.send();
@@ -1057,6 +1109,21 @@ export class MqttConnection {
   private storeFailed(e: unknown): void {
     this.disconnectWith(Reason.UNSPECIFIED_ERROR, `store failure: ${errorText(e)}`);
   }
+}
+
+const kConnection = Symbol('mqtt connection');
+type OwnedStream = Duplex & { [kConnection]: MqttConnection };
+
+function onStreamData(this: OwnedStream, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+
+function onStreamDrain(this: OwnedStream): void {
+  this[kConnection].drained();
+}
+
+function onStreamEnd(this: OwnedStream): void {
+  this[kConnection].close();
 }
 
 function collect(waits: Promise<void>[], w: Promise<void> | undefined): void {

@@ -25,6 +25,10 @@ export interface Subscription {
 
 export const SESSION_RECORD = 'mqtt.session';
 
+/** Shared by sessions that never used QoS 2; only read, deleted from and cleared (no-ops). */
+const NO_IDS = new Map<number, number>();
+const NO_SUBS = new Map<string, Subscription>();
+
 /** Queue that holds a session's messages while it is offline, and between deliveries. */
 export function sessionQueueName(clientId: string): string {
   return `mqtt-session.${clientId}`;
@@ -41,7 +45,14 @@ export function sharedQueueName(group: string, filter: string): string {
 }
 
 export class MqttSession {
-  readonly subscriptions = new Map<string, Subscription>();
+  /** By key; a shared empty map until the first subscription (idle clients are many). */
+  subscriptions: ReadonlyMap<string, Subscription> & { delete(k: string): boolean; clear(): void } = NO_SUBS;
+
+  /** subscriptions, writable. */
+  subs(): Map<string, Subscription> {
+    if (this.subscriptions === NO_SUBS) this.subscriptions = new Map();
+    return this.subscriptions as Map<string, Subscription>;
+  }
   /** Seconds the session outlives its connection (0 = ends with it; 0xFFFFFFFF = never expires). */
   expiryInterval = 0;
   /** Whether the session queue is durable (decided when the session began). */
@@ -50,11 +61,23 @@ export class MqttSession {
   connection: { takeOver(): void } | undefined;
   expiryTimer: NodeJS.Timeout | undefined;
   /** Inbound QoS 2: packet ids received, PUBREL not yet seen → delivery tag of its marker (0 = none). */
-  readonly awaitingRelease = new Map<number, number>();
+  awaitingRelease: ReadonlyMap<number, number> & { delete(k: number): boolean; clear(): void } = NO_IDS;
   /** Outbound QoS 2: packet ids released (PUBREL sent), PUBCOMP not yet seen → marker tag (0 = none). */
-  readonly released = new Map<number, number>();
+  released: ReadonlyMap<number, number> & { delete(k: number): boolean; clear(): void } = NO_IDS;
   /** Packet ids messages were sent with, so a resend after reconnect uses the same id. */
-  pidOf = new WeakMap<Message, number>();
+  pidOf: WeakMap<Message, number> | undefined;
+
+  /** awaitingRelease, writable (created on first use: most sessions never use QoS 2). */
+  awaiting(): Map<number, number> {
+    if (this.awaitingRelease === NO_IDS) this.awaitingRelease = new Map();
+    return this.awaitingRelease as Map<number, number>;
+  }
+
+  /** released, writable (created on first use). */
+  releasedIds(): Map<number, number> {
+    if (this.released === NO_IDS) this.released = new Map();
+    return this.released as Map<number, number>;
+  }
   /** Whether the QoS 2 marker queue exists. */
   hasQos2Queue = false;
   /** A will waiting for its delay (MQTT 5 Will Delay Interval) after an abnormal disconnect. */
@@ -84,7 +107,7 @@ export class MqttSession {
       s.expiryInterval = r.expiry;
       s.durable = true;
       s.hasQos2Queue = r.qos2;
-      for (const sub of r.subs) s.subscriptions.set(sub.key, { ...sub, group: sub.group ?? undefined });
+      for (const sub of r.subs) s.subs().set(sub.key, { ...sub, group: sub.group ?? undefined });
       return s;
     } catch {
       return undefined;
