@@ -40,13 +40,20 @@ import {
   retainFlag,
   topicOf,
 } from './map.js';
-import { connackV3, MqttError, Reason } from './reason.js';
+import { connackV3, MqttError, Reason, reasonText } from './reason.js';
 import { MqttSession, type QoS, qos2QueueName, type Subscription, sharedQueueName } from './session.js';
 import { filterToBindingKey, parseShared, topicFilterError, topicMatches, topicNameError } from './topic.js';
 
 /** The empty map idle connections share; replaced by a map of their own on first write. */
 // biome-ignore lint/suspicious/noExplicitAny: one shared empty map stands in for maps of any type
 const NONE: Map<any, any> = new Map();
+
+const ACK_CMD: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = {
+  4: 'puback',
+  5: 'pubrec',
+  6: 'pubrel',
+  7: 'pubcomp',
+};
 
 const PUBACK = 4;
 const PUBREC = 5;
@@ -488,13 +495,31 @@ export class MqttConnection {
     this.ackLater(qos, pid, reason, epoch, waits);
   }
 
+  /**
+   * PUBACK / PUBREC / PUBREL / PUBCOMP. Success is the short form; in MQTT 5 any other reason
+   * carries a Reason String too.
+   */
+  private ack(type: number, pid: number, reason: number, text?: string): void {
+    if (reason === 0 || this.version !== 5) {
+      this.writer.ack(type, pid, reason);
+      return;
+    }
+    const cmd = ACK_CMD[type]!;
+    this.writer.send({
+      cmd,
+      messageId: pid,
+      reasonCode: reason,
+      properties: { reasonString: text ?? reasonText(reason) },
+    } as Packet);
+  }
+
   /** PUBACK (QoS 1) or PUBREC (QoS 2) once the message is safe. */
   private ackLater(qos: number, pid: number, reason: number, epoch: number, waits: Promise<void>[]): void {
     this.inboundInFlight++;
     const type = qos === 1 ? PUBACK : PUBREC;
     const r = this.reply(() => {
       if (qos === 1) this.inboundInFlight--;
-      this.writer.ack(type, pid, reason);
+      this.ack(type, pid, reason);
     }, waits);
     this.waitEpoch(r, epoch);
   }
@@ -504,7 +529,7 @@ export class MqttConnection {
     const session = this.session!;
     const tag = session.awaitingRelease.get(pid);
     if (tag === undefined) {
-      this.reply(() => this.writer.ack(PUBCOMP, pid, Reason.PACKET_IDENTIFIER_NOT_FOUND));
+      this.reply(() => this.ack(PUBCOMP, pid, Reason.PACKET_IDENTIFIER_NOT_FOUND));
       return;
     }
     session.awaitingRelease.delete(pid);
@@ -745,7 +770,7 @@ export class MqttConnection {
     const session = this.session!;
     if (o === undefined || o.qos !== 2) {
       // Still answer, so the client can free the id (MQTT 5: 0x92).
-      this.writer.ack(PUBREL, pid, session.released.has(pid) ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND);
+      this.ack(PUBREL, pid, session.released.has(pid) ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND);
       return;
     }
     this.outbound.delete(pid);
@@ -809,6 +834,8 @@ export class MqttConnection {
     const v5 = this.version === 5;
     const id = p.properties?.subscriptionIdentifier ?? 0;
     const granted: number[] = [];
+    /** Why entries were refused, for the v5 Reason String. */
+    const refusals: string[] = [];
     const waits: Promise<void>[] = [];
     const retainedFor: Subscription[] = [];
     let changed = false;
@@ -819,14 +846,17 @@ export class MqttConnection {
       if (shared !== undefined) {
         if ('error' in shared) {
           granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+          refusals.push(`'${s.topic}': ${shared.error}`);
           continue;
         }
         if (s.nl === true) throw new MqttError(Reason.PROTOCOL_ERROR, 'no-local on a shared subscription');
         filter = shared.filter;
         group = shared.group;
       }
-      if (topicFilterError(filter) !== undefined) {
+      const bad = topicFilterError(filter);
+      if (bad !== undefined) {
         granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
+        refusals.push(`'${s.topic}': ${bad}`);
         continue;
       }
       const sub: Subscription = {
@@ -860,6 +890,7 @@ export class MqttConnection {
         }
       } catch (e) {
         granted.push(v5 ? reasonOf(e) : 0x80);
+        refusals.push(`'${s.topic}': ${errorText(e)}`);
         continue;
       }
       session.subs().set(sub.key, sub);
@@ -876,7 +907,11 @@ export class MqttConnection {
     }
     const pid = p.messageId ?? 0;
     this.reply(() => {
-      this.writer.send({ cmd: 'suback', messageId: pid, granted });
+      this.writer.send(
+        v5 && refusals.length > 0
+          ? { cmd: 'suback', messageId: pid, granted, properties: { reasonString: refusals.join('; ') } }
+          : { cmd: 'suback', messageId: pid, granted },
+      );
       // Retained messages follow the SUBACK, through the session queue (so credit and order hold).
       const now = Date.now();
       for (const sub of retainedFor) {
@@ -928,7 +963,18 @@ export class MqttConnection {
     const pid = p.messageId ?? 0;
     this.reply(() => {
       // mqtt-packet takes a v5 UNSUBACK's reason codes as `granted`; 3.1.1 has none.
-      this.writer.send({ cmd: 'unsuback', messageId: pid, granted: this.version === 5 ? codes : [] });
+      const v5 = this.version === 5;
+      const failed = codes.some((c) => c !== 0);
+      this.writer.send(
+        v5 && failed
+          ? {
+              cmd: 'unsuback',
+              messageId: pid,
+              granted: codes,
+              properties: { reasonString: codes.map(reasonText).join('; ') },
+            }
+          : { cmd: 'unsuback', messageId: pid, granted: v5 ? codes : [] },
+      );
     }, waits);
   }
 

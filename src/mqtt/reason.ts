@@ -40,6 +40,26 @@ export const Reason = {
   WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED: 0xa2,
 } as const;
 
+const TEXT: Record<number, string> = {
+  0: 'success',
+  16: 'no matching subscribers',
+  17: 'no subscription existed',
+  128: 'unspecified error',
+  131: 'implementation specific error',
+  135: 'not authorized',
+  143: 'topic filter invalid',
+  144: 'topic name invalid',
+  145: 'packet identifier in use',
+  146: 'packet identifier not found',
+  151: 'quota exceeded',
+  153: 'payload format invalid',
+};
+
+/** The Reason String sent with a non-success acknowledgement (MQTT 5). */
+export function reasonText(code: number): string {
+  return TEXT[code] ?? `reason 0x${code.toString(16)}`;
+}
+
 /** MQTT 3.1.1 CONNACK return codes (section 3.2.2.3). */
 export const ConnackV3 = {
   ACCEPTED: 0,
