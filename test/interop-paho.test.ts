@@ -1,0 +1,242 @@
+/**
+ * Interop with paho-mqtt for Python (1.6 on Debian 12, 2.x on Debian 13: the scripts handle
+ * both) over MQTT 3.1.1 and 5, on real sockets (TCP, and WebSocket at /mqtt on the HTTP port).
+ * Each scenario is a script under test/py/mqtt_*.py run by the system Python (/usr/bin/python3,
+ * which has python3-paho-mqtt); it prints one JSON object with what it observed, or exits
+ * non-zero with a trace. Every wait inside the scripts is bounded.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startTestBroker, type TestBroker, uniq } from './helpers.js';
+import { run } from './interop-support.js';
+
+/** The system Python; PAHO_PYTHON may name another (e.g. a venv with paho-mqtt 2.x) to check both APIs. */
+const PYTHON = process.env.PAHO_PYTHON ?? '/usr/bin/python3';
+const PY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'py');
+
+const skip = existsSync(PYTHON)
+  ? (await run(PYTHON, ['-c', 'import paho.mqtt.client'])).code === 0
+    ? false
+    : 'python3-paho-mqtt not installed'
+  : `${PYTHON} not found`;
+
+/**
+ * Runs test/py/mqtt_<name>.py against `port` with `prefix` (unique by default) and `key=value`
+ * options; returns the parsed JSON it printed.
+ */
+async function py(
+  name: string,
+  port: number,
+  opts: Record<string, string | number> = {},
+  prefix = uniq(`paho-${name}`),
+): Promise<Record<string, unknown>> {
+  const args = [join(PY_DIR, `mqtt_${name}.py`), '127.0.0.1', String(port), prefix];
+  for (const [k, v] of Object.entries(opts)) args.push(`${k}=${v}`);
+  const r = await run(PYTHON, args, {
+    timeoutMs: 30_000,
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  assert.equal(
+    r.code,
+    0,
+    `mqtt_${name}.py ${args.slice(1).join(' ')} exited ${r.code}:\n${r.stderr}${r.stdout}`,
+  );
+  const line = r.stdout.trim().split('\n').at(-1) ?? '';
+  return JSON.parse(line) as Record<string, unknown>;
+}
+
+const broker = await startTestBroker();
+after(() => broker.close());
+const PORT = broker.server.mqtt!.address.port;
+const HTTP_PORT = broker.server.http!.address.port;
+
+/** What mqtt_counts.py reports for each QoS when all n arrived once, in order. */
+const allOf = (n: number) =>
+  Object.fromEntries(
+    [0, 1, 2].map((q) => [
+      String(q),
+      { granted: [q], count: n, in_order: true, unique: n, qos: [q], topics: true },
+    ]),
+  );
+
+describe('paho-mqtt', { concurrency: true, skip }, () => {
+  for (const version of [3, 5]) {
+    const v = version === 5 ? 'v5' : 'v3.1.1';
+
+    test(`${v}: QoS 0, 1 and 2, 500 messages each: all once, in order`, async () => {
+      assert.deepEqual(await py('counts', PORT, { version, n: 500 }), allOf(500));
+    });
+
+    test(`${v}: QoS 0, 1 and 2 over WebSocket (/mqtt on the HTTP port)`, async () => {
+      assert.deepEqual(
+        await py('counts', HTTP_PORT, { version, n: 100, transport: 'websockets', ws_path: '/mqtt' }),
+        allOf(100),
+      );
+    });
+
+    test(`${v}: persistent session across a reconnect: QoS 1 sent while offline all arrive`, async () => {
+      const prefix = uniq('paho-session');
+      const o = { version, id: `${prefix}-sub`, topic: `${prefix}/offline`, n: 200 };
+      assert.deepEqual(await py('session', PORT, { ...o, phase: 'setup' }, prefix), {
+        connack: [0, false],
+        granted: [1],
+      });
+      assert.deepEqual(await py('session', PORT, { ...o, phase: 'publish' }, prefix), { acked: 200 });
+      assert.deepEqual(await py('session', PORT, { ...o, phase: 'receive' }, prefix), {
+        connack: [0, true],
+        count: 200,
+        in_order: true,
+        qos: [1],
+      });
+    });
+
+    const restarts = [
+      { qos: 1, share: undefined },
+      { qos: 2, share: undefined },
+      { qos: 1, share: 'g' },
+    ] as const;
+    for (const { qos, share } of restarts) {
+      const what = share === undefined ? '' : ' (shared subscription)';
+      test(`${v}: persistent session across a broker restart${what}: QoS ${qos} sent while offline all arrive`, async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'switchyard-paho-restart-'));
+        let b: TestBroker | undefined = await startTestBroker({}, dir);
+        try {
+          const prefix = uniq('paho-restart');
+          const o = {
+            version,
+            qos,
+            id: `${prefix}-sub`,
+            topic: `${prefix}/offline`,
+            n: 200,
+            ...(share === undefined ? {} : { share }),
+          };
+          const before = b.server.mqtt!.address.port;
+          assert.deepEqual(await py('session', before, { ...o, phase: 'setup' }, prefix), {
+            connack: [0, false],
+            granted: [qos],
+          });
+          assert.deepEqual(await py('session', before, { ...o, phase: 'publish' }, prefix), { acked: 200 });
+          await b.close();
+          b = undefined;
+          // Same data directory, new ports.
+          b = await startTestBroker({}, dir);
+          assert.deepEqual(
+            await py('session', b.server.mqtt!.address.port, { ...o, phase: 'receive' }, prefix),
+            {
+              connack: [0, true],
+              count: 200,
+              in_order: true,
+              qos: [qos],
+            },
+          );
+        } finally {
+          await b?.close();
+        }
+      });
+    }
+
+    test(`${v}: session takeover: the first connection is closed, the session goes to the second`, async () => {
+      assert.deepEqual(await py('takeover', PORT, { version }), {
+        second_connack: [0, true],
+        // v5: DISCONNECT 0x8E Session taken over.
+        first_closed_with: version === 5 ? 0x8e : 'closed',
+        second_got: ['after takeover'],
+        first_got: [],
+      });
+    });
+
+    test(`${v}: wrong password or unknown user: CONNACK refused with the right code`, async () => {
+      const refused = version === 5 ? 0x86 : 4;
+      assert.deepEqual(await py('auth', PORT, { version }), {
+        wrong_password: refused,
+        unknown_user: refused,
+        right: 0,
+      });
+    });
+  }
+
+  test('v5: will delay: after the delay; cancelled by a reconnect; sent at session end if sooner', async () => {
+    const r = (await py('will', PORT)) as {
+      delayed: { payload: string; after_s: number };
+      expiry_first: { payload: string; after_s: number };
+      cancelled: { session_present: boolean; first: string };
+    };
+    assert.equal(r.delayed.payload, 'delayed');
+    assert.ok(r.delayed.after_s >= 1.8 && r.delayed.after_s < 4, `delayed will after ${r.delayed.after_s} s`);
+    assert.equal(r.expiry_first.payload, 'session ended');
+    assert.ok(
+      r.expiry_first.after_s >= 0.8 && r.expiry_first.after_s < 3,
+      `will at session end after ${r.expiry_first.after_s} s`,
+    );
+    assert.deepEqual(r.cancelled, { session_present: true, first: 'marker' });
+  });
+
+  test('v5: session expiry: gone after its interval, or at once when DISCONNECT sets it to 0', async () => {
+    const marker = { connack: [0, false], first: ['marker'] };
+    assert.deepEqual(await py('expiry', PORT), { after_interval: marker, disconnect_zero: marker });
+  });
+
+  test('v5: subscription options (no local, retain as published, retain handling) and identifiers', async () => {
+    assert.deepEqual(await py('sub_options', PORT), {
+      granted: Array(6).fill([1]),
+      a: [
+        // not 'own' (no local), not 'kept' (retain handling 2, then 1 on an existing subscription)
+        ['nl', 'other', 0, null],
+        ['rap', 'rap', 1, null],
+        ['norap', 'norap', 0, null],
+        ['id/x', 'with id', 0, [7]],
+        ['nl', 'end', 0, null],
+      ],
+      c: [['kept', 1]],
+    });
+  });
+
+  test('v5: Maximum Packet Size is respected; a silent client is dropped after 1.5 x keep alive, with its will', async () => {
+    const r = (await py('limits', PORT)) as {
+      sizes: number[];
+      first: string;
+      will: string;
+      will_after_s: number;
+    };
+    // The 2000-byte message exceeds the client's 512: dropped, not sent.
+    assert.deepEqual([r.sizes, r.first, r.will], [[4, 3], 'fits', 'timed out']);
+    assert.ok(
+      r.will_after_s >= 1.4 && r.will_after_s < 4,
+      `will ${r.will_after_s} s after the client went quiet`,
+    );
+  });
+
+  test('v5: topic aliases: set, used with an empty topic, remapped; invalid ones disconnect', async () => {
+    const prefix = uniq('paho-alias');
+    const base = `${prefix}/alias`;
+    assert.deepEqual(await py('alias', PORT, {}, prefix), {
+      maximum: 100,
+      received: [
+        [`${base}/a`, 'one'],
+        [`${base}/a`, 'two'],
+        [`${base}/b`, 'three'],
+        [`${base}/b`, 'four'],
+        [`${base}/c`, 'five'],
+        [`${base}/c`, 'six'],
+      ],
+      // DISCONNECT 0x94 Topic Alias invalid; 0x82 Protocol Error (MQTT 5 section 3.3.2.3.4).
+      errors: { above_maximum: 0x94, unknown: 0x82 },
+    });
+  });
+
+  test('v5: request/response: response topic and correlation data (text and binary) round trip', async () => {
+    const prefix = uniq('paho-rpc');
+    const resp = `${prefix}/rpc/responses`;
+    const hex = (s: string | Buffer) => Buffer.from(s).toString('hex');
+    const cds = [hex('c-1'), hex(Buffer.from([0x00, 0xff, 0xfe, ...Buffer.from(' binary')])), hex('c-3')];
+    assert.deepEqual(await py('rpc', PORT, {}, prefix), {
+      response_information: `reply/${prefix}-client/`,
+      requests: cds.map((cd, i) => [`q${i}`, resp, cd]),
+      replies: cds.map((cd, i) => [resp, `Q${i}`, cd]),
+    });
+  });
+});
