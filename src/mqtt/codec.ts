@@ -175,6 +175,11 @@ export class PacketReader {
   }
 
   private parseOne(raw: Buffer): void {
+    const fast = parseHot(raw, this.version);
+    if (fast !== undefined) {
+      this.owner.onPacket(fast, raw);
+      return;
+    }
     const bad = invalidUtf8(raw, this.version);
     if (bad !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `${bad} is not valid UTF-8`);
     try {
@@ -193,6 +198,65 @@ export class PacketReader {
     this.owner.onPacket(p, raw);
   }
 }
+
+/**
+ * The packets of the message flow (PUBLISH without v5 properties, and the two-byte PUBACK /
+ * PUBREC / PUBREL / PUBCOMP), parsed here: they are nearly all the traffic, and mqtt-packet's
+ * state machine costs a Packet object and several debug() calls per packet. Anything unusual
+ * (properties, bad flags, short fields) returns undefined and goes to mqtt-packet, which also
+ * produces the errors, so both paths accept and refuse the same packets.
+ */
+function parseHot(raw: Buffer, version: number): Packet | undefined {
+  const first = raw[0]!;
+  const cmd = first >> 4;
+  if (cmd === CMD_PUBLISH) {
+    const qos = (first >> 1) & 3;
+    if (qos === 3) return undefined;
+    let p = 1;
+    while ((raw[p]! & 0x80) !== 0) p++;
+    p++;
+    const length = raw.length - p;
+    if (p + 2 > raw.length) return undefined;
+    const topicEnd = p + 2 + raw.readUInt16BE(p);
+    if (topicEnd > raw.length) return undefined;
+    const topicBytes = raw.subarray(p + 2, topicEnd);
+    if (!isUtf8(topicBytes))
+      throw new MqttError(Reason.MALFORMED_PACKET, 'the topic name is not valid UTF-8');
+    p = topicEnd;
+    let messageId: number | undefined;
+    if (qos > 0) {
+      if (p + 2 > raw.length) return undefined;
+      messageId = raw.readUInt16BE(p);
+      p += 2;
+    }
+    if (version === 5) {
+      if (p >= raw.length || raw[p] !== 0) return undefined; // properties: mqtt-packet's job
+      p++;
+    }
+    return {
+      cmd: 'publish',
+      qos,
+      dup: (first & 8) !== 0,
+      retain: (first & 1) !== 0,
+      topic: topicBytes.toString('utf8'),
+      payload: raw.subarray(p),
+      messageId,
+      length,
+    } as Packet;
+  }
+  if (cmd >= 4 && cmd <= 7 && raw.length === 4 && raw[1] === 2 && (first & 0x0f) === (cmd === 6 ? 2 : 0)) {
+    // As mqtt-packet does: a v5 ack without a reason code has reason 0 (success).
+    const messageId = raw.readUInt16BE(2);
+    return (
+      version === 5
+        ? { cmd: ACK_NAMES[cmd - 4]!, messageId, length: 2, reasonCode: 0 }
+        : { cmd: ACK_NAMES[cmd - 4]!, messageId, length: 2 }
+    ) as Packet;
+  }
+  return undefined;
+}
+
+const ACK_NAMES = ['puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
 
 /**
  * Whole size of the packet at `off` (fixed header included), 0 when its header is not complete

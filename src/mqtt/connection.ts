@@ -38,7 +38,6 @@ import {
   publishProperties,
   retainedCopy,
   retainFlag,
-  topicOf,
 } from './map.js';
 import { connackV3, MqttError, Reason, reasonText } from './reason.js';
 import { MqttSession, type QoS, qos2QueueName, type Subscription, sharedQueueName } from './session.js';
@@ -63,6 +62,9 @@ const PUBCOMP = 7;
 /** Consumer tag of the session queue's consumer; shared subscriptions use `share:` + key. */
 const SESSION_TAG = 'session';
 
+/** How long a closing connection's last packets get to reach the client. */
+const CLOSE_GRACE_MS = 2000;
+
 /** The longest client identifier accepted (it names queues, which AMQP limits to 255 bytes). */
 const MAX_CLIENT_ID_BYTES = 200;
 
@@ -77,6 +79,8 @@ interface Outbound {
   readonly qos: number;
   /** The consumer took it without ack (noAck): nothing to settle. */
   readonly settled: boolean;
+  /** Remembered so that a resend after a reconnect keeps the packet id (see close()). */
+  readonly msg: Message;
 }
 
 export class MqttConnection {
@@ -456,7 +460,7 @@ export class MqttConnection {
       return;
     }
     const now = Date.now();
-    const msg = messageFromPublish(fe.settings.exchange, topic, p, now);
+    const msg = messageFromPublish(fe.settings.exchange, topic, p, now, fe.topics.keyFor(topic));
     const core = this.core!;
     const waits: Promise<void>[] = [];
     if (p.retain) {
@@ -515,8 +519,14 @@ export class MqttConnection {
 
   /** PUBACK (QoS 1) or PUBREC (QoS 2) once the message is safe. */
   private ackLater(qos: number, pid: number, reason: number, epoch: number, waits: Promise<void>[]): void {
-    this.inboundInFlight++;
     const type = qos === 1 ? PUBACK : PUBREC;
+    if (epoch === 0 && waits.length === 0 && (this.replies === undefined || this.replies.length === 0)) {
+      // Nothing to wait for and nothing queued before it: the common transient case, no Reply.
+      this.ack(type, pid, reason);
+      if (qos === 2) this.inboundInFlight++;
+      return;
+    }
+    this.inboundInFlight++;
     const r = this.reply(() => {
       if (qos === 1) this.inboundInFlight--;
       this.ack(type, pid, reason);
@@ -646,7 +656,8 @@ export class MqttConnection {
     let maxQos = -1;
     let retainAsPublished = false;
     let ids: number[] | undefined;
-    const topic = topicOf(msg);
+    const topicInfo = this.fe.topics.forKey(msg.routingKey);
+    const topic = topicInfo.topic;
     if (consumerTag === SESSION_TAG) {
       noAck = this.sessionNoAck;
       let allNoLocal = true;
@@ -669,7 +680,7 @@ export class MqttConnection {
     }
     // No matching subscription (a `$` topic under a wildcard, a literal `*`), no-local, expired,
     // or too large for the client: dropped, as if delivered.
-    if (maxQos < 0 || (msg.expiresAt !== 0 && msg.expiresAt <= now) || topicNameError(topic) !== undefined) {
+    if (maxQos < 0 || (msg.expiresAt !== 0 && msg.expiresAt <= now) || !topicInfo.valid) {
       if (!noAck) this.coreSession!.settle(tag, false, 'ack');
       return;
     }
@@ -680,11 +691,10 @@ export class MqttConnection {
     if (qos > 0) {
       pid = this.allocatePid(msg, redelivered);
       if (this.outbound === NONE) this.outbound = new Map();
-      this.outbound.set(pid, { tag, qos, settled: noAck });
-      (session.pidOf ??= new WeakMap()).set(msg, pid);
+      this.outbound.set(pid, { tag, qos, settled: noAck, msg });
     }
     const dup = redelivered && qos > 0;
-    const topicBytes = this.fe.topicBuffer(msg.routingKey, topic);
+    const topicBytes = topicInfo.bytes;
     let alias = 0;
     let aliasNew = false;
     if (this.clientTopicAliasMaximum > 0) {
@@ -1039,14 +1049,28 @@ export class MqttConnection {
     this.writer.flush();
     this.writer.closed = true;
     this.fe.connections.delete(this);
-    // end() lets what was written (a CONNACK or DISCONNECT with its reason) reach the client.
-    this.stream.end();
-    setImmediate(() => this.stream.destroy());
+    // end() lets what was written (a CONNACK or DISCONNECT with its reason) reach the client;
+    // the socket is destroyed once that is flushed, or after a grace period if the peer stalls.
+    const stream = this.stream;
+    if (!stream.destroyed) {
+      stream.end();
+      const grace = setTimeout(() => stream.destroy(), CLOSE_GRACE_MS);
+      grace.unref();
+      stream.once('finish', () => {
+        clearTimeout(grace);
+        stream.destroy();
+      });
+    }
     const session = this.session;
     this.core?.close();
     if (!wasConnected || session === undefined) return;
     if (session.connection === this) session.connection = undefined;
     else return; // taken over: the new connection owns the session now
+    // In-flight deliveries go back to the queue; their packet ids are kept for the resend.
+    if (this.outbound.size > 0) {
+      const pidOf = (session.pidOf ??= new WeakMap());
+      for (const [pid, o] of this.outbound) pidOf.set(o.msg, pid);
+    }
     this.outbound.clear();
     if (session.durable) {
       // Markers went back to their queue with the core session; the next connection reloads them.

@@ -8,6 +8,7 @@ import type { Broker, CoreConnection, Message } from '../core/index.js';
 import { MqttConnection } from './connection.js';
 import { RetainedStore } from './retained.js';
 import { MqttSession, qos2QueueName, SESSION_RECORD, sharedQueueName } from './session.js';
+import { TopicCache } from './topic-cache.js';
 
 export interface MqttSettings {
   readonly exchange: string;
@@ -47,8 +48,8 @@ export class MqttFrontEnd {
   private readonly clock: NodeJS.Timeout;
   private readonly unwatch: () => void;
   private readonly willTimers = new Set<NodeJS.Timeout>();
-  /** Encoded topic names by routing key, so fan-out encodes a topic once, not per subscriber. */
-  private readonly topicBytes = new Map<string, Buffer>();
+  /** Topic ↔ routing-key translations, shared by every connection. */
+  readonly topics = new TopicCache();
 
   constructor(
     readonly broker: Broker,
@@ -84,17 +85,6 @@ export class MqttFrontEnd {
     const c = new MqttConnection(this, stream, remoteAddress, transport);
     this.connections.add(c);
     return c;
-  }
-
-  /** The topic name of a routing key, encoded (cached: fan-out asks for the same one again). */
-  topicBuffer(routingKey: string, topic: string): Buffer {
-    let b = this.topicBytes.get(routingKey);
-    if (b === undefined) {
-      if (this.topicBytes.size >= 4096) this.topicBytes.clear();
-      b = Buffer.from(topic, 'utf8');
-      this.topicBytes.set(routingKey, b);
-    }
-    return b;
   }
 
   /** Starts the countdown of an offline session; at zero the session ends. */

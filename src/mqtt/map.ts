@@ -34,8 +34,17 @@ const TRANSIENT: Properties = Object.freeze({ deliveryMode: 1 });
 const PERSISTENT: Properties = Object.freeze({ deliveryMode: 2 });
 const EXACTLY_ONCE: Properties = Object.freeze({ deliveryMode: 2, headers: Object.freeze({ [H_QOS]: 2 }) });
 
-/** The core message for an inbound PUBLISH (topic already resolved from any alias). */
-export function messageFromPublish(exchange: string, topic: string, p: IPublishPacket, now: number): Message {
+/**
+ * The core message for an inbound PUBLISH (topic already resolved from any alias); `routingKey`
+ * is the topic's translation when the caller has it at hand.
+ */
+export function messageFromPublish(
+  exchange: string,
+  topic: string,
+  p: IPublishPacket,
+  now: number,
+  routingKey: string = topicToRoutingKey(topic),
+): Message {
   const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
   const v5 = p.properties;
   let props = p.qos === 0 ? TRANSIENT : p.qos === 1 ? PERSISTENT : EXACTLY_ONCE;
@@ -63,7 +72,7 @@ export function messageFromPublish(exchange: string, topic: string, p: IPublishP
     }
     props = out;
   }
-  const m = new Message(exchange, topicToRoutingKey(topic), payload, props);
+  const m = new Message(exchange, routingKey, payload, props);
   m.persistentHint = p.qos > 0;
   m.expiresAt = expiresAt;
   return m;
@@ -101,11 +110,6 @@ export function retainFlag(m: Message): boolean {
 
 export function isRetainedCopy(m: Message): boolean {
   return m.properties.headers?.[H_RETAINED_COPY] === true;
-}
-
-/** MQTT topic of a message (its routing key translated back). */
-export function topicOf(m: Message): string {
-  return routingKeyToTopic(m.routingKey);
 }
 
 export type PublishProperties = NonNullable<IPublishPacket['properties']>;
