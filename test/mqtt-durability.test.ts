@@ -217,3 +217,20 @@ test('mqtt durability: an expired session is removed (queue gone, no session pre
     await b.close();
   }
 });
+
+test('mqtt durability: MQTT queues no stored session accounts for are removed at restart', async () => {
+  await withRestart(async (restart, first) => {
+    // What a kill -9 can leave: the queues of clean sessions' shared subscriptions (durable, as
+    // persistent members need) and of sessions whose record is gone. Made here through AMQP.
+    const orphans = [`mqtt-share.g/t/${uniq('orphan')}`, `mqtt-session.${uniq('orphan')}`];
+    const keep = uniq('not-mqtt');
+    const conn = await amqp.connect(first.url);
+    const ch = await conn.createChannel();
+    for (const q of [...orphans, keep]) await ch.assertQueue(q, { durable: true });
+    await conn.close();
+    const b = await restart();
+    const queues = b.server.broker.vhosts.get('/')!.queues;
+    for (const q of orphans) assert.equal(queues.has(q), false, q);
+    assert.equal(queues.has(keep), true);
+  });
+});

@@ -365,6 +365,9 @@ export class MqttConnection {
     if (cs === undefined) {
       cs = this.core!.openSession();
       this.coreSession = cs;
+      // The client's Receive Maximum bounds unacknowledged deliveries across all its consumers
+      // (the session queue's and the shared subscriptions'); QoS 0 deliveries are not counted.
+      cs.prefetch = this.clientReceiveMaximum;
       // Nothing is delivered before the CONNACK has gone.
       if (!this.connackSent) cs.pause(Pause.SETUP);
     }
@@ -628,7 +631,6 @@ export class MqttConnection {
     if (existing !== undefined && existing.noAck === noAck) return;
     if (existing !== undefined) cs.removeConsumer(SESSION_TAG);
     this.sessionNoAck = noAck;
-    cs.consumerPrefetch = noAck ? 0 : this.clientReceiveMaximum;
     this.core!.consume(cs, session.queue, { tag: SESSION_TAG, noAck, exclusive: false, args: {} }, this);
   }
 
@@ -639,7 +641,6 @@ export class MqttConnection {
     if (cs.consumers.has(tag)) cs.removeConsumer(tag);
     if (this.sharedSubs === NONE) this.sharedSubs = new Map();
     this.sharedSubs.set(tag, sub);
-    cs.consumerPrefetch = sub.qos === 0 ? 0 : this.clientReceiveMaximum;
     this.core!.consume(
       cs,
       sharedQueueName(sub.group!, sub.filter),

@@ -70,6 +70,7 @@ export class MqttFrontEnd {
       this.sessions.set(clientId, s);
       this.scheduleExpiry(s);
     }
+    this.dropOrphanQueues();
     this.clock = setInterval(() => {
       const now = Date.now();
       for (const c of this.connections) c.tick(now);
@@ -78,6 +79,29 @@ export class MqttFrontEnd {
     this.unwatch = broker.onBlockedChange((blocked) => {
       for (const c of this.connections) c.blockedChanged(blocked);
     });
+  }
+
+  /**
+   * After a restart: MQTT queues no stored session accounts for (a shared subscription whose
+   * members were all clean sessions, or a session whose record went before its queue) go.
+   */
+  private dropOrphanQueues(): void {
+    const wanted = new Set<string>();
+    for (const s of this.sessions.values()) {
+      wanted.add(s.queue);
+      wanted.add(qos2QueueName(s.clientId));
+      for (const sub of s.subscriptions.values()) {
+        if (sub.group !== undefined) wanted.add(sharedQueueName(sub.group, sub.filter));
+      }
+    }
+    const queues = this.internal.vhost.queues;
+    for (const name of [...queues.keys()]) {
+      const ours =
+        name.startsWith('mqtt-session.') || name.startsWith('mqtt-qos2.') || name.startsWith('mqtt-share.');
+      if (!ours || wanted.has(name)) continue;
+      this.internal.deleteQueue(name, false, false);
+      this.internal.takeWrite()?.catch(() => {});
+    }
   }
 
   /** Runs the MQTT protocol on an accepted byte stream (a TCP socket or a WebSocket stream). */
