@@ -5,6 +5,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Broker } from '../core/index.js';
 import { AmqpConnection, type AmqpOptions, DEFAULT_AMQP_OPTIONS } from './connection.js';
+import { listenOn } from '../util/listen.js';
 
 export interface AmqpListener {
   readonly address: AddressInfo;
@@ -42,13 +43,7 @@ export async function listenAmqp(
   }, 1000);
   clock.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, backlog: 1024 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, host, port, 1024);
 
   return {
     address: server.address() as AddressInfo,

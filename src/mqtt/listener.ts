@@ -7,6 +7,7 @@ import { type AddressInfo, createServer, type Server, type Socket } from 'node:n
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { MqttFrontEnd } from './front-end.js';
+import { listenOn } from '../util/listen.js';
 
 export interface MqttListener {
   readonly address: AddressInfo;
@@ -19,13 +20,7 @@ export async function listenMqtt(fe: MqttFrontEnd, host: string, port: number): 
     socket.setNoDelay(true);
     fe.accept(socket, socket.remoteAddress ?? '', 'tcp');
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, backlog: 4096 }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOn(server, host, port, 4096);
   return {
     address: server.address() as AddressInfo,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
