@@ -177,6 +177,7 @@ export class PacketReader {
   private parseOne(raw: Buffer): void {
     const fast = parseHot(raw, this.version);
     if (fast !== undefined) {
+      checkPacketId(fast);
       this.owner.onPacket(fast, raw);
       return;
     }
@@ -195,8 +196,38 @@ export class PacketReader {
     if (e !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `malformed packet: ${e.message}`);
     if (p === undefined) throw new MqttError(Reason.MALFORMED_PACKET, 'malformed packet: incomplete');
     if (p.cmd === 'connect') this.version = p.protocolVersion === 5 ? 5 : 4;
+    checkPacketId(p);
     this.owner.onPacket(p, raw);
   }
+}
+
+/**
+ * Packet identifiers: mqtt-packet gives -1 for one the packet has no room for, and lets 0
+ * through, which MQTT forbids where an id is required (MQTT-2.2.1-3).
+ */
+function checkPacketId(p: Packet): void {
+  let needsId: boolean;
+  switch (p.cmd) {
+    case 'publish':
+      needsId = p.qos > 0;
+      break;
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
+    case 'subscribe':
+    case 'unsubscribe':
+      needsId = true;
+      break;
+    default:
+      needsId = false;
+  }
+  if (!needsId) return;
+  const id = p.messageId;
+  if (id === undefined || id < 0 || id > 0xffff) {
+    throw new MqttError(Reason.MALFORMED_PACKET, `malformed packet: ${p.cmd} without a packet identifier`);
+  }
+  if (id === 0) throw new MqttError(Reason.PROTOCOL_ERROR, `${p.cmd} with packet identifier 0`);
 }
 
 /**
@@ -413,21 +444,9 @@ export class PacketWriter {
 
   /** Any packet, encoded by mqtt-packet (its `write` return value is ours: see write()). */
   send(p: Packet): void {
-    mqttPacket.writeToStream(p, this as unknown as NodeJS.WritableStream, {
-      protocolVersion: this.version as 4 | 5,
-    });
-  }
-
-  /** mqtt-packet's way of refusing a packet we built: a bug on our side, never the client's. */
-  destroy(e: Error): void {
-    throw e;
-  }
-
-  /** mqtt-packet's stream interface: buffers the chunk; false = the caller should slow down. */
-  write(chunk: Buffer | string): boolean {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    this.push(b);
-    return !this.full;
+    // Encoded whole first: mqtt-packet may refuse a packet halfway (it throws), and half a packet
+    // must never reach the batch. Backpressure is the socket's write return, seen in flush().
+    this.push(mqttPacket.generate(p, { protocolVersion: this.version as 4 | 5 }));
   }
 
   /**

@@ -191,7 +191,12 @@ export class MqttConnection {
       case 'connect':
         throw new MqttError(Reason.PROTOCOL_ERROR, 'second CONNECT on a connection');
       case 'auth':
-        throw new MqttError(Reason.BAD_AUTHENTICATION_METHOD, 'bad authentication method');
+        // No authentication method was agreed at CONNECT, so an AUTH is a protocol error
+        // (0x8C is a CONNACK code, not a DISCONNECT one).
+        throw new MqttError(
+          Reason.PROTOCOL_ERROR,
+          'bad authentication method: enhanced authentication is not supported',
+        );
       default:
         throw new MqttError(Reason.PROTOCOL_ERROR, `unexpected ${p.cmd} from a client`);
     }
@@ -263,6 +268,40 @@ export class MqttConnection {
     }
     this.exchange = this.core.publishTarget(fe.settings.exchange);
 
+    // Everything that can refuse the CONNECT comes before the takeover below: a refused client
+    // must not disturb the live connection or leave a session behind.
+    if (p.will !== undefined) {
+      const w = p.will;
+      const topicError = topicNameError(w.topic);
+      if (topicError !== undefined) return this.refuse(Reason.TOPIC_NAME_INVALID, `will ${topicError}`);
+      const wp = w.properties;
+      const willPayload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
+      if (wp?.payloadFormatIndicator === true && !isUtf8Payload(willPayload)) {
+        return this.refuse(
+          Reason.PAYLOAD_FORMAT_INVALID,
+          'will payload is not UTF-8 as its format indicator says',
+        );
+      }
+      const willPacket: IPublishPacket = {
+        cmd: 'publish',
+        topic: w.topic,
+        payload: willPayload,
+        qos: w.qos ?? 0,
+        retain: w.retain ?? false,
+        dup: false,
+      };
+      if (wp !== undefined) {
+        const { willDelayInterval: _d, ...msgProps } = wp;
+        willPacket.properties = msgProps;
+      }
+      this.will = {
+        msg: messageFromPublish(fe.settings.exchange, w.topic, willPacket, Date.now()),
+        topic: w.topic,
+        retain: w.retain ?? false,
+        delay: wp?.willDelayInterval ?? 0,
+      };
+    }
+
     // Takeover: the live connection of this client id goes first (MQTT 5 section 3.1.4).
     let session = fe.sessions.get(clientId);
     session?.connection?.takeOver();
@@ -302,31 +341,6 @@ export class MqttConnection {
     const serverKeepAlive = maxKa > 0 && (keepAlive === 0 || keepAlive > maxKa) && v5 ? maxKa : undefined;
     if (serverKeepAlive !== undefined) keepAlive = serverKeepAlive;
     this.keepAlive = keepAlive;
-
-    if (p.will !== undefined) {
-      const w = p.will;
-      const topicError = topicNameError(w.topic);
-      if (topicError !== undefined) return this.refuse(Reason.TOPIC_NAME_INVALID, `will ${topicError}`);
-      const wp = w.properties;
-      const willPacket: IPublishPacket = {
-        cmd: 'publish',
-        topic: w.topic,
-        payload: typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload,
-        qos: w.qos ?? 0,
-        retain: w.retain ?? false,
-        dup: false,
-      };
-      if (wp !== undefined) {
-        const { willDelayInterval: _d, ...msgProps } = wp;
-        willPacket.properties = msgProps;
-      }
-      this.will = {
-        msg: messageFromPublish(fe.settings.exchange, w.topic, willPacket, Date.now()),
-        topic: w.topic,
-        retain: w.retain ?? false,
-        delay: wp?.willDelayInterval ?? 0,
-      };
-    }
 
     if (present && session.durable && session.hasQos2Queue) waits.push(this.reloadQos2Markers(session));
 
@@ -523,15 +537,18 @@ export class MqttConnection {
   /** PUBACK (QoS 1) or PUBREC (QoS 2) once the message is safe. */
   private ackLater(qos: number, pid: number, reason: number, epoch: number, waits: Promise<void>[]): void {
     const type = qos === 1 ? PUBACK : PUBREC;
+    // A QoS 2 publish counts against Receive Maximum until its PUBREL, unless refused (no PUBREL
+    // follows a failed PUBREC).
+    const untilRelease = qos === 2 && reason < 0x80;
     if (epoch === 0 && waits.length === 0 && (this.replies === undefined || this.replies.length === 0)) {
       // Nothing to wait for and nothing queued before it: the common transient case, no Reply.
       this.ack(type, pid, reason);
-      if (qos === 2) this.inboundInFlight++;
+      if (untilRelease) this.inboundInFlight++;
       return;
     }
     this.inboundInFlight++;
     const r = this.reply(() => {
-      if (qos === 1) this.inboundInFlight--;
+      if (!untilRelease) this.inboundInFlight--;
       this.ack(type, pid, reason);
     }, waits);
     this.waitEpoch(r, epoch);
@@ -843,6 +860,9 @@ export class MqttConnection {
     const session = this.session!;
     const core = this.core!;
     const v5 = this.version === 5;
+    if (p.subscriptions.length === 0) {
+      throw new MqttError(Reason.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter');
+    }
     const id = p.properties?.subscriptionIdentifier ?? 0;
     const granted: number[] = [];
     /** Why entries were refused, for the v5 Reason String. */
@@ -941,6 +961,9 @@ export class MqttConnection {
     const fe = this.fe;
     const session = this.session!;
     const core = this.core!;
+    if (p.unsubscriptions.length === 0) {
+      throw new MqttError(Reason.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter');
+    }
     const codes: number[] = [];
     const waits: Promise<void>[] = [];
     for (const key of p.unsubscriptions) {
@@ -1172,7 +1195,15 @@ export class MqttConnection {
     if (q === undefined) return;
     while (q.length > 0 && q.peek()!.waits === 0) {
       const r = q.shift()!;
-      if (this.state !== 'closed') r.send();
+      if (this.state === 'closed') continue;
+      try {
+        r.send();
+      } catch (e) {
+        // Replies run from promise callbacks: an error here must end this connection, not
+        // become an unhandled rejection that ends the process.
+        this.fail(e);
+        return;
+      }
     }
   }
 
