@@ -45,7 +45,18 @@ const log = (m) => {
 function startBroker(dataDir) {
   const child = spawn(
     join(root, 'bin', 'switchyard.js'),
-    ['--host', '127.0.0.1', '--amqp-port', '0', '--mqtt-port', '0', '--http-port', '0', '--data-dir', dataDir],
+    [
+      '--host',
+      '127.0.0.1',
+      '--amqp-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--http-port',
+      '0',
+      '--data-dir',
+      dataDir,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },

@@ -88,7 +88,21 @@ test('durability: a second broker on the same data directory exits with a clear 
   try {
     const r = spawnSync(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', '--host', '127.0.0.1', '--amqp-port', '0', '--mqtt-port', '0', '--http-port', '0', '--data-dir', dir],
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        '--host',
+        '127.0.0.1',
+        '--amqp-port',
+        '0',
+        '--mqtt-port',
+        '0',
+        '--http-port',
+        '0',
+        '--data-dir',
+        dir,
+      ],
       { cwd: root, encoding: 'utf8', timeout: 30_000 },
     );
     assert.equal(r.status, 1);
