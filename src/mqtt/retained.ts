@@ -28,8 +28,13 @@ export class RetainedStore {
       if (!this.index.delete(topic)) return Promise.resolve();
       return this.records.deleteRecord(KIND, topic);
     }
-    this.index.set(topic, m);
-    return this.records.putRecord(KIND, topic, encode(m));
+    // A copy of its own: the published body is a slice of a shared slab, which a message kept
+    // for as long as a retained one may be should not hold on to.
+    const own = new Message(m.exchange, m.routingKey, Buffer.from(m.body), m.properties);
+    own.expiresAt = m.expiresAt;
+    own.persistentHint = m.persistent;
+    this.index.set(topic, own);
+    return this.records.putRecord(KIND, topic, encode(own));
   }
 
   /** Retained messages whose topic `filter` matches, expired ones dropped. */
