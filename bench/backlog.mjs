@@ -25,32 +25,37 @@
 // Results: bench/results/{backlog,recovery}-<date>.jsonl (meta, one line per second, phase
 // summaries) and a log next to it; a markdown section on stdout and in docs/benchmarks.md
 // ("Durability"), which bench/run.mjs keeps when it rewrites the file.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { pagingWindow, prepareDist } from './lib-dist.mjs';
-import { updateDurabilityDocs } from './lib-durability-docs.mjs';
+import { stopAllBrokers, SwitchyardProcess } from './lib-brokers.mjs';
+import {
+  commandLine,
+  cpuMeter,
+  createRun,
+  DOCS_FILE,
+  fmt,
+  fmtSize,
+  gitInfo,
+  loadAmqplib,
+  makeFail,
+  mdTable,
+  median,
+  numberParsers,
+  otherProcs,
+  pagingWindow,
+  parseCli,
+  prepareDist,
+  procStatus,
+  ROOT,
+  round,
+  sleep,
+  updateDurabilityDocs,
+} from './lib-common.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BENCH_DIR = join(ROOT, 'bench');
-const DOCS_FILE = join(ROOT, 'docs', 'benchmarks.md');
 const QUEUE = 'bench.backlog';
 
 const HELP = `usage: node bench/backlog.mjs [flags]
@@ -106,55 +111,34 @@ let recoveryOnly = null;
     }
   }
 }
-let opt;
-try {
-  ({ values: opt } = parseArgs({
-    args: rawArgs,
-    allowNegative: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      messages: { type: 'string' },
-      size: { type: 'string' },
-      publishers: { type: 'string' },
-      window: { type: 'string' },
-      'max-seconds': { type: 'string' },
-      'abort-rss-mb': { type: 'string' },
-      'stall-seconds': { type: 'string' },
-      recovery: { type: 'boolean' },
-      drain: { type: 'string' },
-      prefetch: { type: 'string' },
-      restarts: { type: 'string' },
-      cache: { type: 'string' },
-      'start-timeout': { type: 'string' },
-      'data-dir': { type: 'string' },
-      'keep-data': { type: 'boolean' },
-      quick: { type: 'boolean' },
-      out: { type: 'string' },
-      docs: { type: 'boolean' },
-      build: { type: 'boolean' },
-    },
-  }));
-} catch (e) {
-  fail(`${e.message} (see --help)`);
-}
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-function fail(msg) {
-  process.stderr.write(`backlog: ${msg}\n`);
-  process.exit(2);
-}
-function count(name, v, dflt) {
-  if (v === undefined || v === '') return dflt;
-  const m = /^([\d_,.]+)([kKmM]?)$/.exec(String(v).trim());
-  const n = m
-    ? Number(m[1].replace(/[_,]/g, '')) * { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6 }[m[2]]
-    : Number.NaN;
-  if (!Number.isFinite(n) || n <= 0) fail(`--${name} wants a positive number, got '${v}'`);
-  return Math.round(n);
-}
+const fail = makeFail('backlog');
+const opt = parseCli({
+  name: 'backlog',
+  help: HELP,
+  args: rawArgs,
+  options: {
+    messages: { type: 'string' },
+    size: { type: 'string' },
+    publishers: { type: 'string' },
+    window: { type: 'string' },
+    'max-seconds': { type: 'string' },
+    'abort-rss-mb': { type: 'string' },
+    'stall-seconds': { type: 'string' },
+    recovery: { type: 'boolean' },
+    drain: { type: 'string' },
+    prefetch: { type: 'string' },
+    restarts: { type: 'string' },
+    cache: { type: 'string' },
+    'start-timeout': { type: 'string' },
+    'data-dir': { type: 'string' },
+    'keep-data': { type: 'boolean' },
+    quick: { type: 'boolean' },
+    out: { type: 'string' },
+    docs: { type: 'boolean' },
+    build: { type: 'boolean' },
+  },
+});
+const { count } = numberParsers(fail);
 
 const quick = !!opt.quick;
 const mode = recoveryOnly !== null ? 'recovery' : 'backlog';
@@ -186,135 +170,16 @@ const cfg = {
 if (cfg.size < 32) fail('--size must be at least 32 (the body carries sequence numbers)');
 for (const c of cfg.cache) if (c !== 'warm' && c !== 'cold') fail(`--cache: unknown '${c}' (warm, cold)`);
 
-const shq = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-const argvIn = process.argv.slice(2);
-const COMMAND = `node bench/backlog.mjs${argvIn.length ? ` ${argvIn.map(shq).join(' ')}` : ''}`;
+const COMMAND = commandLine('node bench/backlog.mjs', process.argv.slice(2));
 
 // ---------------------------------------------------------------- output and logging
 
-const startedAt = new Date();
-const day = startedAt.toISOString().slice(0, 10);
-function defaultOut() {
-  const dir = join(BENCH_DIR, 'results', quick ? 'tmp' : '');
-  for (let i = 1; ; i++) {
-    const f = join(dir, `${mode}-${day}${i > 1 ? `-${i}` : ''}.jsonl`);
-    if (!existsSync(f)) return f;
-  }
-}
-const OUT = resolve(opt.out ?? defaultOut());
-const LOG = `${OUT.replace(/\.jsonl$/, '')}.log`;
-mkdirSync(dirname(OUT), { recursive: true });
-writeFileSync(OUT, '');
-writeFileSync(LOG, '');
-const writeRow = (r) => appendFileSync(OUT, `${JSON.stringify(r)}\n`);
-const stamp = () => new Date().toISOString().slice(11, 19);
-function log(msg) {
-  const line = `[${stamp()}] ${msg}`;
-  process.stderr.write(`${line}\n`);
-  appendFileSync(LOG, `${line}\n`);
-}
-const logRaw = (line) => appendFileSync(LOG, `${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const run = createRun({ stem: mode, tmp: quick, out: opt.out });
+const { OUT, writeRow, log, logRaw, anomaly, anomalies, startedAt } = run;
 const now = () => performance.now();
-const anomalies = [];
-function anomaly(msg) {
-  anomalies.push(msg);
-  log(`!! ${msg}`);
-}
-
-const fmt = (v, d = 0) =>
-  v === null || v === undefined || Number.isNaN(v)
-    ? '-'
-    : typeof v === 'number'
-      ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-      : String(v);
-const round = (v, d = 1) => (typeof v === 'number' ? Math.round(v * 10 ** d) / 10 ** d : v);
 
 // ---------------------------------------------------------------- /proc
 
-function procStatus(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => {
-      const m = new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s);
-      return m ? Number(m[1]) : null;
-    };
-    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
-  } catch {
-    return { rssKb: null, hwmKb: null };
-  }
-}
-const CLK_TCK = 100;
-function procTicks(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime (fields 14, 15)
-  } catch {
-    return null;
-  }
-}
-function machineTicks() {
-  const l = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const total = l.reduce((a, b) => a + b, 0);
-  return { total, busy: total - l[3] - (l[4] ?? 0) }; // minus idle and iowait
-}
-const NCPU = os.cpus().length;
-/** CPU meter: broker, this client, and everything else, in % of one core since the last call. */
-function cpuMeter(pid) {
-  let last = { t: now(), b: procTicks(pid), c: process.cpuUsage(), m: machineTicks() };
-  return () => {
-    const cur = { t: now(), b: procTicks(pid), c: process.cpuUsage(), m: machineTicks() };
-    const dtS = (cur.t - last.t) / 1000;
-    const broker = cur.b !== null && last.b !== null ? ((cur.b - last.b) / CLK_TCK / dtS) * 100 : null;
-    const client = ((cur.c.user + cur.c.system - last.c.user - last.c.system) / 1e6 / dtS) * 100;
-    const dm = cur.m.total - last.m.total;
-    const machine = dm > 0 ? ((cur.m.busy - last.m.busy) / dm) * 100 * NCPU : null;
-    last = cur;
-    return {
-      broker_cpu_pct: round(broker, 0),
-      client_cpu_pct: round(client, 0),
-      other_cpu_pct:
-        machine === null || broker === null ? null : round(Math.max(0, machine - broker - client), 0),
-    };
-  };
-}
-/**
- * The busiest other processes since the last call (all of /proc; a few hundred reads), so a noisy
- * sample names its cause. Returns [[comm(pid), % of one core], ...], busiest first.
- */
-function otherProcs(exclude) {
-  let last = scanProcs();
-  let lastT = now();
-  return () => {
-    const cur = scanProcs();
-    const t = now();
-    const dtS = (t - lastT) / 1000;
-    const out = [];
-    for (const [pid, v] of cur) {
-      if (exclude.includes(pid)) continue;
-      const prev = last.get(pid); // a new pid started since the last scan: all its ticks count
-      const d = v.ticks - (prev?.ticks ?? 0);
-      if (d > 0) out.push([`${v.comm}(${pid})`, round((d / CLK_TCK / dtS) * 100, 0)]);
-    }
-    last = cur;
-    lastT = t;
-    return out.sort((a, b) => b[1] - a[1]).slice(0, 3);
-  };
-}
-function scanProcs() {
-  const m = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const s = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const close = s.lastIndexOf(')');
-      const f = s.slice(close + 2).split(' ');
-      m.set(Number(d), { comm: s.slice(s.indexOf('(') + 1, close), ticks: Number(f[11]) + Number(f[12]) });
-    } catch {}
-  }
-  return m;
-}
 function dirBytes(dir) {
   let n = 0;
   let files = 0;
@@ -380,168 +245,51 @@ function evictFromCache(dir) {
 // ---------------------------------------------------------------- the broker process
 
 let snapshot = null;
-const brokers = new Set();
-class Broker {
+/** Switchyard on `dataDir`, kept across restarts; amqpUrl without heartbeats. */
+class Broker extends SwitchyardProcess {
   constructor(dataDir, label) {
-    this.dataDir = dataDir;
-    this.label = label;
-    this.child = null;
-    this.expectedExit = false;
-    this.stderrTail = [];
-    this.stdoutAll = [];
-    this.exitInfo = null;
+    super({
+      snapshot,
+      ctx: run,
+      label: `switchyard ${label}`,
+      dataDir,
+      ports: { amqp: 0 },
+      startTimeoutS: cfg.startTimeout,
+      exitNote: () => `last RSS sample ${lastRssMb ?? '?'} MB`,
+    });
   }
 
-  /** Starts it; resolves when "ready" is printed. Times are ms from spawn. */
+  get amqpUrl() {
+    return `${this.url('amqp')}?heartbeat=0`;
+  }
+
+  /** Starts it; resolves when "ready" is printed: { pid, listen_ms, ready_ms, recovered, ... }. */
   async start() {
-    const t0 = now();
-    const child = spawn(
-      process.execPath,
-      [
-        ...snapshot.nodeFlags,
-        snapshot.main,
-        '--host',
-        '127.0.0.1',
-        '--amqp-port',
-        '0',
-        '--data-dir',
-        this.dataDir,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
-    brokers.add(this);
-    this.exited = new Promise((r) =>
-      child.on('close', (code, signal) => {
-        this.exitInfo = { code, signal, at: now() };
-        brokers.delete(this);
-        r(this.exitInfo);
-      }),
-    );
-    void this.exited.then(({ code, signal }) => {
-      if (!this.expectedExit) {
-        anomaly(
-          `Switchyard (${this.label}, pid ${child.pid}) exited unexpectedly: code ${code}, signal ${signal}; last RSS sample ${lastRssMb ?? '?'} MB; stderr: ${this.stderrTail.slice(-15).join(' | ') || '(empty)'}`,
-        );
-      }
-    });
-    const info = { pid: child.pid, listen_ms: null, ready_ms: null, recovered: null };
-    await new Promise((res, rej) => {
-      const t = setTimeout(
-        () => rej(new Error(`Switchyard did not print "ready" within ${cfg.startTimeout} s`)),
-        cfg.startTimeout * 1000,
+    const info = await super.start();
+    if (info.recovered)
+      log(
+        `${this.label}: recovered ${fmt(info.recovered.queues)} queues, ${fmt(info.recovered.messages)} messages in ${fmt(info.recovered.ms)} ms; listening +${info.listen_ms} ms`,
       );
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        const at = now() - t0;
-        this.stdoutAll.push(l);
-        logRaw(`[switchyard ${this.label} +${Math.round(at)} ms] ${l}`);
-        let m = /amqp listening on (\S+):(\d+)/.exec(l);
-        if (m) {
-          info.listen_ms = Math.round(at);
-          this.port = Number(m[2]);
-          this.url = `amqp://guest:guest@${m[1]}:${m[2]}?heartbeat=0`;
-        }
-        m = /recovered (\d+) durable queues with (\d+) messages in (\d+) ms(.*)$/.exec(l);
-        if (m)
-          info.recovered = {
-            queues: Number(m[1]),
-            messages: Number(m[2]),
-            ms: Number(m[3]),
-            note: m[4].trim() || null,
-            line_ms: Math.round(at),
-          };
-        if (/\bready\b/.test(l) && info.ready_ms === null) {
-          info.ready_ms = Math.round(at);
-          clearTimeout(t);
-          res();
-        }
-      });
-      createInterface({ input: child.stderr }).on('line', (l) => {
-        logRaw(`[switchyard ${this.label}:err] ${l}`);
-        this.stderrTail.push(l);
-        if (this.stderrTail.length > 40) this.stderrTail.shift();
-      });
-      void this.exited.then(({ code, signal }) => {
-        clearTimeout(t);
-        rej(
-          new Error(
-            `Switchyard exited before "ready" (code ${code}, signal ${signal}): ${this.stderrTail.join(' | ')}`,
-          ),
-        );
-      });
-    });
-    if (!this.url) throw new Error('Switchyard printed "ready" but no "amqp listening" line');
-    log(
-      `switchyard (${this.label}): pid ${child.pid} on port ${this.port}; listening +${info.listen_ms} ms, ready +${info.ready_ms} ms` +
-        (info.recovered
-          ? `; recovered ${fmt(info.recovered.queues)} queues, ${fmt(info.recovered.messages)} messages in ${fmt(info.recovered.ms)} ms`
-          : ''),
-    );
     return info;
   }
 
-  get pid() {
-    return this.child?.pid ?? null;
-  }
-
-  get alive() {
-    return this.child !== null && this.exitInfo === null;
-  }
-
   /** SIGTERM; resolves {ms, code, signal, forced}. */
-  async stop(limitS = 60) {
-    if (!this.child) return null;
-    this.expectedExit = true;
-    if (!this.alive) return { ms: 0, ...this.exitInfo, forced: false, was_dead: true };
-    const t0 = now();
-    this.child.kill('SIGTERM');
-    const r = await Promise.race([this.exited, sleep(limitS * 1000).then(() => null)]);
-    if (r === null) {
-      anomaly(
-        `Switchyard (${this.label}, pid ${this.child.pid}) did not stop within ${limitS} s of SIGTERM; killed.`,
-      );
-      this.child.kill('SIGKILL');
-      const k = await this.exited;
-      return { ms: Math.round(now() - t0), code: k.code, signal: k.signal, forced: true };
-    }
-    return { ms: Math.round(now() - t0), code: r.code, signal: r.signal, forced: false };
-  }
-}
-function killAll() {
-  for (const b of brokers) {
-    b.expectedExit = true;
-    b.child?.kill('SIGTERM');
+  stop(limitS = 60) {
+    return super.stop(limitS);
   }
 }
 process.on('SIGINT', () => {
-  killAll();
+  stopAllBrokers();
   process.exit(130);
 });
 process.on('SIGTERM', () => {
-  killAll();
+  stopAllBrokers();
   process.exit(143);
 });
 
 // ---------------------------------------------------------------- AMQP client
 
-function loadAmqp() {
-  for (const base of [
-    join(ROOT, 'package.json'), // Switchyard's devDependency
-    join(BENCH_DIR, 'node_modules', '.cache', 'broker-bench', 'package.json'), // the harness copy
-  ]) {
-    try {
-      const req = createRequire(base);
-      const amqp = req('amqplib');
-      // amqplib's "exports" hide its package.json: find it next to the resolved entry point
-      let dir = dirname(req.resolve('amqplib'));
-      while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-      const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
-      return { amqp, version };
-    } catch {}
-  }
-  throw new Error('amqplib not found: run npm install (or npm run bench once, for the harness copy)');
-}
-const { amqp, version: amqplibVersion } = loadAmqp();
+const { amqp, version: amqplibVersion } = loadAmqplib();
 
 async function connect(url) {
   const conn = await amqp.connect(url, { noDelay: true });
@@ -589,7 +337,7 @@ async function publishPhase(broker, label) {
   const samples = [];
 
   // queue
-  const admin = await connect(broker.url);
+  const admin = await connect(broker.amqpUrl);
   const ach = await admin.createChannel();
   await ach.assertQueue(QUEUE, { durable: true, autoDelete: false, exclusive: false });
   await ach.close();
@@ -597,7 +345,7 @@ async function publishPhase(broker, label) {
 
   const pubs = [];
   for (let i = 0; i < cfg.publishers; i++) {
-    const conn = await connect(broker.url);
+    const conn = await connect(broker.amqpUrl);
     const ch = await conn.createConfirmChannel();
     const p = { idx: i, conn, ch, seq: 0, outstanding: 0, waiter: null, closed: null };
     p.closed = new Promise((r) => {
@@ -766,7 +514,7 @@ async function publishPhase(broker, label) {
   let queueDepth = null;
   if (broker.alive) {
     try {
-      const c = await connect(broker.url);
+      const c = await connect(broker.amqpUrl);
       const ch = await c.createChannel();
       queueDepth = (await ch.checkQueue(QUEUE)).messageCount;
       await c.close();
@@ -835,11 +583,6 @@ function rssSlope(samples) {
   const per = ((b.rss_mb - a.rss_mb) * 1048576) / (b.confirmed - a.confirmed);
   const at = per > 0 ? b.confirmed + ((1024 - b.rss_mb) * 1048576) / per : null;
   return { rss_bytes_per_msg: Math.round(per), rss_1gib_at: at && at > 0 ? Math.round(at) : null };
-}
-function median(a) {
-  if (!a.length) return null;
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
 }
 /** ms at which `n` confirms were reached, interpolated between milestones */
 function timeAt(milestones, n) {
@@ -933,7 +676,7 @@ async function restart(dataDir, label, cache) {
 }
 
 async function drainPhase(broker, expectedDepth) {
-  const c = await connect(broker.url);
+  const c = await connect(broker.amqpUrl);
   const ch = await c.createChannel();
   const depth = (await ch.checkQueue(QUEUE)).messageCount;
   if (expectedDepth !== null && depth !== expectedDepth)
@@ -1060,18 +803,6 @@ async function drainPhase(broker, expectedDepth) {
 
 // ---------------------------------------------------------------- markdown
 
-function mdTable(head, rows) {
-  const esc = (c) => String(c).replace(/\|/g, '\\|');
-  const all = [head, ...rows].map((r) => r.map(esc));
-  const len = (c) => [...c].length;
-  const widths = head.map((_, i) => Math.max(3, ...all.map((r) => len(r[i] ?? ''))));
-  const line = (r) => `| ${r.map((c, i) => c + ' '.repeat(widths[i] - len(c))).join(' | ')} |`;
-  return [
-    line(all[0]),
-    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
-    ...all.slice(1).map(line),
-  ].join('\n');
-}
 const metMark = (ok) => (ok === null ? 'not measured' : ok ? 'met' : '**not met**');
 
 function headerLines(meta, endMeta) {
@@ -1239,31 +970,9 @@ function anomalyLines() {
   if (!anomalies.length) return ['No errors, crashes or lost messages.', ''];
   return ['Errors and anomalies:', '', ...anomalies.map((a) => `- ${a}`), ''];
 }
-const fmtSize = (b) => (b >= 1024 && b % 1024 === 0 ? `${b / 1024} KiB` : `${b} B`);
 
 // ---------------------------------------------------------------- main
 
-function gitInfo() {
-  try {
-    const commit = execFileSync('git', ['--no-optional-locks', 'rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    let modified = false;
-    try {
-      execFileSync('git', ['--no-optional-locks', 'diff', '--quiet', 'HEAD', '--', 'src'], {
-        cwd: ROOT,
-        stdio: 'ignore',
-      });
-    } catch {
-      modified = true;
-    }
-    return { commit, src_modified: modified };
-  } catch {
-    return {};
-  }
-}
 function fsOf(dir) {
   try {
     const out = execFileSync('df', ['-hT', dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
@@ -1280,7 +989,7 @@ function fsOf(dir) {
 async function main() {
   const t0 = now();
   log(`backlog: ${COMMAND}`);
-  log(`backlog: results -> ${relative(ROOT, OUT)}, log -> ${relative(ROOT, LOG)}`);
+  log(`backlog: results -> ${relative(ROOT, OUT)}, log -> ${relative(ROOT, run.LOG)}`);
   snapshot = prepareDist({ root: ROOT, build: cfg.build, log, logRaw, anomaly });
   const build = snapshot.build;
   const paging = await pagingWindow(snapshot);
@@ -1377,7 +1086,7 @@ async function main() {
   } catch (e) {
     exitCode = 1;
     anomaly(`run failed: ${e?.stack ?? e}`);
-    killAll();
+    stopAllBrokers();
   }
   const endMeta = {
     type: 'meta',
@@ -1415,7 +1124,7 @@ main().then(
   (code) => process.exit(code),
   (e) => {
     log(`backlog: FAILED: ${e?.stack ?? e}`);
-    killAll();
+    stopAllBrokers();
     process.exit(1);
   },
 );

@@ -27,28 +27,31 @@
 // docs/benchmarks.md.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  appendFileSync,
-  createReadStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { createRequire } from 'node:module';
+import { createReadStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { prepareDist } from './lib-dist.mjs';
-import { updateDurabilityDocs } from './lib-durability-docs.mjs';
+import { SwitchyardProcess } from './lib-brokers.mjs';
+import {
+  BENCH_DIR,
+  childPids,
+  commandLine,
+  createRun,
+  DOCS_FILE,
+  fmt,
+  freeName,
+  gitInfo,
+  loadAmqplib,
+  makeFail,
+  numberParsers,
+  parseCli,
+  prepareDist,
+  ROOT,
+  shq,
+  sleep,
+  updateDurabilityDocs,
+} from './lib-common.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BENCH_DIR = join(ROOT, 'bench');
-const DOCS_FILE = join(ROOT, 'docs', 'benchmarks.md');
 const QUEUE = 'bench.confirm-fsync';
 
 const HELP = `usage: node bench/confirm-fsync.mjs [flags]
@@ -74,45 +77,27 @@ fdatasync that covers its message (see the comment at the top of this file).
   -h, --help
 `;
 
-let opt;
-try {
-  ({ values: opt } = parseArgs({
-    allowNegative: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      messages: { type: 'string' },
-      publishers: { type: 'string' },
-      window: { type: 'string' },
-      size: { type: 'string' },
-      consumer: { type: 'boolean' },
-      'segment-size': { type: 'string' },
-      'strace-s': { type: 'string' },
-      'keep-trace': { type: 'boolean' },
-      'check-trace': { type: 'string' },
-      ports: { type: 'string' },
-      out: { type: 'string' },
-      docs: { type: 'boolean' },
-      build: { type: 'boolean' },
-    },
-  }));
-} catch (e) {
-  fail(`${e.message} (see --help)`);
-}
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-function fail(msg) {
-  process.stderr.write(`confirm-fsync: ${msg}\n`);
-  process.exit(2);
-}
-function num(name, v, dflt) {
-  if (v === undefined) return dflt;
-  const n = Number(String(v).replace(/[_,]/g, ''));
-  if (!Number.isInteger(n) || n <= 0) fail(`--${name} wants a positive integer, got '${v}'`);
-  return n;
-}
+const fail = makeFail('confirm-fsync');
+const opt = parseCli({
+  name: 'confirm-fsync',
+  help: HELP,
+  options: {
+    messages: { type: 'string' },
+    publishers: { type: 'string' },
+    window: { type: 'string' },
+    size: { type: 'string' },
+    consumer: { type: 'boolean' },
+    'segment-size': { type: 'string' },
+    'strace-s': { type: 'string' },
+    'keep-trace': { type: 'boolean' },
+    'check-trace': { type: 'string' },
+    ports: { type: 'string' },
+    out: { type: 'string' },
+    docs: { type: 'boolean' },
+    build: { type: 'boolean' },
+  },
+});
+const { int: num } = numberParsers(fail);
 const cfg = {
   messages: num('messages', opt.messages, 20_000),
   publishers: num('publishers', opt.publishers, 4),
@@ -129,45 +114,13 @@ const cfg = {
 };
 if (cfg.size < 16) fail('--size must be at least 16');
 if (cfg.checkTrace && !cfg.ports) fail('--check-trace needs --ports');
-const shq = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-const COMMAND = `node bench/confirm-fsync.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).map(shq).join(' ')}` : ''}`;
+const COMMAND = commandLine('node bench/confirm-fsync.mjs', process.argv.slice(2));
 
 // ---------------------------------------------------------------- output
 
-const startedAt = new Date();
-const day = startedAt.toISOString().slice(0, 10);
-function freeName(dir, stem, ext) {
-  for (let i = 1; ; i++) {
-    const f = join(dir, `${stem}-${day}${i > 1 ? `-${i}` : ''}.${ext}`);
-    if (!existsSync(f)) return f;
-  }
-}
-const OUT = resolve(opt.out ?? freeName(join(BENCH_DIR, 'results'), 'confirm-fsync', 'jsonl'));
-const LOG = `${OUT.replace(/\.jsonl$/, '')}.log`;
-mkdirSync(dirname(OUT), { recursive: true });
+const run = createRun({ stem: 'confirm-fsync', out: opt.out });
+const { OUT, startedAt, writeRow, log, logRaw, anomaly, anomalies } = run;
 mkdirSync(join(BENCH_DIR, 'results', 'tmp'), { recursive: true });
-writeFileSync(OUT, '');
-writeFileSync(LOG, '');
-const writeRow = (r) => appendFileSync(OUT, `${JSON.stringify(r)}\n`);
-const stamp = () => new Date().toISOString().slice(11, 19);
-function log(msg) {
-  const line = `[${stamp()}] ${msg}`;
-  process.stderr.write(`${line}\n`);
-  appendFileSync(LOG, `${line}\n`);
-}
-const logRaw = (line) => appendFileSync(LOG, `${line}\n`);
-const anomalies = [];
-function anomaly(msg) {
-  anomalies.push(msg);
-  log(`!! ${msg}`);
-}
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const fmt = (v, d = 0) =>
-  v === null || v === undefined || Number.isNaN(v)
-    ? '-'
-    : typeof v === 'number'
-      ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-      : String(v);
 
 // ---------------------------------------------------------------- body marker
 
@@ -438,36 +391,8 @@ async function replay(traceFile, portToPub, withSyncs, withDirSyncs = withSyncs)
 
 // ---------------------------------------------------------------- the run
 
-function loadAmqp() {
-  for (const base of [
-    join(ROOT, 'package.json'),
-    join(BENCH_DIR, 'node_modules', '.cache', 'broker-bench', 'package.json'),
-  ]) {
-    try {
-      const req = createRequire(base);
-      const amqp = req('amqplib');
-      let dir = dirname(req.resolve('amqplib'));
-      while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-      return { amqp, version: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version };
-    } catch {}
-  }
-  throw new Error('amqplib not found: run npm install');
-}
-
-function childPids(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
 async function runTraced(traceFile) {
-  const { amqp, version } = loadAmqp();
+  const { amqp, version } = loadAmqplib();
   const snapshot = prepareDist({ root: ROOT, build: cfg.build, log, logRaw, anomaly });
   const dataDir = mkdtempSync(join(os.tmpdir(), 'switchyard-confirm-fsync-'));
   const straceArgs = [
@@ -484,14 +409,8 @@ async function runTraced(traceFile) {
     '-o',
     traceFile,
     process.execPath,
-    ...snapshot.nodeFlags,
-    snapshot.main,
-    '--host',
-    '127.0.0.1',
-    '--amqp-port',
-    '0',
-    '--data-dir',
-    dataDir,
+    // the same command line as every bench start: AMQP on an ephemeral port, other listeners off
+    ...new SwitchyardProcess({ snapshot, ctx: run, ports: { amqp: 0 } }).args(dataDir),
   ];
   logRaw(`$ strace ${straceArgs.map(shq).join(' ')}`);
   const env = { ...process.env };
@@ -616,14 +535,6 @@ async function runTraced(traceFile) {
   return client;
 }
 
-function gitInfo() {
-  const r = spawnSync('git', ['--no-optional-locks', 'rev-parse', '--short', 'HEAD'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
-  const d = spawnSync('git', ['--no-optional-locks', 'diff', '--quiet', 'HEAD', '--', 'src'], { cwd: ROOT });
-  return r.status === 0 ? { commit: r.stdout.trim(), src_modified: d.status !== 0 } : {};
-}
 function pct(a, p) {
   if (!a.length) return null;
   const s = [...a].sort((x, y) => x - y);
@@ -633,7 +544,8 @@ function pct(a, p) {
 async function main() {
   const t0 = Date.now();
   log(`confirm-fsync: ${COMMAND}`);
-  const traceFile = cfg.checkTrace ?? freeName(join(BENCH_DIR, 'results', 'tmp'), 'confirm-fsync', 'trace');
+  const traceFile =
+    cfg.checkTrace ?? freeName(join(BENCH_DIR, 'results', 'tmp'), 'confirm-fsync', 'trace', run.day);
   let client = null;
   if (!cfg.checkTrace) {
     if (spawnSync('strace', ['-V']).status !== 0) fail('strace is not installed');

@@ -12,37 +12,47 @@
 //
 // Output: raw JSON lines in bench/results/amqp-<date>.jsonl (first line: run metadata), a log next
 // to it, a markdown section on stdout, and docs/benchmarks.md rewritten (intro + latest table, older
-// tables kept under "History"; the "Durability" section written by bench/backlog.mjs is kept as it
-// is). --quick runs go to bench/results/tmp/ and leave the docs alone.
-import { spawn, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  appendFileSync,
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+// tables kept under "History"; the sections other scripts own, "Durability" (bench/backlog.mjs,
+// bench/confirm-fsync.mjs) and "MQTT" (bench/mqtt.mjs), are kept as they are; see lib-common.mjs).
+// --quick runs go to bench/results/tmp/ and leave the docs alone.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
-import os from 'node:os';
-import { dirname, join, relative, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { distState, pagingWindow, snapshotDist } from './lib-dist.mjs';
+import { join, relative } from 'node:path';
+import {
+  ensureHarness,
+  HARNESS,
+  HARNESS_SRC,
+  isLocal,
+  loadHarness,
+  portOpen,
+  runHarness as harnessRun,
+  stopAllBrokers,
+  SwitchyardProcess,
+  urlHostPort,
+} from './lib-brokers.mjs';
+import {
+  commandLine,
+  createRun,
+  DOCS_FILE,
+  fmt,
+  fmtSize,
+  gitInfo,
+  loadavg,
+  machineInfo,
+  makeFail,
+  mdTable,
+  median,
+  numberParsers,
+  pagingWindow,
+  parseCli,
+  parseSize,
+  prepareDist,
+  ROOT,
+  sleep,
+  takeOwnedSections,
+} from './lib-common.mjs';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const BENCH_DIR = join(ROOT, 'bench');
-const DOCS_FILE = join(ROOT, 'docs', 'benchmarks.md');
-// The shared folder sits beside the project's checkout (as on the developers' machines and in CI).
-const DEFAULT_HARNESS_SRC = resolve(ROOT, '..', 'shared', 'broker-bench');
 // run order: amqp-confirm last, so its disk traffic (and RabbitMQ's lazy cleanup of its durable
 // queue) does not overlap the transient scenarios
 const ALL_SCENARIOS = ['amqp-connections', 'amqp-throughput', 'amqp-latency', 'amqp-confirm'];
@@ -93,18 +103,12 @@ Run control and output:
 
 // ---------------------------------------------------------------- arguments
 
-function parseCli() {
-  try {
-    return parseArgs(CLI);
-  } catch (e) {
-    process.stderr.write(`bench: ${e.message}\n(see npm run bench -- --help)\n`);
-    process.exit(2);
-  }
-}
-const CLI = {
-  allowNegative: true,
+const fail = makeFail('bench');
+const opt = parseCli({
+  name: 'bench',
+  hint: 'npm run bench -- --help',
+  help: HELP,
   options: {
-    help: { type: 'boolean', short: 'h' },
     scenarios: { type: 'string', short: 's' },
     sizes: { type: 'string' },
     'confirm-sizes': { type: 'string' },
@@ -126,29 +130,8 @@ const CLI = {
     docs: { type: 'boolean' },
     build: { type: 'boolean' },
   },
-  strict: true,
-};
-const { values: opt } = parseCli();
-if (opt.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-
-function parseSize(s) {
-  const m = /^(\d+(?:\.\d+)?)\s*([kKmM]?)i?[bB]?$/.exec(String(s).trim());
-  if (!m) throw new Error(`bad size '${s}'`);
-  return Math.round(Number(m[1]) * { '': 1, k: 1024, K: 1024, m: 1048576, M: 1048576 }[m[2]]);
-}
-function posNum(name, v, dflt) {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) fail(`--${name} wants a positive number, got '${v}'`);
-  return n;
-}
-function fail(msg) {
-  process.stderr.write(`bench: ${msg}\n`);
-  process.exit(2);
-}
+});
+const { posNum } = numberParsers(fail);
 
 const quick = !!opt.quick;
 const cfg = {
@@ -196,291 +179,26 @@ if (cfg.targetUrl) {
     fail(`bad --target-url '${cfg.targetUrl}'`);
   }
 }
-
-const shq = (s) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-const argv = process.argv.slice(2);
-const COMMAND = argv.length ? `npm run bench -- ${argv.map(shq).join(' ')}` : 'npm run bench';
+const COMMAND = commandLine('npm run bench', process.argv.slice(2), ' -- ');
 
 // ---------------------------------------------------------------- output files and logging
 
-const startedAt = new Date();
-const day = startedAt.toISOString().slice(0, 10);
-function defaultOut() {
-  const dir = join(BENCH_DIR, 'results', quick ? 'tmp' : '');
-  for (let i = 1; ; i++) {
-    const f = join(dir, `amqp-${day}${i > 1 ? `-${i}` : ''}.jsonl`);
-    if (!existsSync(f)) return f;
-  }
-}
-const OUT = resolve(opt.out ?? defaultOut());
-const LOG = `${OUT.replace(/\.jsonl$/, '')}.log`;
-mkdirSync(dirname(OUT), { recursive: true });
-writeFileSync(OUT, '');
-writeFileSync(LOG, '');
-
-const stamp = () => new Date().toISOString().slice(11, 19);
-function log(msg) {
-  const line = `[${stamp()}] ${msg}`;
-  process.stderr.write(`${line}\n`);
-  appendFileSync(LOG, `${line}\n`);
-}
-const logRaw = (line) => appendFileSync(LOG, `${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const anomalies = []; // things the report must mention (crashes, build failures, skipped peers)
-
-// ---------------------------------------------------------------- child processes
-
-const children = new Set();
-/**
- * Runs a command with a time bound. Lines of stdout/stderr go to the callbacks and the log.
- * Resolves {code, signal, timedOut, stdoutLines, stderrTail}; never rejects.
- */
-function runChild(cmd, args, { cwd = ROOT, timeoutS, onStdout, onStderr, label = cmd } = {}) {
-  return new Promise((res) => {
-    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    const stdoutLines = [];
-    const stderrTail = [];
-    let timedOut = false;
-    let killTimer = null;
-    const timer = timeoutS
-      ? setTimeout(() => {
-          timedOut = true;
-          log(`${label}: timed out after ${timeoutS} s, sending SIGTERM to pid ${child.pid}`);
-          child.kill('SIGTERM');
-          killTimer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        }, timeoutS * 1000)
-      : null;
-    createInterface({ input: child.stdout }).on('line', (l) => {
-      stdoutLines.push(l);
-      (onStdout ?? logRaw)(l);
-    });
-    createInterface({ input: child.stderr }).on('line', (l) => {
-      stderrTail.push(l);
-      if (stderrTail.length > 40) stderrTail.shift();
-      (onStderr ?? logRaw)(l);
-    });
-    const done = (code, signal, err) => {
-      clearTimeout(timer);
-      clearTimeout(killTimer);
-      children.delete(child);
-      if (err) stderrTail.push(String(err.message ?? err));
-      res({ code, signal, timedOut, stdoutLines, stderrTail });
-    };
-    child.on('error', (e) => done(null, null, e));
-    child.on('close', (code, signal) => done(code, signal));
-  });
-}
+const run = createRun({ stem: 'amqp', tmp: quick, out: opt.out });
+const { OUT, log, logRaw, anomalies, startedAt } = run;
+const writeRow = run.writeRow;
 
 let sy = null; // the Switchyard we started, if any
 let snapshot = null; // the copy of dist/ it runs from
 let paging = null; // its durable-queue paging window { messages, bytes }
 function cleanupAndExit(code) {
-  for (const c of children) c.kill('SIGTERM');
-  if (sy?.child && sy.child.exitCode === null) sy.child.kill('SIGTERM');
+  for (const c of run.children) c.kill('SIGTERM');
+  stopAllBrokers();
   process.exit(code);
 }
 process.on('SIGINT', () => cleanupAndExit(130));
 process.on('SIGTERM', () => cleanupAndExit(143));
 
-// ---------------------------------------------------------------- harness cache
-
-const HARNESS_SRC = resolve(process.env.BROKER_BENCH_DIR ?? DEFAULT_HARNESS_SRC);
-// In a node_modules/.cache folder: git, biome, eslint and tsc all leave node_modules alone.
-const HARNESS = join(BENCH_DIR, 'node_modules', '.cache', 'broker-bench');
-const SKIP = new Set(['node_modules', 'results', '.git']);
-
-function listFiles(dir, base = dir, out = []) {
-  for (const name of readdirSync(dir).sort()) {
-    if (dir === base && SKIP.has(name)) continue;
-    const p = join(dir, name);
-    const st = statSync(p);
-    if (st.isDirectory()) listFiles(p, base, out);
-    else if (st.isFile()) out.push(relative(base, p));
-  }
-  return out;
-}
-const sha = (buf) => createHash('sha256').update(buf).digest('hex');
-
-async function ensureHarness() {
-  if (!existsSync(join(HARNESS_SRC, 'bin', 'bench.js'))) {
-    throw new Error(`harness not found at ${HARNESS_SRC} (set BROKER_BENCH_DIR)`);
-  }
-  const files = listFiles(HARNESS_SRC);
-  const h = createHash('sha256');
-  for (const f of files)
-    h.update(f)
-      .update('\0')
-      .update(readFileSync(join(HARNESS_SRC, f)));
-  const want = { files: h.digest('hex'), lock: sha(readFileSync(join(HARNESS_SRC, 'package-lock.json'))) };
-  const stampFile = join(HARNESS, '.stamp.json');
-  let have = {};
-  try {
-    have = JSON.parse(readFileSync(stampFile, 'utf8'));
-  } catch {}
-  if (have.files !== want.files) {
-    log(`harness: copying ${HARNESS_SRC} -> ${relative(ROOT, HARNESS)}`);
-    mkdirSync(HARNESS, { recursive: true });
-    for (const name of readdirSync(HARNESS)) {
-      if (name !== 'node_modules') rmSync(join(HARNESS, name), { recursive: true, force: true });
-    }
-    for (const f of files) {
-      const dst = join(HARNESS, f);
-      mkdirSync(dirname(dst), { recursive: true });
-      copyFileSync(join(HARNESS_SRC, f), dst);
-      chmodSync(dst, statSync(join(HARNESS_SRC, f)).mode & 0o111 ? 0o755 : 0o644); // source is read-only
-    }
-  }
-  if (have.lock !== want.lock || !existsSync(join(HARNESS, 'node_modules'))) {
-    log('harness: npm ci');
-    const r = await runChild('npm', ['ci', '--no-audit', '--no-fund'], {
-      cwd: HARNESS,
-      timeoutS: 600,
-      label: 'npm ci',
-    });
-    if (r.code !== 0)
-      throw new Error(`npm ci in ${HARNESS} failed (exit ${r.code}): ${r.stderrTail.join('\n')}`);
-  }
-  writeFileSync(stampFile, `${JSON.stringify(want)}\n`);
-}
-
-// ---------------------------------------------------------------- build
-
-async function ensureBuild() {
-  const { distMain, stale } = distState(ROOT);
-  if (!stale) return 'up to date';
-  if (!cfg.build) {
-    if (!existsSync(distMain)) throw new Error('dist/ is missing and --no-build was given');
-    anomalies.push('dist/ is older than src/ and --no-build was given: benchmarked the existing dist/.');
-    return 'stale (--no-build)';
-  }
-  log('build: npm run build (dist/ missing or older than src/)');
-  const r = await runChild('npm', ['run', 'build'], { timeoutS: 300, label: 'npm run build' });
-  if (r.code === 0) return 'rebuilt';
-  const msg = `npm run build failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stdoutLines.slice(-10).join(' | ')} ${r.stderrTail.slice(-10).join(' | ')}`;
-  if (!existsSync(distMain)) throw new Error(msg);
-  anomalies.push(`${msg}. Benchmarked the existing (older) dist/.`);
-  log(`build: FAILED, using the existing dist/ (${msg})`);
-  return 'build failed, existing dist/ used';
-}
-
-// ---------------------------------------------------------------- Switchyard process
-
-class Switchyard {
-  constructor() {
-    this.child = null;
-    this.starts = 0;
-    this.expectedExit = false;
-  }
-
-  async start() {
-    this.dataDir = mkdtempSync(join(os.tmpdir(), 'switchyard-bench-'));
-    this.expectedExit = false;
-    this.starts++;
-    // Run as bin/switchyard.js runs it (with its shebang's Node flags), from the snapshot of dist/
-    // taken at the start: a rebuild of dist/ during the run (src/ being edited) cannot change the
-    // code between the items.
-    const child = spawn(
-      process.execPath,
-      [
-        ...snapshot.nodeFlags,
-        snapshot.main,
-        '--host',
-        '127.0.0.1',
-        '--amqp-port',
-        '0',
-        '--data-dir',
-        this.dataDir,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
-    this.stderrTail = [];
-    const exited = new Promise((r) => child.on('close', (code, signal) => r({ code, signal })));
-    this.exited = exited;
-    void exited.then(({ code, signal }) => {
-      if (!this.expectedExit) {
-        const what = `Switchyard (pid ${child.pid}) exited unexpectedly: code ${code}, signal ${signal}; stderr: ${this.stderrTail.slice(-15).join(' | ') || '(empty)'}`;
-        anomalies.push(what);
-        log(`!! ${what}`);
-      }
-    });
-    const listening = new Promise((res, rej) => {
-      const t = setTimeout(() => rej(new Error('Switchyard did not print "listening" within 30 s')), 30_000);
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        logRaw(`[switchyard] ${l}`);
-        const m = /amqp listening on (\S+):(\d+)/.exec(l);
-        if (m) {
-          clearTimeout(t);
-          res({ host: m[1], port: Number(m[2]) });
-        }
-      });
-      createInterface({ input: child.stderr }).on('line', (l) => {
-        logRaw(`[switchyard:err] ${l}`);
-        this.stderrTail.push(l);
-        if (this.stderrTail.length > 40) this.stderrTail.shift();
-      });
-      void exited.then(({ code, signal }) => {
-        clearTimeout(t);
-        rej(
-          new Error(
-            `Switchyard exited before listening (code ${code}, signal ${signal}): ${this.stderrTail.join(' | ')}`,
-          ),
-        );
-      });
-    });
-    const { host, port } = await listening;
-    this.port = port;
-    this.url = `amqp://guest:guest@${host}:${port}`;
-    log(`switchyard: started pid ${child.pid}, ${host}:${port}`);
-    return this;
-  }
-
-  get alive() {
-    return this.child !== null && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  get pid() {
-    return this.child?.pid ?? null;
-  }
-
-  async stop() {
-    if (!this.child) return;
-    const child = this.child;
-    this.expectedExit = true;
-    if (this.alive) {
-      child.kill('SIGTERM');
-      const r = await Promise.race([this.exited, sleep(12_000).then(() => null)]);
-      if (r === null) {
-        anomalies.push(`Switchyard (pid ${child.pid}) did not stop within 12 s of SIGTERM; killed.`);
-        child.kill('SIGKILL');
-        await this.exited;
-      }
-    }
-    this.child = null;
-    rmSync(this.dataDir, { recursive: true, force: true });
-  }
-}
-
 // ---------------------------------------------------------------- probes
-
-function portOpen(host, port, timeoutMs = 2000) {
-  return new Promise((res) => {
-    const s = net.connect({ host, port });
-    const end = (ok) => {
-      s.destroy();
-      res(ok);
-    };
-    s.setTimeout(timeoutMs, () => end(false));
-    s.on('connect', () => end(true));
-    s.on('error', () => end(false));
-  });
-}
-const urlHostPort = (u) => {
-  const x = new URL(u);
-  return { host: x.hostname.replace(/^\[|\]$/g, ''), port: Number(x.port) || 5672 };
-};
-const isLocal = (u) => ['127.0.0.1', 'localhost', '::1'].includes(urlHostPort(u).host);
 
 /** AMQP server properties (product, version) via the harness's amqplib; null on failure. */
 async function serverProps(url) {
@@ -564,38 +282,20 @@ function rabbitConnections(rabbit) {
   log(`rabbitmq: ${note}`);
   return k;
 }
-
 // ---------------------------------------------------------------- one harness invocation
 
 const BENCH_TAG = 'switchyard-bench';
 const flowTimeout = () => cfg.timeout ?? Math.ceil(cfg.warmup + cfg.duration + 2 * cfg.drain + 150);
 const connTimeout = (maxOpen) => cfg.timeout ?? maxOpen + 150;
 
-function writeRow(r) {
-  appendFileSync(OUT, `${JSON.stringify(r)}\n`);
-}
-
 /**
  * item: {scenario, size?, rate?}; target: {name, url, pid ('auto' | number | null), note?}
  * Returns the result rows written (a synthetic error row when the harness produced none).
  */
-async function runHarness(item, target, run) {
+async function runHarness(item, target, pass) {
   const maxOpen = quick ? 60 : 120;
-  const args = [
-    join(HARNESS, 'bin', 'bench.js'),
-    '-s',
-    item.scenario,
-    '--target',
-    target.name,
-    '--url',
-    target.url,
-    '--run',
-    String(run),
-    '--tag',
-    BENCH_TAG,
-    '--format',
-    'json',
-  ];
+  const args = ['-s', item.scenario, '--target', target.name, '--url', target.url];
+  args.push('--run', String(pass), '--tag', BENCH_TAG, '--format', 'json');
   if (target.pid) args.push('--broker-pid', String(target.pid));
   if (item.scenario === 'amqp-connections') {
     args.push('--connections', String(target.connections ?? cfg.connections), '--max-open', String(maxOpen));
@@ -615,64 +315,30 @@ async function runHarness(item, target, run) {
   }
   const timeoutS = item.scenario === 'amqp-connections' ? connTimeout(maxOpen) : flowTimeout();
   const label = `${item.scenario} ${target.name} ${describeItem(item, target)}`;
-  log(`run ${run}: ${label}${target.pid ? ` (broker pid ${target.pid})` : ''}`);
-  logRaw(`$ node ${args.map(shq).join(' ')}`);
-  const rows = [];
-  const r = await runChild(process.execPath, args, {
-    cwd: HARNESS,
-    timeoutS,
+  log(`run ${pass}: ${label}${target.pid ? ` (broker pid ${target.pid})` : ''}`);
+  return harnessRun(run, {
+    args,
     label,
-    onStdout: (l) => {
-      logRaw(l);
-      if (!l.startsWith('{')) return;
-      try {
-        const row = JSON.parse(l);
-        if (target.note) row.runner_note = target.note;
-        if (target.fresh !== undefined && item.scenario === 'amqp-connections')
-          row.fresh_process = target.fresh;
-        rows.push(row);
-        writeRow(row);
-      } catch {}
+    timeoutS,
+    decorate: (row) => {
+      if (target.note) row.runner_note = target.note;
+      if (target.fresh !== undefined && item.scenario === 'amqp-connections')
+        row.fresh_process = target.fresh;
     },
-    onStderr: (l) => {
-      logRaw(`  ${l}`);
-      if (/^\s+(->|!!)/.test(l)) process.stderr.write(`           ${l.trim()}\n`);
-    },
-  });
-  if (!rows.length) {
-    const error = `harness produced no result (exit ${r.code}${r.signal ? `, signal ${r.signal}` : ''}${r.timedOut ? `, killed after ${timeoutS} s timeout` : ''}): ${r.stderrTail.slice(-8).join(' | ')}`;
-    const row = {
+    errorBase: {
       scenario: item.scenario,
       target: target.name,
       ...(item.scenario === 'amqp-connections'
         ? { connections_target: target.connections ?? cfg.connections }
         : { size: item.size, rate_target: item.rate ?? 0 }),
-      error,
-      synthetic: true,
       tag: BENCH_TAG,
-      run,
-      ts: new Date().toISOString(),
-      loadavg_1m: Math.round(os.loadavg()[0] * 100) / 100,
-    };
-    writeRow(row);
-    rows.push(row);
-    log(`  !! ${error}`);
-  } else if (r.timedOut) {
-    anomalies.push(`${label}: harness killed after the ${timeoutS} s timeout (after writing its result).`);
-  }
-  return rows;
+      run: pass,
+    },
+  });
 }
 
 const pagingText = () =>
   paging ? `${fmt(paging.messages)} messages${paging.bytes ? ` or ${fmtSize(paging.bytes)}` : ''}` : '?';
-const fmtSize = (b) =>
-  b == null
-    ? '-'
-    : b >= 1048576 && b % 1048576 === 0
-      ? `${b / 1048576} MiB`
-      : b >= 1024 && b % 1024 === 0
-        ? `${b / 1024} KiB`
-        : `${b} B`;
 function describeItem(item, target) {
   if (item.scenario === 'amqp-connections') return `K=${target?.connections ?? cfg.connections}`;
   return `${fmtSize(item.size)}${item.rate ? ` @${item.rate}/s` : ''}`;
@@ -687,35 +353,11 @@ function matrix(scenario) {
 
 // ---------------------------------------------------------------- markdown
 
-const fmt = (v, d = 0) =>
-  v === null || v === undefined || Number.isNaN(v)
-    ? '-'
-    : typeof v === 'number'
-      ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d })
-      : String(v);
 const cpuPerMsg = (r) =>
   typeof r?.broker_cpu_pct === 'number' && r.msgs_per_s > 0
     ? ((r.broker_cpu_pct / 100) * 1e6) / r.msgs_per_s
     : null;
 /** Markdown table with padded columns (the layout biome's markdown formatter wants). */
-function mdTable(head, rows) {
-  const esc = (c) => String(c).replace(/\|/g, '\\|');
-  const all = [head, ...rows].map((r) => r.map(esc));
-  const len = (c) => [...c].length;
-  const widths = head.map((_, i) => Math.max(3, ...all.map((r) => len(r[i] ?? ''))));
-  const line = (r) => `| ${r.map((c, i) => c + ' '.repeat(widths[i] - len(c))).join(' | ')} |`;
-  return [
-    line(all[0]),
-    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
-    ...all.slice(1).map(line),
-  ].join('\n');
-}
-
-function median(a) {
-  if (!a.length) return null;
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** rows of one (scenario, item) and target, sorted by run */
 function pick(rows, target, match) {
@@ -1053,10 +695,8 @@ function buildSection(meta, rows, endMeta) {
 
 const BLOCK_START = /<!-- bench-run:start (\S+) -->/;
 const BLOCK_END = '<!-- bench-run:end -->';
-// The "Durability" section belongs to bench/backlog.mjs: kept verbatim, between the latest results
-// and the history.
-const DURABILITY_START = '<!-- durability:start -->';
-const DURABILITY_END = '<!-- durability:end -->';
+// The sections other scripts own ("Durability", "MQTT"; see lib-common.mjs) are kept verbatim, between
+// the latest results and the history.
 
 function intro(meta) {
   return `# Benchmarks
@@ -1126,8 +766,9 @@ both alike. The harness's own tables for a results file:
 Targets Switchyard must reach: transient 1 KiB throughput >= 1.3x RabbitMQ's; persistent + confirm
 (amqp-confirm) 1 KiB throughput >= 2x RabbitMQ's, with every confirm sent after the fsync that holds
 its message; p99 latency at 10,000 msg/s no worse than RabbitMQ's; <= 10 KiB RSS per idle AMQP
-connection. The backlog and recovery targets are under "Durability" below the latest results. Where
-the broker's time goes (a CPU profile of the hot path): [performance.md](performance.md).
+connection. The backlog and recovery targets are under "Durability" below the latest results, and the
+MQTT front end against Mosquitto under "MQTT" (bench/mqtt.mjs). Where the broker's time goes (a CPU
+profile of the hot path): [performance.md](performance.md).
 
 ## Latest results
 
@@ -1137,18 +778,12 @@ The latest table below was made with \`${meta.command}\`.
 }
 
 function updateDocs(section, meta) {
-  let old = '';
+  let current = '';
   try {
-    old = readFileSync(DOCS_FILE, 'utf8');
+    current = readFileSync(DOCS_FILE, 'utf8');
   } catch {}
   const blocks = [];
-  let durability = null;
-  const ds = old.indexOf(DURABILITY_START);
-  const de = old.indexOf(DURABILITY_END, ds);
-  if (ds >= 0 && de > ds) {
-    durability = old.slice(ds, de + DURABILITY_END.length);
-    old = old.slice(0, ds) + old.slice(de + DURABILITY_END.length);
-  }
+  const { rest: old, sections: owned } = takeOwnedSections(current);
   const lines = old.split('\n');
   let cur = null;
   for (const l of lines) {
@@ -1171,7 +806,7 @@ function updateDocs(section, meta) {
     '',
     block,
     '',
-    ...(durability ? [durability, ''] : []),
+    ...owned.flatMap((s) => [s, '']),
     '## History',
     '',
     blocks.length ? blocks.join('\n\n') : 'No earlier runs.',
@@ -1182,40 +817,26 @@ function updateDocs(section, meta) {
 
 // ---------------------------------------------------------------- main
 
-async function gitInfo() {
-  try {
-    const commit = execFileSync('git', ['--no-optional-locks', 'rev-parse', '--short', 'HEAD'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    }).trim();
-    let modified = false;
-    try {
-      execFileSync('git', ['--no-optional-locks', 'diff', '--quiet', 'HEAD', '--', 'src'], {
-        cwd: ROOT,
-        stdio: 'ignore',
-      });
-    } catch {
-      modified = true;
-    }
-    return { commit, src_modified: modified };
-  } catch {
-    return {};
-  }
-}
-
 async function main() {
   const t0 = Date.now();
   log(`bench: ${COMMAND}`);
-  log(`bench: results -> ${relative(ROOT, OUT)}, log -> ${relative(ROOT, LOG)}`);
-  await ensureHarness();
-  const { libVersions } = await import(pathToFileURL(join(HARNESS, 'src', 'adapters', 'index.js')).href);
-  const { pidListeningOn } = await import(pathToFileURL(join(HARNESS, 'src', 'proc.js')).href);
+  log(`bench: results -> ${relative(ROOT, OUT)}, log -> ${relative(ROOT, run.LOG)}`);
+  await ensureHarness({ log, runChild: run.runChild });
+  const { libVersions, pidListeningOn } = await loadHarness();
 
   let build = 'not needed (--target-url)';
   if (!cfg.targetUrl) {
-    build = await ensureBuild();
-    snapshot = snapshotDist(ROOT);
+    snapshot = prepareDist({
+      root: ROOT,
+      build: cfg.build,
+      log,
+      logRaw,
+      anomaly: (m) => {
+        anomalies.push(m);
+        log(`build: ${m}`);
+      },
+    });
+    build = snapshot.build;
     paging = await pagingWindow(snapshot);
     log(`switchyard: running from ${relative(ROOT, snapshot.dir)} (node ${snapshot.nodeFlags.join(' ')})`);
   }
@@ -1270,10 +891,10 @@ async function main() {
         'amqp-confirm ran on the already running Switchyard (--target-url): not on a fresh data dir.',
       );
   } else {
-    sy = new Switchyard();
+    sy = new SwitchyardProcess({ snapshot, ctx: run, ports: { amqp: 0 } });
     await sy.start();
   }
-  const syProps = await serverProps(cfg.targetUrl ?? sy.url);
+  const syProps = await serverProps(cfg.targetUrl ?? sy.url('amqp'));
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 
   const meta = {
@@ -1281,18 +902,13 @@ async function main() {
     runner: 'switchyard bench/run.mjs',
     date: startedAt.toISOString(),
     command: COMMAND,
-    host: os.hostname(),
-    cpus: os.cpus().length,
-    cpu_model: os.cpus()[0]?.model?.trim() ?? 'CPU',
-    mem_gb: Math.round(os.totalmem() / 2 ** 30),
-    kernel: `${os.type()} ${os.release()}`,
-    node: process.version,
+    ...machineInfo(),
     libs: libVersions(),
     harness: HARNESS_SRC,
     // brokers: one string each, as the harness's bin/report.js prints them; details below
     brokers: {},
     broker_details: {
-      switchyard: { version: pkg.version, ...(await gitInfo()), server_properties: syProps },
+      switchyard: { version: pkg.version, ...gitInfo(), server_properties: syProps },
       rabbitmq: rabbit ? rabbit.props : null,
     },
     switchyard_url: cfg.targetUrl ? cfg.targetUrl.replace(/:[^:@/]*@/, ':***@') : null,
@@ -1312,7 +928,7 @@ async function main() {
       repeat: cfg.repeat,
       quick,
     },
-    loadavg_at_start: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    loadavg_at_start: loadavg(),
   };
   const sd = meta.broker_details.switchyard;
   meta.brokers.switchyard = `${sd.version}${sd.commit ? ` (commit ${sd.commit}${sd.src_modified ? ', src/ modified' : ''})` : ''}`;
@@ -1320,8 +936,8 @@ async function main() {
   writeRow(meta);
 
   const rows = [];
-  for (let run = 1; run <= cfg.repeat; run++) {
-    if (cfg.repeat > 1) log(`pass ${run} of ${cfg.repeat}`);
+  for (let pass = 1; pass <= cfg.repeat; pass++) {
+    if (cfg.repeat > 1) log(`pass ${pass} of ${cfg.repeat}`);
     for (const scenario of cfg.scenarios) {
       for (const item of matrix(scenario)) {
         // Switchyard first
@@ -1342,16 +958,16 @@ async function main() {
           }
           syTarget = {
             name: SY,
-            url: sy.url,
+            url: sy.url('amqp'),
             pid: sy.pid,
             fresh: scenario === 'amqp-connections',
             ...(scenario === 'amqp-confirm' ? { note: 'fresh process and data dir' } : {}),
           };
         }
-        rows.push(...(await runHarness(item, syTarget, run)));
+        rows.push(...(await runHarness(item, syTarget, pass)));
         if (rabbit) {
           if (scenario === 'amqp-connections') rabbit.connections = rabbitConnections(rabbit);
-          rows.push(...(await runHarness(item, rabbit, run)));
+          rows.push(...(await runHarness(item, rabbit, pass)));
         }
       }
     }
@@ -1364,7 +980,7 @@ async function main() {
     phase: 'end',
     date: new Date().toISOString(),
     duration_s: Math.round((Date.now() - t0) / 1000),
-    loadavg_at_end: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    loadavg_at_end: loadavg(),
     switchyard_starts: sy?.starts ?? 0,
     anomalies,
   };
