@@ -143,9 +143,6 @@ function copyOut(b: Buffer): Buffer {
   return c;
 }
 
-const V4 = Object.freeze({ protocolVersion: 4 });
-const V5 = Object.freeze({ protocolVersion: 5 });
-
 /**
  * Splits a byte stream into packets and parses them; throws MqttError on bad input.
  *
@@ -155,7 +152,11 @@ const V5 = Object.freeze({ protocolVersion: 5 });
  * otherwise parsed in place.
  */
 export class PacketReader {
-  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  /**
+   * mqtt-packet's parser, for everything parseHot leaves to it; made on first use and dropped
+   * after the CONNECT, so an idle connection has none.
+   */
+  private parser: ReturnType<typeof mqttPacket.parser> | undefined;
   private parsed: Packet | undefined;
   private parseError: Error | undefined;
   /** A packet cut by the end of a read: its whole size, allocated, filled up to `filled`. */
@@ -170,14 +171,22 @@ export class PacketReader {
     /** Largest packet accepted, whole (fixed header included). */
     public maxPacketSize: number,
     private readonly owner: { onPacket(p: Packet, raw: Buffer): void },
-  ) {
-    const internals = this.parser as unknown as ParserInternals;
-    internals._resetState = resetState;
-    internals._resetState();
-    // The parser's two events arrive through one shared function instead of two listeners
-    // (closures) per connection.
-    internals.emit = parserEmit;
-    internals.reader = this;
+  ) {}
+
+  private getParser(): ReturnType<typeof mqttPacket.parser> {
+    let parser = this.parser;
+    if (parser === undefined) {
+      parser = mqttPacket.parser({ protocolVersion: this.version as 4 | 5 });
+      const internals = parser as unknown as ParserInternals;
+      internals._resetState = resetState;
+      internals._resetState();
+      // The parser's two events arrive through one shared function instead of two listeners
+      // (closures) per connection.
+      internals.emit = parserEmit;
+      internals.reader = this;
+      this.parser = parser;
+    }
+    return parser;
   }
 
   /** Called by parserEmit. */
@@ -230,9 +239,12 @@ export class PacketReader {
     }
   }
 
-  /** Drops mqtt-packet's copy of the CONNECT (it keeps the last one as its settings). */
+  /**
+   * Drops the parser after the CONNECT (it keeps that packet as its settings); the next packet
+   * that needs one gets a parser set up for the version the CONNECT chose.
+   */
   forgetConnect(): void {
-    (this.parser as unknown as { settings: object }).settings = this.version === 5 ? V5 : V4;
+    this.parser = undefined;
   }
 
   /** `owned`: raw is the reader's own copy (else a view of the caller's reused chunk). */
@@ -248,7 +260,7 @@ export class PacketReader {
     // mqtt-packet keeps views of the packet (payload, password, properties): give it a copy.
     if (!owned) raw = copyOut(raw);
     try {
-      this.parser.parse(raw);
+      this.getParser().parse(raw);
     } catch (e) {
       // A field that runs past the packet's end: mqtt-packet reads beyond it instead of checking.
       this.parseError ??= e instanceof Error ? e : new Error(String(e));

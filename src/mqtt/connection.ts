@@ -1205,6 +1205,8 @@ export class MqttConnection {
         return;
       }
     }
+    // Idle connections hold no queue (replies are rare once the session is set up).
+    if (q.length === 0 && this.replies === q) this.replies = undefined;
   }
 
   /** Nothing may be acknowledged after a failed write: the client must retry elsewhere. */

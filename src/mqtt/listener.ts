@@ -31,13 +31,38 @@ function onSocketRead(this: ReadingSocket, nread: number, buf: Buffer): boolean 
   return true;
 }
 
+/**
+ * Node keeps a socket's `onread` in two symbol-keyed fields, and offers the option only to sockets
+ * it creates for a caller, not to accepted ones. The fields are found on a probe socket; where
+ * they are not there, accepted sockets stay as they are (a buffer per read, 'data' events).
+ */
+const userBufferFields = (() => {
+  const probe = new NetSocket({
+    onread: { buffer: Buffer.alloc(1), callback: () => true },
+  } as ConstructorParameters<typeof NetSocket>[0]);
+  const symbols = Object.getOwnPropertySymbols(probe);
+  probe.destroy();
+  const buffer = symbols.find((x) => x.description === 'kBuffer');
+  const callback = symbols.find((x) => x.description === 'kBufferCb');
+  return buffer !== undefined && callback !== undefined ? { buffer, callback } : undefined;
+})();
+
+/** Makes an accepted (still paused) socket read into READ_BUFFER and hand chunks to `c`. */
+function readIntoSharedBuffer(socket: Socket, c: MqttConnection): void {
+  const handle = (socket as unknown as { _handle?: { useUserBuffer?(b: Buffer): void } })._handle;
+  if (userBufferFields === undefined || typeof handle?.useUserBuffer !== 'function') return;
+  const fields = socket as unknown as Record<symbol, unknown>;
+  fields[userBufferFields.buffer] = READ_BUFFER;
+  fields[userBufferFields.callback] = onSocketRead;
+  (socket as ReadingSocket)[kOwner] = c;
+  handle.useUserBuffer(READ_BUFFER);
+}
+
 export async function listenMqtt(fe: MqttFrontEnd, host: string, port: number): Promise<MqttListener> {
-  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted: Socket) => {
-    const remoteAddress = accepted.remoteAddress ?? '';
-    const socket = withSharedReadBuffer(accepted);
+  const server: Server = createServer({ noDelay: true, pauseOnConnect: true }, (socket: Socket) => {
     socket.setNoDelay(true);
-    const c = fe.accept(socket, remoteAddress, 'tcp');
-    if (socket !== accepted) (socket as ReadingSocket)[kOwner] = c;
+    const c = fe.accept(socket, socket.remoteAddress ?? '', 'tcp');
+    readIntoSharedBuffer(socket, c);
     socket.resume();
   });
   await listenOn(server, host, port, 4096);
@@ -45,25 +70,6 @@ export async function listenMqtt(fe: MqttFrontEnd, host: string, port: number): 
     address: server.address() as AddressInfo,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-/**
- * The accepted socket's handle, moved to a socket that reads into READ_BUFFER. Node offers
- * `onread` only to sockets it creates for a caller, not to accepted ones, so the handle changes
- * hands (a documented constructor option, applied to an internal field). Where that field is
- * not there, the accepted socket is used as it is (one buffer per read).
- */
-function withSharedReadBuffer(accepted: Socket): Socket {
-  const internal = accepted as unknown as { _handle?: unknown };
-  const handle = internal._handle;
-  if (handle === undefined || handle === null) return accepted;
-  internal._handle = null;
-  // The accepted socket, now without a handle, ends here; the server stops counting it.
-  accepted.destroy();
-  return new NetSocket({
-    handle,
-    onread: { buffer: READ_BUFFER, callback: onSocketRead },
-  } as ConstructorParameters<typeof NetSocket>[0]);
 }
 
 /** Handles HTTP upgrades to MQTT over WebSocket. */
