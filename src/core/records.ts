@@ -1,6 +1,6 @@
 /**
- * Durable keyed records a front end keeps beside the definitions: MQTT sessions, retained
- * messages, QoS 2 state. The broker holds one; with a data directory it is the definitions
+ * Durable keyed records a front end keeps beside the definitions: MQTT sessions and retained
+ * messages. The broker holds one; with a data directory it is the definitions
  * store (same journal, same fsync), without one it is memory.
  */
 export interface RecordStore {
