@@ -88,6 +88,24 @@ test("mqtt flow: a message larger than the client's Maximum Packet Size is not s
   c.close();
 });
 
+test('mqtt flow: a message dropped as too large does not use up a topic alias', async () => {
+  const topic = `t/${uniq('alias-drop')}`;
+  const { c } = await RawClient.open(port, {
+    clientId: uniq('alias-drop'),
+    clean: true,
+    properties: { topicAliasMaximum: 4, maximumPacketSize: 200 },
+  });
+  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos: 0 }] } as Packet);
+  await c.next('suback');
+  await publish(topic, ['x'.repeat(1000), 'small'], 0);
+  const got = (await c.next('publish')) as IPublishPacket;
+  assert.equal(got.payload.toString(), 'small');
+  // The alias comes with the topic: the dropped message never told the client about it.
+  assert.equal(got.topic, topic);
+  assert.equal(got.properties?.topicAlias, 1);
+  c.close();
+});
+
 test('mqtt flow: outbound topic aliases: the topic goes once, then only the alias', async () => {
   const topic = `t/${uniq('alias')}`;
   const { c } = await RawClient.open(port, {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { PacketReader, type PacketSink, PacketWriter, packetSize } from './codec.js';
+import { PacketReader, type PacketSink, PacketWriter, packetSize, publishPacketSize } from './codec.js';
 import { MqttError, Reason } from './reason.js';
 
 const SEED = 0xc0dec;
@@ -920,5 +920,29 @@ test('codec: a large batch is written through cork/uncork without waiting for th
   assert.equal(
     writes.reduce((a, b) => a + b, 0),
     2 * (big.length + 1 + 3 + 3),
+  );
+});
+
+test('codec: publishPacketSize is the length PacketWriter.publish writes', () => {
+  fc.assert(
+    fc.property(
+      fc.nat({ max: 300 }),
+      fc.oneof(fc.nat({ max: 300 }), fc.integer({ min: 16_000, max: 2_100_000 })),
+      fc.constantFrom(0, 1, 2),
+      fc.boolean(),
+      (topicLen, payloadLen, qos, v5) => {
+        const out: Buffer[] = [];
+        const w = new PacketWriter(
+          { write: (b: Buffer) => out.push(b) > 0, cork: () => {}, uncork: () => {} },
+          { backpressure: () => {} },
+        );
+        w.version = v5 ? 5 : 4;
+        w.publish(Buffer.alloc(topicLen, 0x61), Buffer.alloc(payloadLen), qos, qos > 0 ? 1 : 0, false, false);
+        w.flush();
+        const written = out.reduce((n, b) => n + b.length, 0);
+        assert.equal(publishPacketSize(topicLen, payloadLen, qos, v5), written);
+      },
+    ),
+    { numRuns: 300 },
   );
 });

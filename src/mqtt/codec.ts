@@ -477,6 +477,18 @@ function invalidConnectUtf8(raw: Buffer, start: number): string | undefined {
   return undefined;
 }
 
+/** The whole size of a PUBLISH as PacketWriter.publish encodes it (no v5 properties). */
+export function publishPacketSize(
+  topicBytes: number,
+  payloadBytes: number,
+  qos: number,
+  v5: boolean,
+): number {
+  const rest = 2 + topicBytes + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payloadBytes;
+  const lengthBytes = rest < 128 ? 1 : rest < 16_384 ? 2 : rest < 2_097_152 ? 3 : 4;
+  return 1 + lengthBytes + rest;
+}
+
 /** Where written packets go: a socket, or the WebSocket stream in front of one. */
 export interface PacketSink {
   write(b: Buffer): boolean;
@@ -520,9 +532,20 @@ export class PacketWriter {
 
   /** Any packet, encoded by mqtt-packet (its `write` return value is ours: see write()). */
   send(p: Packet): void {
-    // Encoded whole first: mqtt-packet may refuse a packet halfway (it throws), and half a packet
-    // must never reach the batch. Backpressure is the socket's write return, seen in flush().
-    this.push(mqttPacket.generate(p, { protocolVersion: this.version as 4 | 5 }));
+    this.push(this.encode(p));
+  }
+
+  /**
+   * A packet encoded whole by mqtt-packet: it may refuse a packet halfway (it throws), and half a
+   * packet must never reach the batch. Backpressure is the socket's write return, seen in flush().
+   */
+  encode(p: Packet): Buffer {
+    return mqttPacket.generate(p, { protocolVersion: this.version as 4 | 5 });
+  }
+
+  /** A packet encode() made. */
+  sendEncoded(b: Buffer): void {
+    this.push(b);
   }
 
   /**

@@ -29,7 +29,7 @@ import {
 } from '../core/index.js';
 import { isSwitchyardError } from '../errors/index.js';
 import { Deque } from '../util/deque.js';
-import { type Packet, PacketReader, PacketWriter } from './codec.js';
+import { type Packet, PacketReader, PacketWriter, publishPacketSize } from './codec.js';
 import type { MqttFrontEnd } from './front-end.js';
 import {
   isRetainedCopy,
@@ -713,34 +713,30 @@ export class MqttConnection {
     }
     const dup = redelivered && qos > 0;
     const topicBytes = topicInfo.bytes;
+    // A topic alias (v5) is only committed once the packet is known to fit the client.
     let alias = 0;
     let aliasNew = false;
-    if (this.clientTopicAliasMaximum > 0) {
-      const aliases = (this.outboundAliases ??= new Map());
+    const aliases = this.clientTopicAliasMaximum > 0 ? (this.outboundAliases ??= new Map()) : undefined;
+    if (aliases !== undefined) {
       alias = aliases.get(topic) ?? 0;
       if (alias === 0 && aliases.size < this.clientTopicAliasMaximum) {
         alias = aliases.size + 1;
-        aliases.set(topic, alias);
         aliasNew = true;
       }
     }
-    if (this.clientMaxPacketSize > 0) {
-      const size = 16 + topicBytes.length + msg.body.length + (props === undefined ? 0 : 256);
-      if (size > this.clientMaxPacketSize && !this.fitsExactly(msg, topic, props, qos)) {
-        if (qos > 0) this.outbound.delete(pid);
-        if (!noAck) this.coreSession!.settle(tag, false, 'ack');
-        return;
-      }
-    }
-    if (qos === 0 && !noAck) this.coreSession!.settle(tag, false, 'ack');
+    const max = this.clientMaxPacketSize;
     if (props === undefined && ids === undefined && alias === 0) {
+      if (max > 0 && publishPacketSize(topicBytes.length, msg.body.length, qos, this.version === 5) > max) {
+        return this.dropTooLarge(pid, tag, noAck);
+      }
+      if (qos === 0 && !noAck) this.coreSession!.settle(tag, false, 'ack');
       this.writer.publish(topicBytes, msg.body, qos, pid, retain, dup);
       return;
     }
     const out: NonNullable<IPublishPacket['properties']> = { ...props };
     if (ids !== undefined) out.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
     if (alias !== 0) out.topicAlias = alias;
-    this.writer.send({
+    const bytes = this.writer.encode({
       cmd: 'publish',
       topic: alias !== 0 && !aliasNew ? '' : topic,
       payload: msg.body,
@@ -750,18 +746,16 @@ export class MqttConnection {
       dup,
       properties: out,
     });
+    if (max > 0 && bytes.length > max) return this.dropTooLarge(pid, tag, noAck);
+    if (aliasNew) aliases!.set(topic, alias);
+    if (qos === 0 && !noAck) this.coreSession!.settle(tag, false, 'ack');
+    this.writer.sendEncoded(bytes);
   }
 
-  /** Whether a PUBLISH really fits the client's Maximum Packet Size (the quick estimate said maybe not). */
-  private fitsExactly(
-    msg: Message,
-    topic: string,
-    props: IPublishPacket['properties'] | undefined,
-    qos: number,
-  ): boolean {
-    const head = 1 + 4 + 2 + Buffer.byteLength(topic) + (qos > 0 ? 2 : 0);
-    const propBytes = props === undefined ? 1 : Buffer.byteLength(JSON.stringify(props)) + 4;
-    return head + propBytes + msg.body.length <= this.clientMaxPacketSize;
+  /** A message larger than the client's Maximum Packet Size is dropped, as if delivered (MQTT 5 3.1.2.25). */
+  private dropTooLarge(pid: number, tag: number, noAck: boolean): void {
+    if (pid !== 0) this.outbound.delete(pid);
+    if (!noAck) this.coreSession!.settle(tag, false, 'ack');
   }
 
   cancelled(consumerTag: string): void {
