@@ -7,7 +7,7 @@
  * requests came, each once what it depends on is durable (a store epoch, a record write): a FIFO
  * of replies, as the AMQP channel does for confirms.
  */
-import { randomBytes } from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type {
   IConnectPacket,
@@ -20,7 +20,6 @@ import type {
 import {
   type CoreConnection,
   type Exchange,
-  isLoopback,
   type Message,
   Pause,
   type Queue,
@@ -39,6 +38,7 @@ import {
   retainedCopy,
   retainFlag,
 } from './map.js';
+import { connackProperties, planConnect, type Will } from './connect.js';
 import { connackV3, MqttError, Reason, reasonText } from './reason.js';
 import { MqttSession, type QoS, qos2QueueName, type Subscription, sharedQueueName } from './session.js';
 import { filterToBindingKey, parseShared, topicFilterError, topicMatches, topicNameError } from './topic.js';
@@ -64,9 +64,6 @@ const SESSION_TAG = 'session';
 
 /** How long a closing connection's last packets get to reach the client. */
 const CLOSE_GRACE_MS = 2000;
-
-/** The longest client identifier accepted (it names queues, which AMQP limits to 255 bytes). */
-const MAX_CLIENT_ID_BYTES = 200;
 
 interface Reply {
   /** Things still to become durable before this reply may go. */
@@ -94,7 +91,7 @@ export class MqttConnection {
   private core: CoreConnection | undefined;
   private coreSession: Session | undefined;
   session: MqttSession | undefined;
-  private will: { msg: Message; topic: string; retain: boolean; delay: number } | undefined;
+  private will: Will | undefined;
   private replies: Deque<Reply> | undefined;
   /** Outbound QoS 1/2 deliveries awaiting PUBACK / PUBREC, by packet id. */
   // Created on first use (idle connections are many): reads of the shared empty map are fine.
@@ -206,101 +203,32 @@ export class MqttConnection {
 
   private onConnect(p: IConnectPacket): void {
     const fe = this.fe;
-    const v5 = p.protocolVersion === 5;
-    this.version = v5 ? 5 : 4;
+    this.version = p.protocolVersion === 5 ? 5 : 4;
     this.writer.version = this.version;
-    const props = p.properties ?? {};
-    if (props.authenticationMethod !== undefined) {
-      return this.refuse(Reason.BAD_AUTHENTICATION_METHOD, 'bad authentication method');
-    }
-    // Identity first: a refused client learns nothing about sessions.
-    const user = p.username;
-    let identity: string;
-    if (user === undefined || (user === '' && p.password === undefined)) {
-      const a = fe.settings.anonymous;
-      if (a === 'never' || (a === 'loopback' && !isLoopback(this.remoteAddress))) {
-        return this.refuse(
-          v5 ? Reason.BAD_USER_NAME_OR_PASSWORD : Reason.NOT_AUTHORIZED,
-          'anonymous connections are not allowed',
-        );
-      }
-      identity = 'anonymous';
-    } else if (!fe.broker.authenticate(user, p.password?.toString('utf8') ?? '', this.remoteAddress)) {
-      return this.refuse(
-        Reason.BAD_USER_NAME_OR_PASSWORD,
-        `user '${user}' refused: bad user name or password`,
-      );
-    } else identity = user;
-
-    let clientId = p.clientId;
-    let assigned: string | undefined;
-    if (clientId === '') {
-      if (!p.clean) {
-        return this.refuse(
-          Reason.CLIENT_IDENTIFIER_NOT_VALID,
-          'an empty client identifier needs clean session / clean start',
-        );
-      }
-      clientId = `sy-${randomBytes(12).toString('base64url')}`;
-      assigned = clientId;
-    }
-    if (Buffer.byteLength(clientId) > MAX_CLIENT_ID_BYTES || clientId.includes('\u0000')) {
-      return this.refuse(Reason.CLIENT_IDENTIFIER_NOT_VALID, 'client identifier not valid');
-    }
-
-    // Session Expiry: v5 says it; a 3.1.1 persistent session (clean = 0) lasts as long as the
-    // broker allows.
-    let expiry = v5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : 0xffffffff;
-    const cappedExpiry = Math.min(expiry, fe.settings.maxSessionExpiry);
-    const expiryCapped = cappedExpiry !== expiry;
-    expiry = cappedExpiry;
-
+    const decision = planConnect(p, fe.settings, this.remoteAddress, (user, password, address) =>
+      fe.broker.authenticate(user, password, address),
+    );
+    if ('refuse' in decision) return this.refuse(decision.refuse, decision.message);
+    const plan = decision.plan;
+    const v5 = plan.version === 5;
+    const clientId = plan.clientId;
     try {
       this.core = fe.broker.connect({
         protocol: 'mqtt',
         remoteAddress: this.remoteAddress,
-        user: identity,
+        user: plan.user,
         vhost: fe.settings.vhost,
         clientName: clientId,
       });
+      this.exchange = this.core.publishTarget(fe.settings.exchange);
     } catch (e) {
       return this.refuse(Reason.NOT_AUTHORIZED, errorText(e));
     }
-    this.exchange = this.core.publishTarget(fe.settings.exchange);
-
-    // Everything that can refuse the CONNECT comes before the takeover below: a refused client
-    // must not disturb the live connection or leave a session behind.
-    if (p.will !== undefined) {
-      const w = p.will;
-      const topicError = topicNameError(w.topic);
-      if (topicError !== undefined) return this.refuse(Reason.TOPIC_NAME_INVALID, `will ${topicError}`);
-      const wp = w.properties;
-      const willPayload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
-      if (wp?.payloadFormatIndicator === true && !isUtf8Payload(willPayload)) {
-        return this.refuse(
-          Reason.PAYLOAD_FORMAT_INVALID,
-          'will payload is not UTF-8 as its format indicator says',
-        );
-      }
-      const willPacket: IPublishPacket = {
-        cmd: 'publish',
-        topic: w.topic,
-        payload: willPayload,
-        qos: w.qos ?? 0,
-        retain: w.retain ?? false,
-        dup: false,
-      };
-      if (wp !== undefined) {
-        const { willDelayInterval: _d, ...msgProps } = wp;
-        willPacket.properties = msgProps;
-      }
-      this.will = {
-        msg: messageFromPublish(fe.settings.exchange, w.topic, willPacket, Date.now()),
-        topic: w.topic,
-        retain: w.retain ?? false,
-        delay: wp?.willDelayInterval ?? 0,
-      };
-    }
+    this.will = plan.will;
+    this.keepAlive = plan.keepAlive;
+    this.clientReceiveMaximum = plan.receiveMaximum;
+    this.clientMaxPacketSize = plan.maxPacketSize;
+    this.clientTopicAliasMaximum = plan.topicAliasMaximum;
 
     // Takeover: the live connection of this client id goes first (MQTT 5 section 3.1.4).
     let session = fe.sessions.get(clientId);
@@ -322,43 +250,23 @@ export class MqttConnection {
     }
     this.session = session;
     session.connection = this;
-    session.expiryInterval = expiry;
-    const durable = expiry > 0;
-    if (!present) session.durable = durable;
+    session.expiryInterval = plan.expiry;
+    if (!present) session.durable = plan.expiry > 0;
     // An idle connection should cost little: the session queue and its consumer come with the
     // first subscription, unless a resumed session already has them.
     if (present && session.durable) this.ensureQueue(waits);
     if (session.durable) waits.push(fe.saveSession(session));
 
-    // Limits in both directions (v5).
-    if (v5) {
-      this.clientReceiveMaximum = props.receiveMaximum ?? 65535;
-      this.clientMaxPacketSize = props.maximumPacketSize ?? 0;
-      this.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
-    }
-    let keepAlive = p.keepalive ?? 0;
-    const maxKa = fe.settings.maxKeepAlive;
-    const serverKeepAlive = maxKa > 0 && (keepAlive === 0 || keepAlive > maxKa) && v5 ? maxKa : undefined;
-    if (serverKeepAlive !== undefined) keepAlive = serverKeepAlive;
-    this.keepAlive = keepAlive;
-
     if (present && session.durable && session.hasQos2Queue) waits.push(this.reloadQos2Markers(session));
 
-    const connackProps: NonNullable<Extract<Packet, { cmd: 'connack' }>['properties']> = {};
-    if (v5) {
-      if (assigned !== undefined) connackProps.assignedClientIdentifier = assigned;
-      if (expiryCapped) connackProps.sessionExpiryInterval = expiry;
-      if (fe.settings.receiveMaximum < 65535) connackProps.receiveMaximum = fe.settings.receiveMaximum;
-      connackProps.maximumPacketSize = fe.settings.maxPacketSize;
-      connackProps.topicAliasMaximum = fe.settings.topicAliasMaximum;
-      if (serverKeepAlive !== undefined) connackProps.serverKeepAlive = serverKeepAlive;
-      if (props.requestResponseInformation === true) connackProps.responseInformation = `reply/${clientId}/`;
-    }
+    const connackProps = v5
+      ? connackProperties(plan, fe.settings, p.properties?.requestResponseInformation === true)
+      : undefined;
     this.state = 'connected';
     this.reply(() => {
       this.writer.send(
         v5
-          ? { cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: connackProps }
+          ? { cmd: 'connack', sessionPresent: present, reasonCode: 0, properties: connackProps! }
           : { cmd: 'connack', sessionPresent: present, returnCode: 0 },
       );
       this.connackSent = true;
@@ -467,7 +375,7 @@ export class MqttConnection {
       }
     }
     const payload = p.payload as Buffer;
-    if (props?.payloadFormatIndicator === true && !isUtf8Payload(payload)) {
+    if (props?.payloadFormatIndicator === true && !isUtf8(payload)) {
       if (qos === 0)
         throw new MqttError(
           Reason.PAYLOAD_FORMAT_INVALID,
@@ -1236,10 +1144,6 @@ function marker(kind: 'i' | 'o', pid: number): Message {
 }
 
 const MARKER_PROPERTIES = Object.freeze({ deliveryMode: 2 });
-
-function isUtf8Payload(b: Buffer): boolean {
-  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
-}
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);

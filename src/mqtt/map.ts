@@ -4,6 +4,7 @@
  * MQTT side reads back. v5 properties map onto the AMQP-named fields where one exists; what has
  * no field travels in headers, so nothing is dropped.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
 import { type HeaderTable, type HeaderValue, Message, type Properties } from '../core/index.js';
 import { routingKeyToTopic, topicToRoutingKey } from './topic.js';
@@ -58,7 +59,7 @@ export function messageFromPublish(
       if (v5.responseTopic !== undefined) out.replyTo = topicToRoutingKey(v5.responseTopic);
       if (v5.correlationData !== undefined) {
         const cd = v5.correlationData;
-        if (isUtf8Text(cd)) out.correlationId = cd.toString('utf8');
+        if (isUtf8(cd)) out.correlationId = cd.toString('utf8');
         else headers[H_CORRELATION_BYTES] = cd;
       }
       if (v5.payloadFormatIndicator === true) out.contentEncoding = 'utf-8';
@@ -87,11 +88,6 @@ function hasMessageProperties(v5: NonNullable<IPublishPacket['properties']>): bo
     v5.messageExpiryInterval !== undefined ||
     (v5.userProperties !== undefined && Object.keys(v5.userProperties).length > 0)
   );
-}
-
-function isUtf8Text(b: Buffer): boolean {
-  // A round trip that gives the same bytes back: valid UTF-8 and no replacement happened.
-  return Buffer.from(b.toString('utf8'), 'utf8').equals(b);
 }
 
 /** The QoS a message was published with (AMQP publishes: persistent = 1, transient = 0). */

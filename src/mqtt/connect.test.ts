@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { IConnectPacket } from 'mqtt-packet';
+import { connackProperties, planConnect } from './connect.js';
+import { DEFAULT_MQTT_SETTINGS } from './front-end.js';
+import { Reason } from './reason.js';
+
+const users = (u: string, p: string) => u === 'alice' && p === 'secret';
+
+function connect(extra: Partial<IConnectPacket> = {}): IConnectPacket {
+  return { cmd: 'connect', protocolVersion: 5, clientId: 'c1', clean: true, keepalive: 30, ...extra };
+}
+
+function plan(p: IConnectPacket, remote = '127.0.0.1', settings = DEFAULT_MQTT_SETTINGS) {
+  const d = planConnect(p, settings, remote, users);
+  if ('refuse' in d) throw new Error(`refused: ${d.message}`);
+  return d.plan;
+}
+
+function refusal(p: IConnectPacket, remote = '127.0.0.1', settings = DEFAULT_MQTT_SETTINGS) {
+  const d = planConnect(p, settings, remote, users);
+  assert.ok('refuse' in d, 'expected a refusal');
+  return d.refuse;
+}
+
+test('connect: users are checked; anonymous only from loopback by default', () => {
+  assert.equal(plan(connect({ username: 'alice', password: Buffer.from('secret') })).user, 'alice');
+  assert.equal(
+    refusal(connect({ username: 'alice', password: Buffer.from('nope') })),
+    Reason.BAD_USER_NAME_OR_PASSWORD,
+  );
+  assert.equal(plan(connect()).user, 'anonymous');
+  assert.equal(refusal(connect(), '10.0.0.7'), Reason.BAD_USER_NAME_OR_PASSWORD);
+  assert.equal(refusal(connect({ protocolVersion: 4 }), '10.0.0.7'), Reason.NOT_AUTHORIZED);
+  const always = { ...DEFAULT_MQTT_SETTINGS, anonymous: 'always' as const };
+  assert.equal(plan(connect(), '10.0.0.7', always).user, 'anonymous');
+});
+
+test('connect: client identifiers: assigned when empty with clean start, refused otherwise', () => {
+  const p = plan(connect({ clientId: '' }));
+  assert.match(p.clientId, /^sy-/);
+  assert.equal(p.assigned, p.clientId);
+  assert.equal(refusal(connect({ clientId: '', clean: false })), Reason.CLIENT_IDENTIFIER_NOT_VALID);
+  assert.equal(refusal(connect({ clientId: 'x'.repeat(201) })), Reason.CLIENT_IDENTIFIER_NOT_VALID);
+  assert.equal(refusal(connect({ clientId: 'a\u0000b' })), Reason.CLIENT_IDENTIFIER_NOT_VALID);
+});
+
+test('connect: session expiry from v5, from clean session in 3.1.1, capped by the broker', () => {
+  assert.equal(plan(connect({ properties: { sessionExpiryInterval: 60 } })).expiry, 60);
+  assert.equal(plan(connect({ protocolVersion: 4, clean: false })).expiry, 0xffffffff);
+  assert.equal(plan(connect({ protocolVersion: 4, clean: true })).expiry, 0);
+  const capped = { ...DEFAULT_MQTT_SETTINGS, maxSessionExpiry: 100 };
+  const p = plan(connect({ properties: { sessionExpiryInterval: 5000 } }), '127.0.0.1', capped);
+  assert.equal(p.expiry, 100);
+  assert.equal(p.expiryCapped, true);
+  assert.equal(connackProperties(p, capped, false).sessionExpiryInterval, 100);
+});
+
+test('connect: keep-alive capped by maxKeepAlive is announced as Server Keep Alive (v5)', () => {
+  const s = { ...DEFAULT_MQTT_SETTINGS, maxKeepAlive: 20 };
+  const p = plan(connect({ keepalive: 0 }), '127.0.0.1', s);
+  assert.equal(p.keepAlive, 20);
+  assert.equal(connackProperties(p, s, false).serverKeepAlive, 20);
+  assert.equal(plan(connect({ keepalive: 10 }), '127.0.0.1', s).serverKeepAlive, undefined);
+  assert.equal(plan(connect({ keepalive: 90 }), '127.0.0.1', DEFAULT_MQTT_SETTINGS).keepAlive, 90);
+});
+
+test('connect: the will is checked before anything happens', () => {
+  const will = (topic: string, extra = {}) =>
+    connect({ will: { topic, payload: Buffer.from('bye'), qos: 1, retain: false, ...extra } });
+  const p = plan(will('status/c1', { properties: { willDelayInterval: 5 } }));
+  assert.equal(p.will?.topic, 'status/c1');
+  assert.equal(p.will?.delay, 5);
+  assert.equal(refusal(will('status/#')), Reason.TOPIC_NAME_INVALID);
+  assert.equal(
+    refusal(
+      connect({
+        will: {
+          topic: 't',
+          payload: Buffer.from([0xff]),
+          qos: 0,
+          retain: false,
+          properties: { payloadFormatIndicator: true },
+        },
+      }),
+    ),
+    Reason.PAYLOAD_FORMAT_INVALID,
+  );
+  assert.equal(
+    refusal(connect({ properties: { authenticationMethod: 'SCRAM-SHA-1' } })),
+    Reason.BAD_AUTHENTICATION_METHOD,
+  );
+});
+
+test('connect: the client limits are kept (v5) and ignored in 3.1.1', () => {
+  const p = plan(
+    connect({ properties: { receiveMaximum: 5, maximumPacketSize: 1000, topicAliasMaximum: 3 } }),
+  );
+  assert.deepEqual([p.receiveMaximum, p.maxPacketSize, p.topicAliasMaximum], [5, 1000, 3]);
+  const v3 = plan(connect({ protocolVersion: 4 }));
+  assert.deepEqual([v3.receiveMaximum, v3.maxPacketSize, v3.topicAliasMaximum], [65535, 0, 0]);
+});

@@ -1,0 +1,179 @@
+/**
+ * What a CONNECT asks for, checked before anything changes: who the client is, its client id,
+ * session expiry, keep-alive, limits and will. A refused CONNECT must not disturb a live
+ * connection or leave a session behind, so every refusal is decided here, up front.
+ */
+import { isUtf8 } from 'node:buffer';
+import { randomBytes } from 'node:crypto';
+import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
+import { isLoopback, type Message } from '../core/index.js';
+import type { MqttSettings } from './front-end.js';
+import { messageFromPublish } from './map.js';
+import { Reason } from './reason.js';
+import { topicNameError } from './topic.js';
+
+/** The longest client identifier accepted (it names queues, which AMQP limits to 255 bytes). */
+const MAX_CLIENT_ID_BYTES = 200;
+
+export interface Will {
+  readonly msg: Message;
+  readonly topic: string;
+  readonly retain: boolean;
+  /** Will Delay Interval (s). */
+  readonly delay: number;
+}
+
+export interface ConnectPlan {
+  readonly version: 4 | 5;
+  /** The broker user the connection acts as ('anonymous' without a user name). */
+  readonly user: string;
+  readonly clientId: string;
+  /** Set when the broker chose the client id (v5 Assigned Client Identifier). */
+  readonly assigned: string | undefined;
+  /** Session Expiry Interval (s), capped by the broker. */
+  readonly expiry: number;
+  readonly expiryCapped: boolean;
+  /** Keep-alive in force (s, 0 = none) and, when the broker changed it, what to tell a v5 client. */
+  readonly keepAlive: number;
+  readonly serverKeepAlive: number | undefined;
+  /** The client's own limits (v5; 3.1.1 has none). */
+  readonly receiveMaximum: number;
+  readonly maxPacketSize: number;
+  readonly topicAliasMaximum: number;
+  readonly will: Will | undefined;
+}
+
+export type ConnectDecision =
+  | { readonly plan: ConnectPlan }
+  | { readonly refuse: number; readonly message: string };
+
+export type Authenticate = (user: string, password: string, remoteAddress: string) => boolean;
+
+export function planConnect(
+  p: IConnectPacket,
+  settings: MqttSettings,
+  remoteAddress: string,
+  authenticate: Authenticate,
+): ConnectDecision {
+  const v5 = p.protocolVersion === 5;
+  const props = p.properties ?? {};
+  if (props.authenticationMethod !== undefined) {
+    return { refuse: Reason.BAD_AUTHENTICATION_METHOD, message: 'bad authentication method' };
+  }
+  // Identity first: a refused client learns nothing about sessions.
+  const name = p.username;
+  let user: string;
+  if (name === undefined || (name === '' && p.password === undefined)) {
+    const a = settings.anonymous;
+    if (a === 'never' || (a === 'loopback' && !isLoopback(remoteAddress))) {
+      return {
+        refuse: v5 ? Reason.BAD_USER_NAME_OR_PASSWORD : Reason.NOT_AUTHORIZED,
+        message: 'anonymous connections are not allowed',
+      };
+    }
+    user = 'anonymous';
+  } else if (!authenticate(name, p.password?.toString('utf8') ?? '', remoteAddress)) {
+    return {
+      refuse: Reason.BAD_USER_NAME_OR_PASSWORD,
+      message: `user '${name}' refused: bad user name or password`,
+    };
+  } else user = name;
+
+  let clientId = p.clientId;
+  let assigned: string | undefined;
+  if (clientId === '') {
+    if (!p.clean) {
+      return {
+        refuse: Reason.CLIENT_IDENTIFIER_NOT_VALID,
+        message: 'an empty client identifier needs clean session / clean start',
+      };
+    }
+    clientId = `sy-${randomBytes(12).toString('base64url')}`;
+    assigned = clientId;
+  }
+  if (Buffer.byteLength(clientId) > MAX_CLIENT_ID_BYTES || clientId.includes('\u0000')) {
+    return { refuse: Reason.CLIENT_IDENTIFIER_NOT_VALID, message: 'client identifier not valid' };
+  }
+
+  const will = p.will === undefined ? undefined : planWill(p.will, settings.exchange);
+  if (will !== undefined && 'refuse' in will) return will;
+
+  // Session Expiry: v5 says it; a 3.1.1 persistent session (clean = 0) lasts as long as the
+  // broker allows.
+  const asked = v5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : 0xffffffff;
+  const expiry = Math.min(asked, settings.maxSessionExpiry);
+
+  const clientKeepAlive = p.keepalive ?? 0;
+  const maxKa = settings.maxKeepAlive;
+  const serverKeepAlive =
+    v5 && maxKa > 0 && (clientKeepAlive === 0 || clientKeepAlive > maxKa) ? maxKa : undefined;
+
+  return {
+    plan: {
+      version: v5 ? 5 : 4,
+      user,
+      clientId,
+      assigned,
+      expiry,
+      expiryCapped: expiry !== asked,
+      keepAlive: serverKeepAlive ?? clientKeepAlive,
+      serverKeepAlive,
+      receiveMaximum: v5 ? (props.receiveMaximum ?? 65535) : 65535,
+      maxPacketSize: v5 ? (props.maximumPacketSize ?? 0) : 0,
+      topicAliasMaximum: v5 ? (props.topicAliasMaximum ?? 0) : 0,
+      will,
+    },
+  };
+}
+
+function planWill(
+  w: NonNullable<IConnectPacket['will']>,
+  exchange: string,
+): Will | { readonly refuse: number; readonly message: string } {
+  const topicError = topicNameError(w.topic);
+  if (topicError !== undefined) return { refuse: Reason.TOPIC_NAME_INVALID, message: `will ${topicError}` };
+  const wp = w.properties;
+  const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
+  if (wp?.payloadFormatIndicator === true && !isUtf8(payload)) {
+    return {
+      refuse: Reason.PAYLOAD_FORMAT_INVALID,
+      message: 'will payload is not UTF-8 as its format indicator says',
+    };
+  }
+  const packet: IPublishPacket = {
+    cmd: 'publish',
+    topic: w.topic,
+    payload,
+    qos: w.qos ?? 0,
+    retain: w.retain ?? false,
+    dup: false,
+  };
+  if (wp !== undefined) {
+    const { willDelayInterval: _delay, ...messageProperties } = wp;
+    packet.properties = messageProperties;
+  }
+  return {
+    msg: messageFromPublish(exchange, w.topic, packet, Date.now()),
+    topic: w.topic,
+    retain: w.retain ?? false,
+    delay: wp?.willDelayInterval ?? 0,
+  };
+}
+
+/** The v5 CONNACK properties for an accepted CONNECT. */
+export function connackProperties(
+  plan: ConnectPlan,
+  settings: MqttSettings,
+  requestResponseInformation: boolean,
+): NonNullable<Extract<Packet, { cmd: 'connack' }>['properties']> {
+  const out: NonNullable<Extract<Packet, { cmd: 'connack' }>['properties']> = {
+    maximumPacketSize: settings.maxPacketSize,
+    topicAliasMaximum: settings.topicAliasMaximum,
+  };
+  if (plan.assigned !== undefined) out.assignedClientIdentifier = plan.assigned;
+  if (plan.expiryCapped) out.sessionExpiryInterval = plan.expiry;
+  if (settings.receiveMaximum < 65535) out.receiveMaximum = settings.receiveMaximum;
+  if (plan.serverKeepAlive !== undefined) out.serverKeepAlive = plan.serverKeepAlive;
+  if (requestResponseInformation) out.responseInformation = `reply/${plan.clientId}/`;
+  return out;
+}
