@@ -234,3 +234,66 @@ test('mqtt durability: MQTT queues no stored session accounts for are removed at
     assert.equal(queues.has(keep), true);
   });
 });
+
+test('mqtt durability: PUBACK, PUBREC and PUBCOMP wait for the flush of what they acknowledge', async () => {
+  const b = await startTestBroker();
+  try {
+    const port = b.server.mqtt!.address.port;
+    const topic = `t/${uniq('flush')}`;
+    // A persistent session's queue is durable: QoS 1/2 publishes to it are written to the log.
+    const sub = await mqtt.connectAsync(mqttUrl(b), {
+      protocolVersion: 5,
+      clientId: uniq('flush-sub'),
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      reconnectPeriod: 0,
+    });
+    await sub.subscribeAsync(topic, { qos: 1 });
+    // Hold every flush notification until the test lets it go.
+    const store = b.server.broker.store!;
+    const whenDurable = store.whenDurable.bind(store);
+    let held: (() => void)[] = [];
+    let holding = true;
+    store.whenDurable = (epoch, cb) => {
+      if (holding) held.push(() => whenDurable(epoch, cb));
+      else whenDurable(epoch, cb);
+    };
+    const release = () => {
+      const h = held;
+      held = [];
+      for (const f of h) f();
+    };
+    const { c } = await RawClient.open(port, { clientId: uniq('flush-pub'), clean: true });
+    c.send({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('q1'),
+      qos: 1,
+      messageId: 1,
+      retain: false,
+      dup: false,
+    });
+    await assert.rejects(c.next('puback', 300), /no puback/);
+    release();
+    assert.equal((await c.next('puback')).messageId, 1);
+    c.send({
+      cmd: 'publish',
+      topic,
+      payload: Buffer.from('q2'),
+      qos: 2,
+      messageId: 2,
+      retain: false,
+      dup: false,
+    });
+    await assert.rejects(c.next('pubrec', 300), /no pubrec/);
+    release();
+    assert.equal((await c.next('pubrec')).messageId, 2);
+    holding = false;
+    c.send({ cmd: 'pubrel', messageId: 2 });
+    assert.equal((await c.next('pubcomp')).messageId, 2);
+    c.close();
+    await sub.endAsync();
+  } finally {
+    await b.close();
+  }
+});

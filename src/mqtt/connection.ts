@@ -455,11 +455,14 @@ export class MqttConnection {
       return;
     }
     this.inboundInFlight++;
-    const r = this.reply(() => {
-      if (!untilRelease) this.inboundInFlight--;
-      this.ack(type, pid, reason);
-    }, waits);
-    this.waitEpoch(r, epoch);
+    this.reply(
+      () => {
+        if (!untilRelease) this.inboundInFlight--;
+        this.ack(type, pid, reason);
+      },
+      waits,
+      epoch,
+    );
   }
 
   private onPubrel(p: IPubrelPacket): void {
@@ -477,8 +480,7 @@ export class MqttConnection {
       const cs = this.coreSession!;
       epoch = this.core!.atomically(() => cs.settle(tag, false, 'ack'));
     }
-    const r = this.reply(() => this.writer.ack(PUBCOMP, pid, 0));
-    this.waitEpoch(r, epoch);
+    this.reply(() => this.writer.ack(PUBCOMP, pid, 0), [], epoch);
   }
 
   /** The QoS 2 marker queue of this (durable) session, created on first use. */
@@ -728,8 +730,7 @@ export class MqttConnection {
     });
     const got = core.get(cs, q2, false);
     session.releasedIds().set(pid, got?.tag ?? 0);
-    const r = this.reply(() => this.writer.ack(PUBREL, pid, 0), waits);
-    this.waitEpoch(r, epoch);
+    this.reply(() => this.writer.ack(PUBREL, pid, 0), waits, epoch);
     this.limitReleased();
   }
 
@@ -1064,9 +1065,22 @@ export class MqttConnection {
 
   // ---- ordered replies -----------------------------------------------------------------------
 
-  private reply(send: () => void, waits: readonly Promise<void>[] = []): Reply {
+  /**
+   * Queues a reply behind the earlier ones; it goes once `waits` have resolved and the store has
+   * flushed `epoch` (0 = nothing to flush).
+   */
+  private reply(send: () => void, waits: readonly Promise<void>[] = [], epoch = 0): void {
     const r: Reply = { waits: 0, send };
     (this.replies ??= new Deque<Reply>(4)).push(r);
+    const store = this.fe.broker.store;
+    if (epoch !== 0 && store !== undefined) {
+      r.waits++;
+      store.whenDurable(epoch, (err) => {
+        if (err !== undefined) return this.storeFailed(err);
+        r.waits--;
+        this.flushReplies();
+      });
+    }
     for (const w of waits) {
       r.waits++;
       w.then(
@@ -1078,18 +1092,6 @@ export class MqttConnection {
       );
     }
     if (r.waits === 0) this.flushReplies();
-    return r;
-  }
-
-  private waitEpoch(r: Reply, epoch: number): void {
-    const store = this.fe.broker.store;
-    if (epoch === 0 || store === undefined) return;
-    r.waits++;
-    store.whenDurable(epoch, (err) => {
-      if (err !== undefined) return this.storeFailed(err);
-      r.waits--;
-      this.flushReplies();
-    });
   }
 
   private flushReplies(): void {
