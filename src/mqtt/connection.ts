@@ -9,39 +9,33 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import type {
-  IConnectPacket,
-  IDisconnectPacket,
-  IPublishPacket,
-  IPubrelPacket,
-  ISubscribePacket,
-  IUnsubscribePacket,
-} from 'mqtt-packet';
+import type { IConnectPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
 import {
   type CoreConnection,
   type Exchange,
   type Message,
   Pause,
   type Queue,
-  Message as CoreMessage,
   type Session,
 } from '../core/index.js';
-import { isSwitchyardError } from '../errors/index.js';
 import { Deque } from '../util/deque.js';
 import { type Packet, PacketReader, PacketWriter, publishPacketSize } from './codec.js';
 import type { MqttFrontEnd } from './front-end.js';
-import {
-  isRetainedCopy,
-  messageFromPublish,
-  publishedQos,
-  publishProperties,
-  retainedCopy,
-  retainFlag,
-} from './map.js';
+import { isRetainedCopy, messageFromPublish, publishedQos, publishProperties, retainFlag } from './map.js';
 import { connackProperties, planConnect, type Will } from './connect.js';
-import { connackV3, MqttError, Reason, reasonText } from './reason.js';
-import { MqttSession, type QoS, qos2QueueName, type Subscription, sharedQueueName } from './session.js';
-import { filterToBindingKey, parseShared, topicFilterError, topicMatches, topicNameError } from './topic.js';
+import {
+  ensureQos2Queue,
+  marker,
+  onPubcomp,
+  onPubrec,
+  onPubrel,
+  reloadQos2Markers,
+  resendReleases,
+} from './qos2.js';
+import { collectWrite, onSubscribe, onUnsubscribe } from './subscribe.js';
+import { connackV3, errorText, MqttError, Reason, reasonOf, reasonText } from './reason.js';
+import { MqttSession, type QoS, type Subscription, sharedQueueName } from './session.js';
+import { topicMatches, topicNameError } from './topic.js';
 
 /** The empty map idle connections share; replaced by a map of their own on first write. */
 // biome-ignore lint/suspicious/noExplicitAny: one shared empty map stands in for maps of any type
@@ -56,8 +50,6 @@ const ACK_CMD: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = {
 
 const PUBACK = 4;
 const PUBREC = 5;
-const PUBREL = 6;
-const PUBCOMP = 7;
 
 /** Consumer tag of the session queue's consumer; shared subscriptions use `share:` + key. */
 const SESSION_TAG = 'session';
@@ -71,7 +63,7 @@ interface Reply {
   send(): void;
 }
 
-interface Outbound {
+export interface Outbound {
   readonly tag: number;
   readonly qos: number;
   /** The consumer took it without ack (noAck): nothing to settle. */
@@ -82,25 +74,25 @@ interface Outbound {
 
 export class MqttConnection {
   private readonly reader: PacketReader;
-  private readonly writer: PacketWriter;
+  readonly writer: PacketWriter;
   private state: 'connecting' | 'connected' | 'closed' = 'connecting';
-  private version = 4;
+  version = 4;
   private readonly openedAt = Date.now();
   private lastReceived = Date.now();
   private keepAlive = 0;
-  private core: CoreConnection | undefined;
-  private coreSession: Session | undefined;
+  core: CoreConnection | undefined;
+  coreSession: Session | undefined;
   session: MqttSession | undefined;
   private will: Will | undefined;
   private replies: Deque<Reply> | undefined;
   /** Outbound QoS 1/2 deliveries awaiting PUBACK / PUBREC, by packet id. */
   // Created on first use (idle connections are many): reads of the shared empty map are fine.
-  private outbound: Map<number, Outbound> = NONE;
+  outbound: Map<number, Outbound> = NONE;
   private nextPid = 1;
   /** Inbound QoS 1/2 publishes not yet acknowledged (Receive Maximum counts these). */
-  private inboundInFlight = 0;
+  inboundInFlight = 0;
   /** The client's limits (v5 CONNECT properties). */
-  private clientReceiveMaximum = 65535;
+  clientReceiveMaximum = 65535;
   private clientMaxPacketSize = 0;
   private clientTopicAliasMaximum = 0;
   private inboundAliases: Map<number, string> = NONE;
@@ -110,13 +102,14 @@ export class MqttConnection {
   private connackSent = false;
   /** The session queue is declared on the core. */
   private queueReady = false;
-  private sharedSubs: Map<string, Subscription> = NONE;
+  sharedSubs: Map<string, Subscription> = NONE;
   /** This connection has published: an alarm stops reading it. */
   private publisher = false;
   private readingPaused = false;
 
   constructor(
-    private readonly fe: MqttFrontEnd,
+    /** The members without `private` below are shared with the packet handlers in src/mqtt. */
+    readonly fe: MqttFrontEnd,
     private readonly stream: Duplex,
     private readonly remoteAddress: string,
     /** 'tcp' or 'ws', for connection listings. */
@@ -165,19 +158,19 @@ export class MqttConnection {
         this.onPuback(p.messageId ?? 0);
         return;
       case 'pubrec':
-        this.onPubrec(p.messageId ?? 0, p.reasonCode ?? 0);
+        onPubrec(this, p.messageId ?? 0, p.reasonCode ?? 0);
         return;
       case 'pubrel':
-        this.onPubrel(p);
+        onPubrel(this, p);
         return;
       case 'pubcomp':
-        this.onPubcomp(p.messageId ?? 0);
+        onPubcomp(this, p.messageId ?? 0);
         return;
       case 'subscribe':
-        this.onSubscribe(p);
+        onSubscribe(this, p);
         return;
       case 'unsubscribe':
-        this.onUnsubscribe(p);
+        onUnsubscribe(this, p);
         return;
       case 'pingreq':
         this.writer.send({ cmd: 'pingresp' });
@@ -257,7 +250,7 @@ export class MqttConnection {
     if (present && session.durable) this.ensureQueue(waits);
     if (session.durable) waits.push(fe.saveSession(session));
 
-    if (present && session.durable && session.hasQos2Queue) waits.push(this.reloadQos2Markers(session));
+    if (present && session.durable && session.hasQos2Queue) waits.push(reloadQos2Markers(this, session));
 
     const connackProps = v5
       ? connackProperties(plan, fe.settings, p.properties?.requestResponseInformation === true)
@@ -273,7 +266,7 @@ export class MqttConnection {
       const cs = this.coreSession;
       if (cs !== undefined) {
         this.startConsuming();
-        this.resendReleases();
+        resendReleases(this);
         cs.resume(Pause.SETUP);
       }
     }, waits);
@@ -282,7 +275,7 @@ export class MqttConnection {
   }
 
   /** The core session deliveries and QoS 2 markers live in, opened on first use. */
-  private openCoreSession(): Session {
+  openCoreSession(): Session {
     let cs = this.coreSession;
     if (cs === undefined) {
       cs = this.core!.openSession();
@@ -297,7 +290,7 @@ export class MqttConnection {
   }
 
   /** Declares the session queue (idempotent) and, once connected, consumes from it. */
-  private ensureQueue(waits: Promise<void>[]): void {
+  ensureQueue(waits: Promise<void>[]): void {
     if (this.queueReady) return;
     const session = this.session!;
     const core = this.core!;
@@ -308,7 +301,7 @@ export class MqttConnection {
       args: {},
       passive: false,
     });
-    collect(waits, core.takeWrite());
+    collectWrite(waits, core.takeWrite());
     this.queueReady = true;
     this.openCoreSession();
   }
@@ -399,7 +392,7 @@ export class MqttConnection {
       if (qos === 2 && session.durable) {
         // The message and its packet-id marker are written as one record: after a crash either
         // both are there (a resend is recognised) or neither (the resend is the first copy).
-        const q2 = this.ensureQos2Queue(waits);
+        const q2 = ensureQos2Queue(this, waits);
         let routed: readonly Queue[] = [];
         epoch = core.atomically(() => {
           routed = core.publish(this.exchange!, msg);
@@ -428,7 +421,7 @@ export class MqttConnection {
    * PUBACK / PUBREC / PUBREL / PUBCOMP. Success is the short form; in MQTT 5 any other reason
    * carries a Reason String too.
    */
-  private ack(type: number, pid: number, reason: number, text?: string): void {
+  ack(type: number, pid: number, reason: number, text?: string): void {
     if (reason === 0 || this.version !== 5) {
       this.writer.ack(type, pid, reason);
       return;
@@ -465,68 +458,6 @@ export class MqttConnection {
     );
   }
 
-  private onPubrel(p: IPubrelPacket): void {
-    const pid = p.messageId ?? 0;
-    const session = this.session!;
-    const tag = session.awaitingRelease.get(pid);
-    if (tag === undefined) {
-      this.reply(() => this.ack(PUBCOMP, pid, Reason.PACKET_IDENTIFIER_NOT_FOUND));
-      return;
-    }
-    session.awaitingRelease.delete(pid);
-    this.inboundInFlight = Math.max(0, this.inboundInFlight - 1);
-    let epoch = 0;
-    if (tag !== 0) {
-      const cs = this.coreSession!;
-      epoch = this.core!.atomically(() => cs.settle(tag, false, 'ack'));
-    }
-    this.reply(() => this.writer.ack(PUBCOMP, pid, 0), [], epoch);
-  }
-
-  /** The QoS 2 marker queue of this (durable) session, created on first use. */
-  private ensureQos2Queue(waits: Promise<void>[]): string {
-    const session = this.session!;
-    const name = qos2QueueName(session.clientId);
-    if (!session.hasQos2Queue) {
-      this.core!.declareQueue(name, {
-        durable: true,
-        exclusive: false,
-        autoDelete: false,
-        args: {},
-        passive: false,
-      });
-      collect(waits, this.core!.takeWrite());
-      session.hasQos2Queue = true;
-      waits.push(this.fe.saveSession(session));
-    }
-    return name;
-  }
-
-  /** After a reconnect: takes the session's QoS 2 markers back (packet ids awaiting PUBREL / PUBCOMP). */
-  private reloadQos2Markers(session: MqttSession): Promise<void> {
-    const core = this.core!;
-    const cs = this.openCoreSession();
-    const name = qos2QueueName(session.clientId);
-    session.awaitingRelease.clear();
-    session.released.clear();
-    return new Promise<void>((resolve) => {
-      const take = () => {
-        if (!core.vhost.queues.has(name)) return resolve();
-        for (;;) {
-          const got = core.get(cs, name, false);
-          if (got === undefined) break;
-          const text = got.msg.body.toString('latin1');
-          const pid = Number(text.slice(2));
-          if (text.startsWith('i:')) session.awaiting().set(pid, got.tag);
-          else session.releasedIds().set(pid, got.tag);
-        }
-        if (core.hasPaged(name)) core.whenRefilled(name, take);
-        else resolve();
-      };
-      take();
-    });
-  }
-
   // ---- deliveries (broker → client) ----------------------------------------------------------
 
   /** Starts the consumers once the CONNACK is out. */
@@ -542,7 +473,7 @@ export class MqttConnection {
    * The session queue's consumer takes deliveries without ack when every subscription is QoS 0
    * (no per-message settle); it is re-created when that changes.
    */
-  private refreshSessionConsumer(): void {
+  refreshSessionConsumer(): void {
     const session = this.session!;
     const cs = this.coreSession;
     if (cs === undefined || !this.queueReady || !this.connackSent) return;
@@ -561,7 +492,7 @@ export class MqttConnection {
     this.core!.consume(cs, session.queue, { tag: SESSION_TAG, noAck, exclusive: false, args: {} }, this);
   }
 
-  private consumeShared(sub: Subscription): void {
+  consumeShared(sub: Subscription): void {
     if (!this.connackSent) return; // startConsuming does it
     const cs = this.openCoreSession();
     const tag = `share:${sub.key}`;
@@ -695,224 +626,6 @@ export class MqttConnection {
     if (o === undefined || o.qos !== 1) return; // unknown ids are ignored, as Mosquitto does
     this.outbound.delete(pid);
     if (!o.settled) this.coreSession!.settle(o.tag, false, 'ack');
-  }
-
-  private onPubrec(pid: number, reason: number): void {
-    const o = this.outbound.get(pid);
-    const session = this.session!;
-    if (o === undefined || o.qos !== 2) {
-      // Still answer, so the client can free the id (MQTT 5: 0x92).
-      this.ack(PUBREL, pid, session.released.has(pid) ? 0 : Reason.PACKET_IDENTIFIER_NOT_FOUND);
-      return;
-    }
-    this.outbound.delete(pid);
-    const cs = this.coreSession!;
-    if (reason >= 0x80) {
-      // The client refused the message: it is settled, no PUBREL follows.
-      if (!o.settled) cs.settle(o.tag, false, 'ack');
-      return;
-    }
-    if (!session.durable) {
-      if (!o.settled) cs.settle(o.tag, false, 'ack');
-      session.releasedIds().set(pid, 0);
-      this.reply(() => this.writer.ack(PUBREL, pid, 0));
-      this.limitReleased();
-      return;
-    }
-    // The delivery is settled and its PUBREL state recorded in one write, so after a crash the
-    // broker either resends the message or the PUBREL, never neither.
-    const waits: Promise<void>[] = [];
-    const q2 = this.ensureQos2Queue(waits);
-    const core = this.core!;
-    const epoch = core.atomically(() => {
-      if (!o.settled) cs.settle(o.tag, false, 'ack');
-      core.publishToQueue(q2, marker('o', pid));
-    });
-    const got = core.get(cs, q2, false);
-    session.releasedIds().set(pid, got?.tag ?? 0);
-    this.reply(() => this.writer.ack(PUBREL, pid, 0), waits, epoch);
-    this.limitReleased();
-  }
-
-  private onPubcomp(pid: number): void {
-    const session = this.session!;
-    const tag = session.released.get(pid);
-    if (tag === undefined) return;
-    session.released.delete(pid);
-    if (tag !== 0) this.coreSession!.settle(tag, false, 'ack');
-    this.limitReleased();
-  }
-
-  /** The client's Receive Maximum counts QoS 2 messages until PUBCOMP: pause while it is reached. */
-  private limitReleased(): void {
-    const cs = this.coreSession;
-    if (cs === undefined) return;
-    if (this.session!.released.size + this.outbound.size >= this.clientReceiveMaximum) cs.pause(Pause.FLOW);
-    else cs.resume(Pause.FLOW);
-  }
-
-  /** After CONNACK on a resumed session: PUBREL again for every released packet id. */
-  private resendReleases(): void {
-    for (const pid of this.session!.released.keys()) this.writer.ack(PUBREL, pid, 0);
-  }
-
-  // ---- SUBSCRIBE / UNSUBSCRIBE ---------------------------------------------------------------
-
-  private onSubscribe(p: ISubscribePacket): void {
-    const fe = this.fe;
-    const session = this.session!;
-    const core = this.core!;
-    const v5 = this.version === 5;
-    if (p.subscriptions.length === 0) {
-      throw new MqttError(Reason.PROTOCOL_ERROR, 'SUBSCRIBE without a topic filter');
-    }
-    const id = p.properties?.subscriptionIdentifier ?? 0;
-    const granted: number[] = [];
-    /** Why entries were refused, for the v5 Reason String. */
-    const refusals: string[] = [];
-    const waits: Promise<void>[] = [];
-    const retainedFor: Subscription[] = [];
-    let changed = false;
-    for (const s of p.subscriptions) {
-      const shared = parseShared(s.topic);
-      let filter = s.topic;
-      let group: string | undefined;
-      if (shared !== undefined) {
-        if ('error' in shared) {
-          granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
-          refusals.push(`'${s.topic}': ${shared.error}`);
-          continue;
-        }
-        if (s.nl === true) throw new MqttError(Reason.PROTOCOL_ERROR, 'no-local on a shared subscription');
-        filter = shared.filter;
-        group = shared.group;
-      }
-      const bad = topicFilterError(filter);
-      if (bad !== undefined) {
-        granted.push(v5 ? Reason.TOPIC_FILTER_INVALID : 0x80);
-        refusals.push(`'${s.topic}': ${bad}`);
-        continue;
-      }
-      const sub: Subscription = {
-        key: s.topic,
-        filter,
-        group,
-        qos: Math.min(s.qos, 2) as QoS,
-        noLocal: s.nl === true,
-        retainAsPublished: s.rap === true,
-        retainHandling: s.rh ?? 0,
-        id,
-      };
-      const existed = session.subscriptions.has(sub.key);
-      try {
-        if (group === undefined) {
-          this.ensureQueue(waits);
-          core.bindQueue(session.queue, fe.settings.exchange, filterToBindingKey(filter), {});
-          collect(waits, core.takeWrite());
-        } else {
-          const q = sharedQueueName(group, filter);
-          fe.internal.declareQueue(q, {
-            durable: true,
-            exclusive: false,
-            autoDelete: false,
-            args: {},
-            passive: false,
-          });
-          collect(waits, fe.internal.takeWrite());
-          fe.internal.bindQueue(q, fe.settings.exchange, filterToBindingKey(filter), {});
-          collect(waits, fe.internal.takeWrite());
-        }
-      } catch (e) {
-        granted.push(v5 ? reasonOf(e) : 0x80);
-        refusals.push(`'${s.topic}': ${errorText(e)}`);
-        continue;
-      }
-      session.subs().set(sub.key, sub);
-      changed = true;
-      granted.push(sub.qos);
-      if (group === undefined && (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))) {
-        retainedFor.push(sub);
-      }
-      if (group !== undefined) this.consumeShared(sub);
-    }
-    if (changed) {
-      waits.push(fe.saveSession(session));
-      this.refreshSessionConsumer();
-    }
-    const pid = p.messageId ?? 0;
-    this.reply(() => {
-      this.writer.send(
-        v5 && refusals.length > 0
-          ? { cmd: 'suback', messageId: pid, granted, properties: { reasonString: refusals.join('; ') } }
-          : { cmd: 'suback', messageId: pid, granted },
-      );
-      // Retained messages follow the SUBACK, through the session queue (so credit and order hold).
-      const now = Date.now();
-      for (const sub of retainedFor) {
-        for (const m of fe.retained.match(sub.filter, now)) {
-          try {
-            core.publishToQueue(session.queue, retainedCopy(m));
-          } catch {
-            // the session queue is gone (connection closing)
-          }
-        }
-      }
-    }, waits);
-  }
-
-  private onUnsubscribe(p: IUnsubscribePacket): void {
-    const fe = this.fe;
-    const session = this.session!;
-    const core = this.core!;
-    if (p.unsubscriptions.length === 0) {
-      throw new MqttError(Reason.PROTOCOL_ERROR, 'UNSUBSCRIBE without a topic filter');
-    }
-    const codes: number[] = [];
-    const waits: Promise<void>[] = [];
-    for (const key of p.unsubscriptions) {
-      const sub = session.subscriptions.get(key);
-      if (sub === undefined) {
-        const shared = parseShared(key);
-        const invalid =
-          shared !== undefined
-            ? 'error' in shared || topicFilterError(shared.filter) !== undefined
-            : topicFilterError(key) !== undefined;
-        codes.push(invalid ? Reason.TOPIC_FILTER_INVALID : Reason.NO_SUBSCRIPTION_EXISTED);
-        continue;
-      }
-      session.subscriptions.delete(key);
-      if (sub.group === undefined) {
-        core.unbindQueue(session.queue, fe.settings.exchange, filterToBindingKey(sub.filter), {});
-        collect(waits, core.takeWrite());
-      } else {
-        const tag = `share:${key}`;
-        this.coreSession?.removeConsumer(tag);
-        this.sharedSubs.delete(tag);
-        fe.leaveShared(session, sub.group, sub.filter, (q) => {
-          fe.internal.deleteQueue(q, false, false);
-          collect(waits, fe.internal.takeWrite());
-        });
-      }
-      codes.push(Reason.SUCCESS);
-    }
-    waits.push(fe.saveSession(session));
-    this.refreshSessionConsumer();
-    const pid = p.messageId ?? 0;
-    this.reply(() => {
-      // mqtt-packet takes a v5 UNSUBACK's reason codes as `granted`; 3.1.1 has none.
-      const v5 = this.version === 5;
-      const failed = codes.some((c) => c !== 0);
-      this.writer.send(
-        v5 && failed
-          ? {
-              cmd: 'unsuback',
-              messageId: pid,
-              granted: codes,
-              properties: { reasonString: codes.map(reasonText).join('; ') },
-            }
-          : { cmd: 'unsuback', messageId: pid, granted: v5 ? codes : [] },
-      );
-    }, waits);
   }
 
   // ---- DISCONNECT and closing ----------------------------------------------------------------
@@ -1069,7 +782,7 @@ export class MqttConnection {
    * Queues a reply behind the earlier ones; it goes once `waits` have resolved and the store has
    * flushed `epoch` (0 = nothing to flush).
    */
-  private reply(send: () => void, waits: readonly Promise<void>[] = [], epoch = 0): void {
+  reply(send: () => void, waits: readonly Promise<void>[] = [], epoch = 0): void {
     const r: Reply = { waits: 0, send };
     (this.replies ??= new Deque<Reply>(4)).push(r);
     const store = this.fe.broker.store;
@@ -1132,26 +845,4 @@ function onStreamDrain(this: OwnedStream): void {
 
 function onStreamEnd(this: OwnedStream): void {
   this[kConnection].close();
-}
-
-function collect(waits: Promise<void>[], w: Promise<void> | undefined): void {
-  if (w !== undefined) waits.push(w);
-}
-
-/** A QoS 2 packet-id marker: 'i' = inbound awaiting PUBREL, 'o' = outbound awaiting PUBCOMP. */
-function marker(kind: 'i' | 'o', pid: number): Message {
-  const m = new CoreMessage('', '', Buffer.from(`${kind}:${pid}`, 'latin1'), MARKER_PROPERTIES);
-  m.persistentHint = true;
-  return m;
-}
-
-const MARKER_PROPERTIES = Object.freeze({ deliveryMode: 2 });
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-/** The v5 reason code of a core error (its catalogue's MQTT code). */
-function reasonOf(e: unknown): number {
-  return isSwitchyardError(e) ? e.spec.mqtt : Reason.UNSPECIFIED_ERROR;
 }

@@ -3,6 +3,8 @@
  * handler throws to end a connection with one of them.
  */
 
+import { isSwitchyardError } from '../errors/index.js';
+
 export const Reason = {
   SUCCESS: 0x00,
   GRANTED_QOS_1: 0x01,
@@ -100,4 +102,13 @@ export class MqttError extends Error {
     super(message);
     this.name = 'MqttError';
   }
+}
+
+/** The v5 reason code of a core error (its catalogue's MQTT code). */
+export function reasonOf(e: unknown): number {
+  return isSwitchyardError(e) ? e.spec.mqtt : Reason.UNSPECIFIED_ERROR;
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
