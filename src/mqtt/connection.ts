@@ -19,9 +19,9 @@ import {
   type Session,
 } from '../core/index.js';
 import { Deque } from '../util/deque.js';
-import { type Packet, PacketReader, PacketWriter, publishPacketSize } from './codec.js';
+import { type Packet, PacketReader, PacketWriter } from './codec.js';
 import type { MqttFrontEnd } from './front-end.js';
-import { isRetainedCopy, messageFromPublish, publishedQos, publishProperties, retainFlag } from './map.js';
+import { messageFromPublish } from './map.js';
 import { connackProperties, planConnect, type Will } from './connect.js';
 import {
   ensureQos2Queue,
@@ -33,13 +33,10 @@ import {
   resendReleases,
 } from './qos2.js';
 import { collectWrite, onSubscribe, onUnsubscribe } from './subscribe.js';
+import { deliver, onPuback } from './delivery.js';
 import { connackV3, errorText, MqttError, Reason, reasonOf, reasonText } from './reason.js';
-import { MqttSession, type QoS, type Subscription, sharedQueueName } from './session.js';
-import { topicMatches, topicNameError } from './topic.js';
-
-/** The empty map idle connections share; replaced by a map of their own on first write. */
-// biome-ignore lint/suspicious/noExplicitAny: one shared empty map stands in for maps of any type
-const NONE: Map<any, any> = new Map();
+import { MqttSession, NONE, SESSION_TAG, type Subscription, sharedQueueName } from './session.js';
+import { topicNameError } from './topic.js';
 
 const ACK_CMD: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = {
   4: 'puback',
@@ -50,9 +47,6 @@ const ACK_CMD: Record<number, 'puback' | 'pubrec' | 'pubrel' | 'pubcomp'> = {
 
 const PUBACK = 4;
 const PUBREC = 5;
-
-/** Consumer tag of the session queue's consumer; shared subscriptions use `share:` + key. */
-const SESSION_TAG = 'session';
 
 /** How long a closing connection's last packets get to reach the client. */
 const CLOSE_GRACE_MS = 2000;
@@ -88,17 +82,17 @@ export class MqttConnection {
   /** Outbound QoS 1/2 deliveries awaiting PUBACK / PUBREC, by packet id. */
   // Created on first use (idle connections are many): reads of the shared empty map are fine.
   outbound: Map<number, Outbound> = NONE;
-  private nextPid = 1;
+  nextPid = 1;
   /** Inbound QoS 1/2 publishes not yet acknowledged (Receive Maximum counts these). */
   inboundInFlight = 0;
   /** The client's limits (v5 CONNECT properties). */
   clientReceiveMaximum = 65535;
-  private clientMaxPacketSize = 0;
-  private clientTopicAliasMaximum = 0;
+  clientMaxPacketSize = 0;
+  clientTopicAliasMaximum = 0;
   private inboundAliases: Map<number, string> = NONE;
-  private outboundAliases: Map<string, number> | undefined;
+  outboundAliases: Map<string, number> | undefined;
   private exchange: Exchange | undefined;
-  private sessionNoAck = false;
+  sessionNoAck = false;
   private connackSent = false;
   /** The session queue is declared on the core. */
   private queueReady = false;
@@ -155,7 +149,7 @@ export class MqttConnection {
         this.onPublish(p);
         return;
       case 'puback':
-        this.onPuback(p.messageId ?? 0);
+        onPuback(this, p.messageId ?? 0);
         return;
       case 'pubrec':
         onPubrec(this, p.messageId ?? 0, p.reasonCode ?? 0);
@@ -507,96 +501,9 @@ export class MqttConnection {
     );
   }
 
-  /** DeliverySink: a message for this client. */
+  /** DeliverySink: a message for this client (see delivery.ts). */
   deliver(consumerTag: string, tag: number, redelivered: boolean, msg: Message, _queue: Queue): void {
-    const session = this.session!;
-    const now = Date.now();
-    let noAck: boolean;
-    let maxQos = -1;
-    let retainAsPublished = false;
-    let ids: number[] | undefined;
-    const topicInfo = this.fe.topics.forKey(msg.routingKey);
-    const topic = topicInfo.topic;
-    if (consumerTag === SESSION_TAG) {
-      noAck = this.sessionNoAck;
-      let allNoLocal = true;
-      for (const sub of session.subscriptions.values()) {
-        if (sub.group !== undefined || !topicMatches(sub.filter, topic)) continue;
-        if (sub.qos > maxQos) maxQos = sub.qos;
-        if (!sub.noLocal) allNoLocal = false;
-        if (sub.retainAsPublished) retainAsPublished = true;
-        if (sub.id !== 0) (ids ??= []).push(sub.id);
-      }
-      if (allNoLocal && msg.publisher === this.core!.id) maxQos = -1;
-    } else {
-      const sub = this.sharedSubs.get(consumerTag);
-      noAck = sub === undefined || sub.qos === 0;
-      if (sub !== undefined && topicMatches(sub.filter, topic)) {
-        maxQos = sub.qos;
-        retainAsPublished = sub.retainAsPublished;
-        if (sub.id !== 0) ids = [sub.id];
-      }
-    }
-    // No matching subscription (a `$` topic under a wildcard, a literal `*`), no-local, expired,
-    // or too large for the client: dropped, as if delivered.
-    if (maxQos < 0 || (msg.expiresAt !== 0 && msg.expiresAt <= now) || !topicInfo.valid) {
-      if (!noAck) this.coreSession!.settle(tag, false, 'ack');
-      return;
-    }
-    const qos = Math.min(maxQos, publishedQos(msg));
-    const retain = isRetainedCopy(msg) || (retainAsPublished && retainFlag(msg));
-    const props = this.version === 5 ? publishProperties(msg, now) : undefined;
-    let pid = 0;
-    if (qos > 0) {
-      pid = this.allocatePid(msg, redelivered);
-      if (this.outbound === NONE) this.outbound = new Map();
-      this.outbound.set(pid, { tag, qos, settled: noAck, msg });
-    }
-    const dup = redelivered && qos > 0;
-    const topicBytes = topicInfo.bytes;
-    // A topic alias (v5) is only committed once the packet is known to fit the client.
-    let alias = 0;
-    let aliasNew = false;
-    const aliases = this.clientTopicAliasMaximum > 0 ? (this.outboundAliases ??= new Map()) : undefined;
-    if (aliases !== undefined) {
-      alias = aliases.get(topic) ?? 0;
-      if (alias === 0 && aliases.size < this.clientTopicAliasMaximum) {
-        alias = aliases.size + 1;
-        aliasNew = true;
-      }
-    }
-    const max = this.clientMaxPacketSize;
-    if (props === undefined && ids === undefined && alias === 0) {
-      if (max > 0 && publishPacketSize(topicBytes.length, msg.body.length, qos, this.version === 5) > max) {
-        return this.dropTooLarge(pid, tag, noAck);
-      }
-      if (qos === 0 && !noAck) this.coreSession!.settle(tag, false, 'ack');
-      this.writer.publish(topicBytes, msg.body, qos, pid, retain, dup);
-      return;
-    }
-    const out: NonNullable<IPublishPacket['properties']> = { ...props };
-    if (ids !== undefined) out.subscriptionIdentifier = ids.length === 1 ? ids[0]! : ids;
-    if (alias !== 0) out.topicAlias = alias;
-    const bytes = this.writer.encode({
-      cmd: 'publish',
-      topic: alias !== 0 && !aliasNew ? '' : topic,
-      payload: msg.body,
-      qos: qos as QoS,
-      ...(qos > 0 ? { messageId: pid } : {}),
-      retain,
-      dup,
-      properties: out,
-    });
-    if (max > 0 && bytes.length > max) return this.dropTooLarge(pid, tag, noAck);
-    if (aliasNew) aliases!.set(topic, alias);
-    if (qos === 0 && !noAck) this.coreSession!.settle(tag, false, 'ack');
-    this.writer.sendEncoded(bytes);
-  }
-
-  /** A message larger than the client's Maximum Packet Size is dropped, as if delivered (MQTT 5 3.1.2.25). */
-  private dropTooLarge(pid: number, tag: number, noAck: boolean): void {
-    if (pid !== 0) this.outbound.delete(pid);
-    if (!noAck) this.coreSession!.settle(tag, false, 'ack');
+    deliver(this, consumerTag, tag, redelivered, msg);
   }
 
   cancelled(consumerTag: string): void {
@@ -604,28 +511,6 @@ export class MqttConnection {
     if (consumerTag === SESSION_TAG || consumerTag.startsWith('share:')) {
       this.disconnectWith(Reason.UNSPECIFIED_ERROR, 'the session queue was deleted');
     }
-  }
-
-  /** A packet id not in use; a resend after reconnect keeps the id the message went out with. */
-  private allocatePid(msg: Message, redelivered: boolean): number {
-    const session = this.session!;
-    if (redelivered) {
-      const old = session.pidOf?.get(msg);
-      if (old !== undefined && !this.outbound.has(old) && !session.released.has(old)) return old;
-    }
-    for (let i = 0; i < 65535; i++) {
-      const pid = this.nextPid;
-      this.nextPid = pid === 65535 ? 1 : pid + 1;
-      if (!this.outbound.has(pid) && !session.released.has(pid)) return pid;
-    }
-    throw new MqttError(Reason.RECEIVE_MAXIMUM_EXCEEDED, 'no packet identifier free');
-  }
-
-  private onPuback(pid: number): void {
-    const o = this.outbound.get(pid);
-    if (o === undefined || o.qos !== 1) return; // unknown ids are ignored, as Mosquitto does
-    this.outbound.delete(pid);
-    if (!o.settled) this.coreSession!.settle(o.tag, false, 'ack');
   }
 
   // ---- DISCONNECT and closing ----------------------------------------------------------------

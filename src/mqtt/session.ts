@@ -25,6 +25,13 @@ export interface Subscription {
 
 export const SESSION_RECORD = 'mqtt.session';
 
+/** Consumer tag of the session queue's consumer; shared subscriptions use `share:` + key. */
+export const SESSION_TAG = 'session';
+
+/** The empty map idle connections share; replaced by a map of their own on first write. */
+// biome-ignore lint/suspicious/noExplicitAny: one shared empty map stands in for maps of any type
+export const NONE: Map<any, any> = new Map();
+
 /** Shared by sessions that never used QoS 2; only read, deleted from and cleared (no-ops). */
 const NO_IDS = new Map<number, number>();
 const NO_SUBS = new Map<string, Subscription>();
