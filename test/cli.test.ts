@@ -7,6 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { EPHEMERAL_PORTS } from './helpers.js';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 
@@ -46,18 +47,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`cli: starts, prints its listener, serves AMQP, and exits 0 on ${signal}`, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'sy-cli-'));
-    const { child, ready } = start([
-      '--host',
-      '127.0.0.1',
-      '--amqp-port',
-      '0',
-      '--mqtt-port',
-      '0',
-      '--http-port',
-      '0',
-      '--data-dir',
-      dataDir,
-    ]);
+    const { child, ready } = start(['--host', '127.0.0.1', ...EPHEMERAL_PORTS, '--data-dir', dataDir]);
     const { port } = await ready;
     assert.ok(port > 0);
     const conn = await amqp.connect(`amqp://guest:guest@127.0.0.1:${port}`);

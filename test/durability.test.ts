@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
-import { startTestBroker } from './helpers.js';
+import { startTestBroker, EPHEMERAL_PORTS } from './helpers.js';
 import { txRpc } from './interop-support.js';
 
 const root = join(import.meta.dirname, '..');
@@ -88,21 +88,7 @@ test('durability: a second broker on the same data directory exits with a clear 
   try {
     const r = spawnSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        'src/cli/main.ts',
-        '--host',
-        '127.0.0.1',
-        '--amqp-port',
-        '0',
-        '--mqtt-port',
-        '0',
-        '--http-port',
-        '0',
-        '--data-dir',
-        dir,
-      ],
+      ['--import', 'tsx', 'src/cli/main.ts', '--host', '127.0.0.1', ...EPHEMERAL_PORTS, '--data-dir', dir],
       { cwd: root, encoding: 'utf8', timeout: 30_000 },
     );
     assert.equal(r.status, 1);

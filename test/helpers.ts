@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { configSchema } from '../src/config/schema.js';
 import { type RunningServer, startServer } from '../src/server/index.js';
 
+/** CLI flags that put every listener on an ephemeral port (CLI tests run in parallel). */
+export const EPHEMERAL_PORTS = ['--amqp-port', '0', '--mqtt-port', '0', '--http-port', '0'] as const;
+
 export interface TestBroker {
   readonly server: RunningServer;
   readonly port: number;

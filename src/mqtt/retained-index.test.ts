@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { filterArb, levelArb, topicArb } from '../../test/mqtt-arbitraries.js';
 import { RetainedIndex } from './retained-index.js';
 import { topicMatches } from './topic.js';
 
@@ -90,25 +91,19 @@ test('retained-index: a filter only walks the branches it can reach', () => {
 
 type Op = { set: true; topic: string; value: number } | { set: false; topic: string };
 
-const levelArb = fc.array(fc.constantFrom('a', 'b', '$', '.'), { maxLength: 2 }).map((c) => c.join(''));
-const topicArb = fc
-  .array(levelArb, { minLength: 1, maxLength: 4 })
-  .map((levels) => levels.join('/'))
-  .filter((t) => t.length > 0);
-const filterArb = fc
-  .tuple(fc.array(fc.oneof(levelArb, fc.constant('+')), { maxLength: 4 }), fc.boolean())
-  .map(([levels, hash]) => (hash ? [...levels, '#'] : levels).join('/'))
-  .filter((f) => f.length > 0);
+const level = levelArb(['a', 'b', '$', '.']);
+const topicGen = topicArb(level);
+const filterGen = filterArb(level);
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ set: fc.constant(true as const), topic: topicArb, value: fc.integer({ min: 0, max: 99 }) }),
-  fc.record({ set: fc.constant(false as const), topic: topicArb }),
+  fc.record({ set: fc.constant(true as const), topic: topicGen, value: fc.integer({ min: 0, max: 99 }) }),
+  fc.record({ set: fc.constant(false as const), topic: topicGen }),
 );
 
 test('retained-index: matches what filtering a plain Map with topicMatches finds (model property)', () => {
   fc.assert(
     fc.property(
       fc.array(opArb, { maxLength: 60 }),
-      fc.array(filterArb, { minLength: 1, maxLength: 8 }),
+      fc.array(filterGen, { minLength: 1, maxLength: 8 }),
       (ops, filters) => {
         const index = new RetainedIndex<number>();
         const model = new Map<string, number>();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { filterArb, levelArb, topicArb } from '../../test/mqtt-arbitraries.js';
 import {
   filterToBindingKey,
   parseShared,
@@ -15,17 +16,9 @@ const SEED = 0x70b1c;
 
 // Levels from a small alphabet, so that matches are common and the characters the translation
 // escapes ('.', '*', '%') and the '$' rule show up in nearly every run.
-const levelArb = fc
-  .array(fc.constantFrom('a', 'b', '.', '*', '%', '$'), { maxLength: 2 })
-  .map((c) => c.join(''));
-const topicArb = fc
-  .array(levelArb, { minLength: 1, maxLength: 4 })
-  .map((levels) => levels.join('/'))
-  .filter((t) => t.length > 0);
-const filterArb = fc
-  .tuple(fc.array(fc.oneof(levelArb, fc.constant('+')), { maxLength: 4 }), fc.boolean())
-  .map(([levels, hash]) => (hash ? [...levels, '#'] : levels).join('/'))
-  .filter((f) => f.length > 0);
+const level = levelArb(['a', 'b', '.', '*', '%', '$']);
+const topicGen = topicArb(level);
+const filterGen = filterArb(level);
 
 // Any code point, plus a high share of the characters the translation treats specially.
 const specialCharArb = fc.constantFrom('.', '%', '*', '/', '2', '5', 'E', 'e', 'A', 'a');
@@ -123,7 +116,7 @@ test('topic: topic filter validity', () => {
 
 test('topic: generated topics and filters are valid; every valid topic name is a valid filter', () => {
   fc.assert(
-    fc.property(topicArb, filterArb, unicodeTopicArb, (t, f, u) => {
+    fc.property(topicGen, filterGen, unicodeTopicArb, (t, f, u) => {
       assert.equal(topicNameError(t), undefined);
       assert.equal(topicFilterError(f), undefined);
       assert.equal(topicFilterError(t), undefined);
@@ -164,7 +157,7 @@ test('topic: parseShared', () => {
 test('topic: parseShared takes apart what was put together (property)', () => {
   const groupArb = fc.string({ minLength: 1, unit: fc.constantFrom('g', '$', '.', '*', 'é') });
   fc.assert(
-    fc.property(groupArb, filterArb, (group, filter) => {
+    fc.property(groupArb, filterGen, (group, filter) => {
       assert.deepEqual(parseShared(`$share/${group}/${filter}`), { group, filter });
     }),
     { seed: SEED, numRuns: 200 },
@@ -200,7 +193,7 @@ test('topic: translation examples', () => {
 
 test('topic: routingKeyToTopic inverts topicToRoutingKey (property)', () => {
   fc.assert(
-    fc.property(fc.oneof(unicodeTopicArb, topicArb), (t) => {
+    fc.property(fc.oneof(unicodeTopicArb, topicGen), (t) => {
       assert.equal(routingKeyToTopic(topicToRoutingKey(t)), t);
     }),
     { seed: SEED, numRuns: 1000 },
@@ -267,7 +260,7 @@ test('topic: topicMatches known cases', () => {
 
 test('topic: topicMatches agrees with the split-based reference (property)', () => {
   fc.assert(
-    fc.property(filterArb, topicArb, (f, t) => {
+    fc.property(filterGen, topicGen, (f, t) => {
       assert.equal(topicMatches(f, t), refMatches(f, t));
     }),
     { seed: SEED, numRuns: 5000 },
@@ -276,7 +269,7 @@ test('topic: topicMatches agrees with the split-based reference (property)', () 
 
 test('topic: the exchange route equals MQTT matching, escaping keeps literal . and * inert (property)', () => {
   fc.assert(
-    fc.property(filterArb, topicArb, (f, t) => {
+    fc.property(filterGen, topicGen, (f, t) => {
       // The exchange knows nothing of `$`: for `$` topics the MQTT side must apply [MQTT-4.7.2-1].
       const dollarRule = t.startsWith('$') && (f.startsWith('+') || f.startsWith('#'));
       const viaExchange = amqpMatch(filterToBindingKey(f), topicToRoutingKey(t)) && !dollarRule;
