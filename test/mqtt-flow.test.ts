@@ -235,3 +235,36 @@ test('mqtt flow: a resource alarm holds MQTT publishers; subscribers go on', asy
   pub.close();
   sub.close();
 });
+
+test('mqtt flow: for its own publishes a client is served only by its subscriptions without No Local', async () => {
+  const base = `t/${uniq('nl-mixed')}`;
+  const { c } = await RawClient.open(port, { clientId: uniq('nl-mixed'), clean: true });
+  c.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    properties: { subscriptionIdentifier: 1 },
+    subscriptions: [{ topic: `${base}/#`, qos: 1, nl: true }],
+  } as Packet);
+  await c.next('suback');
+  c.send({
+    cmd: 'subscribe',
+    messageId: 2,
+    properties: { subscriptionIdentifier: 2 },
+    subscriptions: [{ topic: `${base}/a`, qos: 0 }],
+  } as Packet);
+  await c.next('suback');
+  c.send({
+    cmd: 'publish',
+    topic: `${base}/a`,
+    payload: Buffer.from('own'),
+    qos: 1,
+    messageId: 3,
+    retain: false,
+    dup: false,
+  });
+  const got = (await c.next('publish')) as IPublishPacket;
+  assert.equal(got.payload.toString(), 'own');
+  assert.equal(got.qos, 0); // the QoS 1 No Local subscription does not count
+  assert.deepEqual([got.properties?.subscriptionIdentifier].flat(), [2]);
+  c.close();
+});

@@ -31,15 +31,14 @@ export function deliver(
   const topic = topicInfo.topic;
   if (consumerTag === SESSION_TAG) {
     noAck = c.sessionNoAck;
-    let allNoLocal = true;
+    // A No Local subscription does not count for this connection's own publishes.
+    const own = msg.publisher === c.core!.id;
     for (const sub of session.subscriptions.values()) {
-      if (sub.group !== undefined || !topicMatches(sub.filter, topic)) continue;
+      if (sub.group !== undefined || (own && sub.noLocal) || !topicMatches(sub.filter, topic)) continue;
       if (sub.qos > maxQos) maxQos = sub.qos;
-      if (!sub.noLocal) allNoLocal = false;
       if (sub.retainAsPublished) retainAsPublished = true;
       if (sub.id !== 0) (ids ??= []).push(sub.id);
     }
-    if (allNoLocal && msg.publisher === c.core!.id) maxQos = -1;
   } else {
     const sub = c.sharedSubs.get(consumerTag);
     noAck = sub === undefined || sub.qos === 0;
