@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import amqp from 'amqplib';
 import mqtt from 'mqtt';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
@@ -267,4 +268,100 @@ test('mqtt flow: for its own publishes a client is served only by its subscripti
   assert.equal(got.qos, 0); // the QoS 1 No Local subscription does not count
   assert.deepEqual([got.properties?.subscriptionIdentifier].flat(), [2]);
   c.close();
+});
+
+for (const qos of [0, 1] as const) {
+  test(`mqtt flow: large QoS ${qos} payloads keep their bytes while their buffers are reused`, async () => {
+    const topic = `t/${uniq('pool')}`;
+    const n = 300;
+    const size = 40 * 1024;
+    const body = (i: number) => Buffer.alloc(size, i % 251);
+    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    const got: Buffer[] = [];
+    const all = new Promise<void>((resolve) =>
+      sub.on('message', (_t, payload) => {
+        got.push(Buffer.from(payload));
+        if (got.length === n) resolve();
+      }),
+    );
+    await sub.subscribeAsync(topic, { qos });
+    // Held back for a while, so messages wait in the queue as well as go straight through.
+    sub.stream.pause();
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    for (let i = 0; i < n; i++) {
+      pub.publish(topic, body(i), { qos });
+      if (i === n / 2) sub.stream.resume();
+    }
+    await pub.endAsync();
+    sub.stream.resume();
+    await all;
+    for (let i = 0; i < n; i++) assert.ok(got[i]!.equals(body(i)), `message ${i} intact`);
+    await sub.endAsync();
+  });
+}
+
+test('mqtt flow: large QoS 0 payloads read by an AMQP consumer are never reused under it', async () => {
+  const key = uniq('pool-amqp');
+  const n = 200;
+  const body = (i: number) => Buffer.alloc(40 * 1024, (i * 7) % 251);
+  const conn = await amqp.connect(b.url);
+  try {
+    const ch = await conn.createChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, 'amq.topic', `t.${key}`);
+    const got: Buffer[] = [];
+    const all = new Promise<void>((resolve) => {
+      void ch.consume(
+        queue,
+        (m) => {
+          if (m === null) return;
+          got.push(m.content);
+          if (got.length === n) resolve();
+        },
+        { noAck: true },
+      );
+    });
+    const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+    for (let i = 0; i < n; i++) pub.publish(`t/${key}`, body(i), { qos: 0 });
+    await pub.endAsync();
+    await all;
+    for (let i = 0; i < n; i++) assert.ok(got[i]!.equals(body(i)), `message ${i} intact`);
+  } finally {
+    await conn.close();
+  }
+});
+
+test('mqtt flow: large QoS 1 payloads of a shared group stay intact through a redelivery', async () => {
+  const topic = `t/${uniq('pool-q1')}`;
+  const n = 40;
+  const body = (i: number) => Buffer.alloc(40 * 1024, (i * 13) % 251);
+  // A takes messages of the shared group and never acknowledges them, then leaves: they go to B.
+  const { c: a } = await RawClient.open(port, { clientId: uniq('pool-a'), clean: true });
+  a.send({
+    cmd: 'subscribe',
+    messageId: 1,
+    subscriptions: [{ topic: `$share/g/${topic}`, qos: 1 }],
+  } as Packet);
+  await a.next('suback');
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+  // All of them go to A first: later ones are read while earlier ones wait for A's PUBACK.
+  for (let i = 0; i < n; i++) await pub.publishAsync(topic, body(i), { qos: 1 });
+  for (let i = 0; i < n; i++) await a.next('publish');
+  const b2 = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
+  const got = new Map<number, Buffer>();
+  const all = new Promise<void>((resolve) =>
+    b2.on('message', (_t, payload) => {
+      got.set(payload[0]!, Buffer.from(payload));
+      if (got.size === n) resolve();
+    }),
+  );
+  await b2.subscribeAsync(`$share/g/${topic}`, { qos: 1 });
+  a.close(); // its unacknowledged deliveries are redelivered to B
+  await all;
+  for (let i = 0; i < n; i++) {
+    const want = body(i);
+    assert.ok(got.get(want[0]!)?.equals(want), `message ${i} intact`);
+  }
+  await pub.endAsync();
+  await b2.endAsync();
 });

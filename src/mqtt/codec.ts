@@ -10,6 +10,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 // mqtt-packet's packet class (no typings): a fresh one per parsed packet, as its parser expects.
 // @ts-expect-error untyped CommonJS module
 import MqttPacketObject from 'mqtt-packet/packet.js';
+import { takePayloadBuffer, writeDone, writeStarted } from './payload-pool.js';
 import { MqttError, Reason } from './reason.js';
 
 export type { Packet };
@@ -132,7 +133,7 @@ const slab = new Slab(128 * 1024);
 function slabAlloc(n: number): Buffer {
   // Larger buffers come straight from malloc: a big slab costs more (mmap, page faults, zeroing)
   // than it saves in collections (measured with 64 KiB messages).
-  return n <= 16 * 1024 ? slab.take(n) : Buffer.allocUnsafeSlow(n);
+  return n <= 16 * 1024 ? slab.take(n) : takePayloadBuffer(n);
 }
 
 /** A copy of `b` that outlives the chunk it is a view of. */
@@ -491,7 +492,7 @@ export function publishPacketSize(
 
 /** Where written packets go: a socket, or the WebSocket stream in front of one. */
 export interface PacketSink {
-  write(b: Buffer): boolean;
+  write(b: Buffer, done?: (err?: Error | null) => void): boolean;
   cork(): void;
   uncork(): void;
 }
@@ -509,7 +510,7 @@ function flushAll(): void {
 }
 
 /** Above this many batched bytes the batch is written at once rather than at the end of the turn. */
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 64 * 1024;
 
 /**
  * Collects the packets of one event-loop turn and writes them together. `blocked` tells the owner
@@ -518,6 +519,8 @@ const BATCH_BYTES = 256 * 1024;
 export class PacketWriter {
   private bufs: Buffer[] = [];
   private bytes = 0;
+  /** Pooled payloads in `bufs`: each is handed back when its write completes. */
+  private pooled: Set<Buffer> | undefined;
   /** Waiting in `unflushed` for the end of the turn. */
   scheduled = false;
   /** The socket said its buffer is full and has not drained since. */
@@ -574,7 +577,10 @@ export class PacketWriter {
     }
     if (v5) head[p++] = 0; // no properties
     this.push(head.subarray(0, p));
-    if (payload.length > 0) this.push(payload);
+    if (payload.length === 0 || this.closed) return;
+    // A pooled payload is reused once this write of it is done (see payload-pool.ts).
+    if (writeStarted(payload)) (this.pooled ??= new Set()).add(payload);
+    this.push(payload);
   }
 
   /** PUBACK / PUBREC / PUBREL / PUBCOMP with a reason code and nothing else (the common case). */
@@ -607,13 +613,18 @@ export class PacketWriter {
     this.bufs = [];
     const bytes = this.bytes;
     this.bytes = 0;
+    const pooled = this.pooled;
+    this.pooled = undefined;
     let ok: boolean;
-    if (bufs.length === 1) ok = this.sink.write(bufs[0]!);
-    else if (bytes <= 65536) ok = this.sink.write(Buffer.concat(bufs, bytes));
-    else {
+    if (bytes <= 65536 && bufs.length > 1) {
+      ok = this.sink.write(Buffer.concat(bufs, bytes));
+      if (pooled !== undefined) for (const b of pooled) writeDone(b); // copied by concat
+    } else {
       this.sink.cork();
       ok = true;
-      for (const b of bufs) ok = this.sink.write(b);
+      for (const b of bufs) {
+        ok = pooled?.has(b) === true ? this.sink.write(b, () => writeDone(b)) : this.sink.write(b);
+      }
       this.sink.uncork();
     }
     if (!ok && !this.full) {

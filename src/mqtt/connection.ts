@@ -34,6 +34,7 @@ import {
 } from './qos2.js';
 import { collectWrite, onSubscribe, onUnsubscribe } from './subscribe.js';
 import { deliver, onPuback } from './delivery.js';
+import { seal } from './payload-pool.js';
 import { connackV3, errorText, MqttError, Reason, reasonOf, reasonText } from './reason.js';
 import { MqttSession, NONE, SESSION_TAG, type Subscription, sharedQueueName } from './session.js';
 import { topicNameError } from './topic.js';
@@ -405,6 +406,9 @@ export class MqttConnection {
       this.ackLater(qos, pid, reasonOf(e), 0, []);
       return;
     }
+    // Exactly one queue and not stored: one delivery at most, after whose write (and PUBACK)
+    // the payload buffer can be reused (payload-pool.ts).
+    if (qos < 2 && queues.length === 1 && !p.retain && msg.storeId === 0) seal(msg.body);
     if (qos === 0) return;
     const reason =
       queues.length === 0 && this.version === 5 ? Reason.NO_MATCHING_SUBSCRIBERS : Reason.SUCCESS;

@@ -7,6 +7,7 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Message } from '../core/index.js';
 import { publishPacketSize } from './codec.js';
+import { acked, awaitAck, deliveredByCopy } from './payload-pool.js';
 import type { MqttConnection } from './connection.js';
 import { isRetainedCopy, publishedQos, publishProperties, retainFlag } from './map.js';
 import { MqttError, Reason } from './reason.js';
@@ -77,6 +78,8 @@ export function deliver(
     }
   }
   const max = c.clientMaxPacketSize;
+  // Until the PUBACK, the queue keeps the message for a redelivery (see payload-pool.ts).
+  if (qos > 0) awaitAck(msg.body);
   if (props === undefined && ids === undefined && alias === 0) {
     if (max > 0 && publishPacketSize(topicBytes.length, msg.body.length, qos, c.version === 5) > max) {
       return dropTooLarge(c, pid, tag, noAck);
@@ -101,6 +104,7 @@ export function deliver(
   if (max > 0 && bytes.length > max) return dropTooLarge(c, pid, tag, noAck);
   if (aliasNew) aliases!.set(topic, alias);
   if (qos === 0 && !noAck) c.coreSession!.settle(tag, false, 'ack');
+  deliveredByCopy(msg.body);
   c.writer.sendEncoded(bytes);
 }
 
@@ -130,4 +134,5 @@ export function onPuback(c: MqttConnection, pid: number): void {
   if (o === undefined || o.qos !== 1) return; // unknown ids are ignored, as Mosquitto does
   c.outbound.delete(pid);
   if (!o.settled) c.coreSession!.settle(o.tag, false, 'ack');
+  acked(o.msg.body);
 }
