@@ -27,6 +27,7 @@ export const configSchema = z.strictObject({
       vhost: z.string().default('/'),
       maxPacketSize: z.number().int().min(64).max(268435455).default(67108864),
       receiveMaximum: z.number().int().min(1).max(65535).default(65535),
+      maxInflight: z.number().int().min(1).max(65535).default(128),
       topicAliasMaximum: z.number().int().min(0).max(65535).default(100),
       maxKeepAlive: z.number().int().min(0).max(65535).default(0),
       maxSessionExpiry: z.number().int().min(0).max(4294967295).default(4294967295),
@@ -136,6 +137,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'mqtt.receiveMaximum',
     env: 'SWITCHYARD_MQTT_RECEIVE_MAXIMUM',
     doc: 'QoS 1/2 publishes a v5 client may have unacknowledged towards the broker (Receive Maximum); exceeding it closes the connection (0x93).',
+  },
+  {
+    path: 'mqtt.maxInflight',
+    env: 'SWITCHYARD_MQTT_MAX_INFLIGHT',
+    doc: "QoS 1/2 deliveries an MQTT 3.1.1 client may have unacknowledged (Mosquitto's max_inflight_messages); an MQTT 5 client's own Receive Maximum applies instead.",
   },
   {
     path: 'mqtt.topicAliasMaximum',

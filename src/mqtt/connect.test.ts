@@ -92,11 +92,11 @@ test('connect: the will is checked before anything happens', () => {
   );
 });
 
-test('connect: the client limits are kept (v5) and ignored in 3.1.1', () => {
+test('connect: the client limits are kept (v5); a 3.1.1 client gets the in-flight window', () => {
   const p = plan(
     connect({ properties: { receiveMaximum: 5, maximumPacketSize: 1000, topicAliasMaximum: 3 } }),
   );
   assert.deepEqual([p.receiveMaximum, p.maxPacketSize, p.topicAliasMaximum], [5, 1000, 3]);
   const v3 = plan(connect({ protocolVersion: 4 }));
-  assert.deepEqual([v3.receiveMaximum, v3.maxPacketSize, v3.topicAliasMaximum], [65535, 0, 0]);
+  assert.deepEqual([v3.receiveMaximum, v3.maxPacketSize, v3.topicAliasMaximum], [128, 0, 0]);
 });

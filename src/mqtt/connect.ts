@@ -36,7 +36,7 @@ export interface ConnectPlan {
   /** Keep-alive in force (s, 0 = none) and, when the broker changed it, what to tell a v5 client. */
   readonly keepAlive: number;
   readonly serverKeepAlive: number | undefined;
-  /** The client's own limits (v5; 3.1.1 has none). */
+  /** The client's own limits (v5; a 3.1.1 client gets the broker's maxInflight window). */
   readonly receiveMaximum: number;
   readonly maxPacketSize: number;
   readonly topicAliasMaximum: number;
@@ -118,7 +118,7 @@ export function planConnect(
       expiryCapped: expiry !== asked,
       keepAlive: serverKeepAlive ?? clientKeepAlive,
       serverKeepAlive,
-      receiveMaximum: v5 ? (props.receiveMaximum ?? 65535) : 65535,
+      receiveMaximum: v5 ? (props.receiveMaximum ?? 65535) : settings.maxInflight,
       maxPacketSize: v5 ? (props.maximumPacketSize ?? 0) : 0,
       topicAliasMaximum: v5 ? (props.topicAliasMaximum ?? 0) : 0,
       will,

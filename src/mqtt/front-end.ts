@@ -15,6 +15,8 @@ export interface MqttSettings {
   readonly vhost: string;
   readonly maxPacketSize: number;
   readonly receiveMaximum: number;
+  /** QoS 1/2 deliveries a 3.1.1 client may have unacknowledged (v5 clients say their own). */
+  readonly maxInflight: number;
   readonly topicAliasMaximum: number;
   /** 0 = accept the client's keep-alive. */
   readonly maxKeepAlive: number;
@@ -29,6 +31,7 @@ export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
   vhost: '/',
   maxPacketSize: 64 * 1024 * 1024,
   receiveMaximum: 65535,
+  maxInflight: 128,
   topicAliasMaximum: 100,
   maxKeepAlive: 0,
   maxSessionExpiry: 0xffffffff,
