@@ -388,94 +388,86 @@ function invalidUtf8(raw: Buffer, version: number): string | undefined {
   const cmd = raw[0]! >> 4;
   if (cmd !== CMD_PUBLISH && cmd !== CMD_SUBSCRIBE && cmd !== CMD_UNSUBSCRIBE && cmd !== CMD_CONNECT)
     return undefined;
-  let p = 1;
-  while (p < raw.length && (raw[p]! & 0x80) !== 0) p++;
-  p++;
-  const str = (): boolean | undefined => {
-    if (p + 2 > raw.length) return undefined; // short: mqtt-packet reports it
-    const n = raw.readUInt16BE(p);
-    const s = raw.subarray(p + 2, p + 2 + n);
-    p += 2 + n;
-    return isUtf8(s);
-  };
-  const skipProperties = (): boolean => {
-    let len = 0;
-    let mul = 1;
-    for (let i = 0; i < 4 && p < raw.length; i++) {
-      const byte = raw[p++]!;
-      len += (byte & 0x7f) * mul;
-      if ((byte & 0x80) === 0) {
-        p += len;
-        return p <= raw.length;
-      }
-      mul *= 128;
-    }
-    return false;
-  };
-  if (cmd === CMD_PUBLISH) return str() === false ? 'the topic name' : undefined;
-  if (cmd === CMD_CONNECT) return invalidConnectUtf8(raw, p);
-  p += 2; // packet identifier
-  if (version === 5 && !skipProperties()) return undefined;
-  while (p < raw.length) {
-    const ok = str();
+  let start = 1;
+  while (start < raw.length && (raw[start]! & 0x80) !== 0) start++;
+  const c = new Cursor(raw, start + 1);
+  // A field cut short is left alone here: mqtt-packet reports the malformed packet.
+  if (cmd === CMD_PUBLISH) return c.isUtf8Field() === false ? 'the topic name' : undefined;
+  if (cmd === CMD_CONNECT) return invalidConnectUtf8(c);
+  c.p += 2; // packet identifier
+  if (version === 5 && !c.skipProperties()) return undefined;
+  while (!c.done) {
+    const ok = c.isUtf8Field();
     if (ok === undefined) return undefined;
     if (!ok) return 'a topic filter';
-    if (cmd === CMD_SUBSCRIBE) p++; // subscription options
+    if (cmd === CMD_SUBSCRIBE) c.p++; // subscription options
   }
   return undefined;
 }
 
 /** CONNECT: the client identifier, will topic and user name must be UTF-8 (passwords are binary). */
-function invalidConnectUtf8(raw: Buffer, start: number): string | undefined {
-  let p = start;
-  if (p + 2 > raw.length) return undefined;
-  p += 2 + raw.readUInt16BE(p); // protocol name
-  if (p + 4 > raw.length) return undefined;
-  const level = raw[p]!;
-  const flags = raw[p + 1]!;
-  p += 4;
-  const varint = (): number | undefined => {
+function invalidConnectUtf8(c: Cursor): string | undefined {
+  const name = c.field(); // protocol name
+  if (name === undefined || c.p + 4 > c.b.length) return undefined;
+  const level = c.b[c.p]!;
+  const flags = c.b[c.p + 1]!;
+  c.p += 4;
+  if (level === 5 && !c.skipProperties()) return undefined;
+  const id = c.isUtf8Field();
+  if (id === undefined) return undefined;
+  if (!id) return 'the client identifier';
+  if ((flags & 0x04) !== 0) {
+    if (level === 5 && !c.skipProperties()) return undefined;
+    const topic = c.isUtf8Field();
+    if (topic === undefined) return undefined;
+    if (!topic) return 'the will topic';
+    if (c.field() === undefined) return undefined; // will payload
+  }
+  if ((flags & 0x80) !== 0 && c.isUtf8Field() === false) return 'the user name';
+  return undefined;
+}
+
+/** Reads the variable part of a packet for invalidUtf8; every read stops at the packet's end. */
+class Cursor {
+  constructor(
+    readonly b: Buffer,
+    public p: number,
+  ) {}
+
+  get done(): boolean {
+    return this.p >= this.b.length;
+  }
+
+  /** A two-byte-length-prefixed field, or undefined when its length is cut short. */
+  field(): Buffer | undefined {
+    if (this.p + 2 > this.b.length) return undefined;
+    const n = this.b.readUInt16BE(this.p);
+    const s = this.b.subarray(this.p + 2, this.p + 2 + n);
+    this.p += 2 + n;
+    return s;
+  }
+
+  /** Whether the next field is UTF-8 (undefined when cut short). */
+  isUtf8Field(): boolean | undefined {
+    const f = this.field();
+    return f === undefined ? undefined : isUtf8(f);
+  }
+
+  /** Skips v5 properties (a Variable Byte Integer length, then that many bytes); false if cut short. */
+  skipProperties(): boolean {
     let len = 0;
     let mul = 1;
-    for (let i = 0; i < 4 && p < raw.length; i++) {
-      const byte = raw[p++]!;
+    for (let i = 0; i < 4 && this.p < this.b.length; i++) {
+      const byte = this.b[this.p++]!;
       len += (byte & 0x7f) * mul;
-      if ((byte & 0x80) === 0) return len;
+      if ((byte & 0x80) === 0) {
+        this.p += len;
+        return this.p <= this.b.length;
+      }
       mul *= 128;
     }
-    return undefined;
-  };
-  const field = (): Buffer | undefined => {
-    if (p + 2 > raw.length) return undefined;
-    const n = raw.readUInt16BE(p);
-    const s = raw.subarray(p + 2, p + 2 + n);
-    p += 2 + n;
-    return s;
-  };
-  if (level === 5) {
-    const n = varint();
-    if (n === undefined) return undefined;
-    p += n;
+    return false;
   }
-  const id = field();
-  if (id === undefined) return undefined;
-  if (!isUtf8(id)) return 'the client identifier';
-  if ((flags & 0x04) !== 0) {
-    if (level === 5) {
-      const n = varint();
-      if (n === undefined) return undefined;
-      p += n;
-    }
-    const topic = field();
-    if (topic === undefined) return undefined;
-    if (!isUtf8(topic)) return 'the will topic';
-    if (field() === undefined) return undefined;
-  }
-  if ((flags & 0x80) !== 0) {
-    const user = field();
-    if (user !== undefined && !isUtf8(user)) return 'the user name';
-  }
-  return undefined;
 }
 
 /** The whole size of a PUBLISH as PacketWriter.publish encodes it (no v5 properties). */
