@@ -221,7 +221,7 @@ export function switchyardPortFlags(snapshot) {
 }
 
 /**
- * Switchyard from a dist/ snapshot, on 127.0.0.1. ports: { amqp, mqtt, http } with a number
+ * Switchyard from a dist/ snapshot, on 127.0.0.1. ports: { amqp, mqtt, http, grpc } with a number
  * (0 = ephemeral) or 'off'; a listener the CLI has a flag for but `ports` does not name is turned
  * off, so a run never binds a default port (5672, 1883, 8080) by accident. dataDir: kept as given;
  * when null, a fresh temporary dir per start, removed at stop.
@@ -252,7 +252,7 @@ export class SwitchyardProcess extends ManagedProcess {
   args(dataDir) {
     const known = switchyardPortFlags(this.snapshot);
     const a = [...this.snapshot.nodeFlags, this.snapshot.main, '--host', '127.0.0.1'];
-    for (const proto of ['amqp', 'mqtt', 'http']) {
+    for (const proto of ['amqp', 'mqtt', 'http', 'grpc']) {
       const want = this.ports[proto];
       if (known.has(proto)) a.push(`--${proto}-port`, String(want ?? 'off'));
       else if (want !== undefined && want !== 'off')

@@ -54,6 +54,8 @@ function startBroker(dataDir) {
       '0',
       '--http-port',
       '0',
+      '--grpc-port',
+      '0',
       '--data-dir',
       dataDir,
     ],

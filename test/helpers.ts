@@ -9,7 +9,16 @@ import { configSchema } from '../src/config/schema.js';
 import { type RunningServer, startServer } from '../src/server/index.js';
 
 /** CLI flags that put every listener on an ephemeral port (CLI tests run in parallel). */
-export const EPHEMERAL_PORTS = ['--amqp-port', '0', '--mqtt-port', '0', '--http-port', '0'] as const;
+export const EPHEMERAL_PORTS = [
+  '--amqp-port',
+  '0',
+  '--mqtt-port',
+  '0',
+  '--http-port',
+  '0',
+  '--grpc-port',
+  '0',
+] as const;
 
 export interface TestBroker {
   readonly server: RunningServer;
@@ -30,6 +39,7 @@ export async function startTestBroker(
     amqp: { port: 0, ...amqp },
     mqtt: { port: 0 },
     http: { port: 0 },
+    grpc: { port: 0 },
     ...extra,
   });
   const server = await startServer(config);

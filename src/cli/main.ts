@@ -29,6 +29,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(portOption('--amqp-port', 'amqp.port'))
     .addOption(portOption('--mqtt-port', 'mqtt.port'))
     .addOption(portOption('--http-port', 'http.port'))
+    .addOption(portOption('--grpc-port', 'grpc.port'))
     .option('--print-config', 'print the effective configuration as JSON and exit')
     .addHelpText(
       'after',

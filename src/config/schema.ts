@@ -38,6 +38,19 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({
       port: port.default(8080),
+      anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+      maxBodySize: z.number().int().min(1).max(536870912).default(16777216),
+      sseBuffer: z.number().int().min(1).max(1_000_000).default(1000),
+      sseHeartbeat: z.number().int().min(100).max(3_600_000).default(15_000),
+      wsMaxPayload: z.number().int().min(64).max(536870912).default(16777216),
+      wsPingInterval: z.number().int().min(0).max(3_600_000).default(30_000),
+    })
+    .prefault({}),
+  grpc: z
+    .strictObject({
+      port: port.default(50051),
+      anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+      maxMessageSize: z.number().int().min(1024).max(536870912).default(16777216),
     })
     .prefault({}),
   store: z
@@ -172,7 +185,53 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'http.port',
     env: 'SWITCHYARD_HTTP_PORT',
     flag: '--http-port',
-    doc: "HTTP listener port (MQTT over WebSocket at /mqtt); 0 = ephemeral, 'off' = disabled.",
+    doc: "HTTP listener port: REST publish/get/ack and SSE under /api/v1, the native WebSocket protocol at /ws, MQTT over WebSocket at /mqtt, gRPC-Web and Connect; 0 = ephemeral, 'off' = disabled.",
+  },
+  {
+    path: 'http.anonymous',
+    env: 'SWITCHYARD_HTTP_ANONYMOUS',
+    doc: "Who may use REST, SSE, the native WebSocket protocol and gRPC-Web/Connect without credentials (acting as user 'anonymous'): 'loopback', 'always' or 'never'.",
+  },
+  {
+    path: 'http.maxBodySize',
+    env: 'SWITCHYARD_HTTP_MAX_BODY_SIZE',
+    doc: 'Largest REST request body (bytes); larger → 413.',
+  },
+  {
+    path: 'http.sseBuffer',
+    env: 'SWITCHYARD_HTTP_SSE_BUFFER',
+    doc: 'Events an SSE connection may have unwritten; a subscriber that falls this far behind stops receiving until it catches up (messages stay in the queue).',
+  },
+  {
+    path: 'http.sseHeartbeat',
+    env: 'SWITCHYARD_HTTP_SSE_HEARTBEAT',
+    doc: 'Milliseconds between SSE heartbeat comments.',
+  },
+  {
+    path: 'http.wsMaxPayload',
+    env: 'SWITCHYARD_HTTP_WS_MAX_PAYLOAD',
+    doc: 'Largest native WebSocket frame (bytes); larger closes the connection with 1009.',
+  },
+  {
+    path: 'http.wsPingInterval',
+    env: 'SWITCHYARD_HTTP_WS_PING_INTERVAL',
+    doc: 'Milliseconds between server pings on the native WebSocket; a client that misses two is disconnected; 0 = off.',
+  },
+  {
+    path: 'grpc.port',
+    env: 'SWITCHYARD_GRPC_PORT',
+    flag: '--grpc-port',
+    doc: "Native gRPC (h2c) port; 0 = ephemeral, 'off' = disabled. gRPC-Web and Connect are served on the HTTP listener.",
+  },
+  {
+    path: 'grpc.anonymous',
+    env: 'SWITCHYARD_GRPC_ANONYMOUS',
+    doc: "Who may call the native gRPC port without credentials: 'loopback', 'always' or 'never'.",
+  },
+  {
+    path: 'grpc.maxMessageSize',
+    env: 'SWITCHYARD_GRPC_MAX_MESSAGE_SIZE',
+    doc: 'Largest gRPC message (bytes), either way; larger → RESOURCE_EXHAUSTED.',
   },
   {
     path: 'users',

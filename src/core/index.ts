@@ -36,3 +36,28 @@ export {
 } from './session.js';
 export { messageFromRecord, registerPropertiesCodec } from './stored.js';
 export { REPLY_TO } from './vhost.js';
+export {
+  type AnonymousPolicy,
+  asSwitchyardError,
+  type Credentials,
+  type Delivery,
+  identify,
+  messageOf,
+  type PublishCallback,
+  type PublishInput,
+  type PublishOutcome,
+  publishConfirmed,
+  publishWithConfirm,
+  Subscription,
+  type SubscriptionHandlers,
+  type SubscriptionOptions,
+} from './client.js';
+export {
+  type BodyEncoding,
+  decodeBody,
+  encodeBody,
+  type JsonMessage,
+  messageToJson,
+  propertiesFromJson,
+  propertiesToJson,
+} from './message-json.js';

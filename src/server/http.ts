@@ -1,14 +1,18 @@
 /**
  * The shared HTTP listener (DESIGN.md section 2): WebSocket upgrades are routed by path to the
- * front end that registered it (`/mqtt` for MQTT over WebSocket); plain requests get 404 until
- * the REST front end arrives.
+ * front end that registered it (`/mqtt` for MQTT over WebSocket, `/ws` for the native protocol);
+ * plain requests go to each request handler in turn (gRPC-Web/Connect, REST and SSE) until one
+ * takes them, else 404.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { listenOn } from '../util/listen.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Takes a request (returns true) or leaves it to the next handler (false), by path. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export interface HttpListener {
   readonly address: AddressInfo;
@@ -19,8 +23,10 @@ export async function listenHttp(
   host: string,
   port: number,
   upgrades: ReadonlyMap<string, UpgradeHandler>,
+  handlers: readonly RequestHandler[] = [],
 ): Promise<HttpListener> {
   const server: Server = createServer((req, res) => {
+    for (const h of handlers) if (h(req, res)) return;
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url}` }));
   });

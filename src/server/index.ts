@@ -13,6 +13,9 @@ import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
 import { MqttFrontEnd } from '../mqtt/front-end.js';
 import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
+import { GrpcFrontEnd, type GrpcListener } from '../grpc/index.js';
+import { HttpFrontEnd } from '../http/index.js';
+import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 
 // Stored messages keep their properties in the wire form they came in; the core rebuilds them
@@ -42,6 +45,7 @@ export interface RunningServer {
   readonly amqp: AmqpListener | undefined;
   readonly mqtt: MqttListener | undefined;
   readonly http: HttpListener | undefined;
+  readonly grpc: GrpcListener | undefined;
   /** The MQTT front end (sessions, retained messages). */
   readonly mqttFrontEnd: MqttFrontEnd;
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
@@ -90,11 +94,31 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
   let amqp: AmqpListener | undefined;
   let mqtt: MqttListener | undefined;
   let http: HttpListener | undefined;
+  let grpc: GrpcListener | undefined;
   let mqttFrontEnd: MqttFrontEnd | undefined;
+  const grpcFrontEnd = new GrpcFrontEnd(broker, {
+    anonymous: config.grpc.anonymous,
+    webAnonymous: config.http.anonymous,
+    maxMessageSize: config.grpc.maxMessageSize,
+  });
+  const wsFrontEnd = new WsFrontEnd(broker, {
+    anonymous: config.http.anonymous,
+    maxPayload: config.http.wsMaxPayload,
+    pingInterval: config.http.wsPingInterval,
+  });
+  const httpFrontEnd = new HttpFrontEnd(broker, {
+    anonymous: config.http.anonymous,
+    maxBodySize: config.http.maxBodySize,
+    sseBuffer: config.http.sseBuffer,
+    sseHeartbeat: config.http.sseHeartbeat,
+  });
   const closeListeners = async () => {
     // Servers stop accepting first; their close resolves once the front ends closed every connection.
-    const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close()]);
+    const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close(), grpc?.close()]);
     mqttFrontEnd?.close();
+    grpcFrontEnd.close();
+    wsFrontEnd.close();
+    httpFrontEnd.close();
     await stopped;
   };
   try {
@@ -117,9 +141,17 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     if (config.http.port !== 'off') {
       const upgrades = new Map<string, UpgradeHandler>([
         ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
+        ['/ws', wsFrontEnd.upgrade],
       ]);
-      http = await listenHttp(config.host, config.http.port, upgrades);
+      http = await listenHttp(config.host, config.http.port, upgrades, [
+        httpFrontEnd.handle,
+        grpcFrontEnd.httpHandler,
+      ]);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
+    }
+    if (config.grpc.port !== 'off') {
+      grpc = await grpcFrontEnd.listen(config.host, config.grpc.port);
+      listeners.push({ protocol: 'grpc', host: grpc.address.address, port: grpc.address.port });
     }
   } catch (e) {
     await closeListeners();
@@ -134,6 +166,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     amqp,
     mqtt,
     http,
+    grpc,
     mqttFrontEnd,
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.
