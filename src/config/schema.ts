@@ -53,6 +53,12 @@ export const configSchema = z.strictObject({
       maxMessageSize: z.number().int().min(1024).max(536870912).default(16777216),
     })
     .prefault({}),
+  tracing: z
+    .strictObject({
+      otlpEndpoint: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+      serviceName: z.string().min(1).default('switchyard'),
+    })
+    .prefault({}),
   store: z
     .strictObject({
       segmentSize: z.number().int().min(65536).max(4294967295).default(67108864),
@@ -232,6 +238,16 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'grpc.maxMessageSize',
     env: 'SWITCHYARD_GRPC_MAX_MESSAGE_SIZE',
     doc: 'Largest gRPC message (bytes), either way; larger → RESOURCE_EXHAUSTED.',
+  },
+  {
+    path: 'tracing.otlpEndpoint',
+    env: 'SWITCHYARD_TRACING_OTLP_ENDPOINT',
+    doc: "OTLP/HTTP (protobuf) traces URL, e.g. http://127.0.0.1:4318/v1/traces: the broker then records publish, route and deliver spans as children of each message's traceparent; '' = no spans.",
+  },
+  {
+    path: 'tracing.serviceName',
+    env: 'SWITCHYARD_TRACING_SERVICE_NAME',
+    doc: 'service.name of the spans the broker records.',
   },
   {
     path: 'users',

@@ -12,6 +12,7 @@ import type { Queue, QueueOptions, QueueOwner } from './queue.js';
 import { MemoryRecordStore, type RecordStore } from './records.js';
 import type { BindingDef, DefinitionsSink, ExchangeDef, MessageStore, QueueDef } from '../store/types.js';
 import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
+import type { CoreTracer } from './tracer.js';
 import { checkName, REPLY_TO, VHost } from './vhost.js';
 
 export interface Identity {
@@ -50,6 +51,8 @@ export interface BrokerOptions {
   store?: MessageStore;
   /** Where front ends keep durable records (MQTT sessions, retained messages); default: memory. */
   records?: RecordStore;
+  /** Told of every publish and delivery when tracing is configured. */
+  tracer?: CoreTracer;
 }
 
 export interface QueueInfo {
@@ -66,6 +69,7 @@ export class Broker {
   readonly authorize: Authorizer;
   readonly store: MessageStore | undefined;
   readonly records: RecordStore;
+  readonly tracer: CoreTracer | undefined;
   private nextConnId = 1;
   private lastMessageId = 0;
   private lastQueueStoreId = 0;
@@ -77,6 +81,7 @@ export class Broker {
     this.authorize = opts.authorize ?? (() => true);
     this.store = opts.store;
     this.records = opts.records ?? new MemoryRecordStore();
+    this.tracer = opts.tracer;
   }
 
   /** The next store id for a persistent message. */
@@ -365,6 +370,8 @@ export class CoreConnection implements QueueOwner {
     msg.publisher = this.id;
     const store = this.broker.store;
     if (store !== undefined && queues.length > 0 && msg.persistent) this.persist(store, msg, queues);
+    const tracer = this.broker.tracer;
+    if (tracer !== undefined) tracer.published(msg, x.name, queues.length, this.info.protocol);
     for (let i = 0; i < queues.length; i++) queues[i]!.enqueue(msg);
     return queues;
   }
@@ -445,7 +452,7 @@ export class CoreConnection implements QueueOwner {
   }
 
   openSession(): Session {
-    const s = new Session(this);
+    const s = new Session(this, this.broker.tracer, this.info.protocol);
     if (this.sessions === NO_SESSIONS) this.sessions = new Set();
     (this.sessions as Set<Session>).add(s);
     return s;

@@ -61,3 +61,4 @@ export {
   propertiesFromJson,
   propertiesToJson,
 } from './message-json.js';
+export type { CoreTracer } from './tracer.js';

@@ -7,6 +7,7 @@
 import { preconditionFailed } from '../errors/index.js';
 import type { HeaderTable, Message } from './message.js';
 import type { Queue, QueueEntry } from './queue.js';
+import type { CoreTracer } from './tracer.js';
 
 /** How a front end receives deliveries. Called synchronously from the queue's dispatch. */
 export interface DeliverySink {
@@ -99,7 +100,11 @@ export class Session {
     return this.consumerMap ?? NO_CONSUMERS;
   }
 
-  constructor(private readonly owner: SessionOwner) {}
+  constructor(
+    private readonly owner: SessionOwner,
+    private readonly tracer?: CoreTracer,
+    private readonly protocol = '',
+  ) {}
 
   /** Called by a queue's dispatch: numbers the delivery, records it, hands it to the sink. */
   deliver(c: Consumer, entry: QueueEntry): void {
@@ -111,12 +116,14 @@ export class Session {
       this.unackedCount++;
       c.queue.delivered(entry.msg);
     }
+    if (this.tracer !== undefined) this.tracer.delivered(entry.msg, c.queue.name, this.protocol);
     c.sink.deliver(c.tag, tag, entry.redelivered, entry.msg, c.queue);
   }
 
   /** Records a basic.get delivery and returns its tag. */
   recordGet(queue: Queue, entry: QueueEntry, noAck: boolean): number {
     const tag = this.nextTag++;
+    if (this.tracer !== undefined) this.tracer.delivered(entry.msg, queue.name, this.protocol);
     // Not counted in unackedCount: basic.get uses no credit (RabbitMQ's limiter counts
     // consumer deliveries only).
     if (noAck) queue.settled(entry.msg);

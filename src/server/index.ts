@@ -15,6 +15,7 @@ import { MqttFrontEnd } from '../mqtt/front-end.js';
 import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
 import { GrpcFrontEnd, type GrpcListener } from '../grpc/index.js';
 import { HttpFrontEnd } from '../http/index.js';
+import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 
@@ -56,7 +57,9 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
   const t0 = Date.now();
   const { lock, defs, log, recovered } = await openStores(config.dataDir, config.store.segmentSize);
   const store = new LogMessageStore(log);
+  const tracing = startTracing(config.tracing);
   const broker = new Broker({
+    ...(tracing === undefined ? {} : { tracer: tracing }),
     users: config.users,
     loopbackUsers: config.loopbackUsers,
     vhosts: config.vhosts,
@@ -89,6 +92,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     await log.close();
     await defs.close();
     await lock.release();
+    await tracing?.shutdown();
   };
   const listeners: ListenerInfo[] = [];
   let amqp: AmqpListener | undefined;
