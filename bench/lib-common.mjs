@@ -2,7 +2,7 @@
 // paths, command-line parsing, formatting and markdown tables; the run context (results file, log,
 // anomalies, time-bounded child processes); /proc readings; the dist/ snapshot the broker runs
 // from; and the sections of docs/benchmarks.md that scripts other than run.mjs own.
-// (Two lib files only: eslint's allowDefaultProject takes at most 8 files across bench/*.mjs and
+// (Two lib files: eslint's allowDefaultProject is capped (24 files, eslint.config.js) across bench/*.mjs and
 // scripts/*.mjs, see eslint.config.js. Broker processes and the harness are in lib-brokers.mjs.)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
