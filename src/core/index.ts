@@ -24,6 +24,7 @@ export {
   type PropertiesCodec,
 } from './message.js';
 export { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
+export { checkCarriable } from './property-limits.js';
 export type { Queue } from './queue.js';
 export { MemoryRecordStore, type RecordStore } from './records.js';
 export {

@@ -8,6 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { SwitchyardError } from '../errors/index.js';
 import { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
+import { checkCarriable } from './property-limits.js';
 import type { Message, Properties } from './message.js';
 
 export type BodyEncoding = 'utf8' | 'base64';
@@ -74,6 +75,7 @@ export function propertiesFromJson(v: unknown): Properties {
   }
   const p = decodeJsonProperties(Buffer.from(JSON.stringify(v)));
   for (const k of Object.keys(p) as (keyof Properties)[]) if (p[k] === null) delete p[k];
+  checkCarriable(p);
   return p;
 }
 
