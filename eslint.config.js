@@ -8,7 +8,17 @@ const frontEnds = ['amqp', 'mqtt', 'grpc', 'ws', 'http', 'gateway'];
 const relativeTo = (folders) => `^\\.{1,2}/(?:\\.\\./)*(?:${folders.join('|')})(?:/|$)`;
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'bin/**', 'scratch/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'data/**',
+      'bin/**',
+      'scratch/**',
+      'src/grpc/gen/**',
+      'eslint.config.js',
+    ],
+  },
   {
     files: ['**/*.ts', '**/*.mjs'],
     languageOptions: {

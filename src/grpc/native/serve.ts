@@ -1,0 +1,94 @@
+/**
+ * Which calls on the native gRPC port skip connect: Session and Subscribe, the calls that move
+ * messages in bulk, when they are plain gRPC with protobuf and no message compression. Anything
+ * else (gRPC-Web, Connect, JSON, compressed requests, every other method) goes to connect.
+ */
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { type AnonymousPolicy, asSwitchyardError, type Broker } from '../../core/index.js';
+import { SwitchyardError } from '../../errors/index.js';
+import { identifyCaller, openConnection, VHOST_KEY } from '../call.js';
+import { Broker as BrokerService } from '../gen/switchyard/v1/broker_pb.js';
+import type { SubscriptionRegistry } from '../handlers/subscribe.js';
+import { ERROR_CODE_KEY } from '../map.js';
+import { NativeCall, parseGrpcTimeout, refuse, Status } from './call.js';
+import { NativeSession } from './session.js';
+import { NativeSubscribe } from './subscribe.js';
+
+const SESSION_PATH = `/${BrokerService.typeName}/${BrokerService.method.session.name}`;
+const SUBSCRIBE_PATH = `/${BrokerService.typeName}/${BrokerService.method.subscribe.name}`;
+
+interface Live {
+  end(status: number, message: string): void;
+}
+
+export class NativeCalls {
+  private readonly live = new Set<Live>();
+  private closing = false;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly registry: SubscriptionRegistry,
+    private readonly anonymous: AnonymousPolicy,
+    private readonly maxMessageSize: number,
+  ) {}
+
+  /** Serves the request if it is one of ours (returns true), else leaves it (false). */
+  serve(req: Http2ServerRequest, res: Http2ServerResponse): boolean {
+    const path = req.url;
+    if ((path !== SESSION_PATH && path !== SUBSCRIBE_PATH) || req.method !== 'POST') return false;
+    const h = req.headers;
+    const ct = h['content-type'];
+    if (ct !== 'application/grpc' && ct !== 'application/grpc+proto') return false;
+    const enc = h['grpc-encoding'];
+    if (enc !== undefined && enc !== 'identity') return false;
+    // Errors of a reset stream arrive through 'close'; the process never sees them.
+    req.on('error', () => {});
+    if (this.closing) {
+      refuse(res, Status.UNAVAILABLE, 'the broker is shutting down');
+      return true;
+    }
+    try {
+      const vhost = h[VHOST_KEY];
+      const caller = identifyCaller(
+        this.broker,
+        h.authorization,
+        typeof vhost === 'string' ? vhost : undefined,
+        {
+          remoteAddress: req.socket?.remoteAddress ?? '',
+          anonymous: this.anonymous,
+        },
+      );
+      const t = h['grpc-timeout'];
+      const timeoutMs = parseGrpcTimeout(typeof t === 'string' ? t : undefined);
+      if (Number.isNaN(timeoutMs))
+        throw new SwitchyardError('SYNTAX_ERROR', `invalid grpc-timeout '${String(t)}'`);
+      const conn = openConnection(this.broker, caller, 'grpc', h['user-agent']);
+      const call = new NativeCall(req, res, this.maxMessageSize);
+      const done = (x: Live) => this.live.delete(x);
+      const header = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : null);
+      const c =
+        path === SESSION_PATH
+          ? new NativeSession(
+              call,
+              conn,
+              done,
+              { traceparent: header('traceparent'), tracestate: header('tracestate') },
+              this.maxMessageSize,
+            )
+          : new NativeSubscribe(call, conn, caller, this.registry, done, this.maxMessageSize);
+      this.live.add(c);
+      c.start(timeoutMs);
+    } catch (e) {
+      const err = asSwitchyardError(e);
+      refuse(res, err.spec.grpc, err.message, { [ERROR_CODE_KEY]: err.code });
+      req.resume();
+    }
+    return true;
+  }
+
+  /** Ends every call with UNAVAILABLE and refuses new ones (shutdown). */
+  close(): void {
+    this.closing = true;
+    for (const c of [...this.live]) c.end(Status.UNAVAILABLE, 'the broker is shutting down');
+  }
+}

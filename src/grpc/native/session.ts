@@ -1,0 +1,110 @@
+/**
+ * The Session call over native gRPC, straight on its HTTP/2 stream: each data chunk is cut into
+ * messages, each message is handled synchronously by the same SessionCall the connect path uses,
+ * and every response of the turn goes out in one write. While the stream does not drain, the
+ * session's subscriptions pause and requests are not read (HTTP/2 flow control then holds the
+ * client back), so a slow reader costs a bounded buffer and stalls no one else.
+ */
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import { asSwitchyardError, type CoreConnection } from '../../core/index.js';
+import type { TraceMetadata } from '../map.js';
+import {
+  SessionRequestSchema,
+  type SessionResponse,
+  SessionResponseSchema,
+} from '../gen/switchyard/v1/broker_pb.js';
+import { SessionCall } from '../handlers/session.js';
+import { endWithError, type NativeCall, type NativeCallOwner, Status } from './call.js';
+import { encodeConfirmFrame, encodeDeliveryFrame } from './encode.js';
+import { FrameDecoder, FramingError } from './framing.js';
+
+export class NativeSession implements NativeCallOwner {
+  private readonly decoder: FrameDecoder;
+  private readonly session: SessionCall;
+  private readonly onChunk = (chunk: Buffer) => this.read(chunk);
+  private readonly onMessage = (m: Buffer) => this.handle(m);
+  private inputDone = false;
+
+  constructor(
+    private readonly call: NativeCall,
+    private readonly conn: CoreConnection,
+    private readonly onClosed: (s: NativeSession) => void,
+    trace: TraceMetadata,
+    maxMessageSize: number,
+  ) {
+    this.decoder = new FrameDecoder(maxMessageSize);
+    this.session = new SessionCall(conn, trace, {
+      delivery: (subscription, d) => call.sendFrame(encodeDeliveryFrame('session', subscription, d)),
+      confirm: (id, routed) => call.sendFrame(encodeConfirmFrame(id, routed)),
+      push: (r: SessionResponse) => call.send(toBinary(SessionResponseSchema, r)),
+    });
+  }
+
+  /** Opens the call (response headers) and starts reading requests. */
+  start(timeoutMs: number | undefined): void {
+    this.call.start(this, timeoutMs);
+    const req = this.call.req;
+    req.on('data', this.onChunk);
+    req.once('end', () => this.inputEnded());
+  }
+
+  /** Ends the call now with a status (shutdown). */
+  end(status: number, message: string): void {
+    this.call.end(status, message);
+  }
+
+  blocked(): void {
+    this.session.pause();
+    this.call.req.pause();
+  }
+
+  unblocked(): void {
+    this.session.resume();
+    if (!this.inputDone) this.call.req.resume();
+  }
+
+  closed(): void {
+    this.call.req.off('data', this.onChunk);
+    this.session.close();
+    this.conn.close();
+    this.onClosed(this);
+  }
+
+  private read(chunk: Buffer): void {
+    if (this.call.isEnded) return;
+    try {
+      this.decoder.push(chunk, this.onMessage);
+    } catch (e) {
+      if (e instanceof FramingError) this.call.end(e.grpcStatus, e.message);
+      else endWithError(this.call, asSwitchyardError(e));
+      return;
+    }
+    // Everything this chunk caused goes out in one write, now rather than at the end of the turn.
+    this.call.flush();
+  }
+
+  private handle(m: Buffer): void {
+    if (this.call.isEnded) return;
+    let req: ReturnType<typeof fromBinary<typeof SessionRequestSchema>>;
+    try {
+      req = fromBinary(SessionRequestSchema, m);
+    } catch (e) {
+      // As grpc-go and connect: a request that is not valid protobuf is INTERNAL.
+      throw new FramingError(Status.INTERNAL, `parse binary: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.session.handle(req);
+  }
+
+  /** The client half-closed: answer what is pending, then end with OK. */
+  private inputEnded(): void {
+    this.inputDone = true;
+    if (this.call.isEnded) return;
+    if (!this.decoder.atBoundary) {
+      this.call.end(Status.INTERNAL, 'request stream ended inside a message');
+      return;
+    }
+    const settled = this.session.whenSettled();
+    if (settled === undefined) this.call.end(Status.OK);
+    else void settled.then(() => this.call.end(Status.OK));
+  }
+}
