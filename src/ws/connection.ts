@@ -1,0 +1,237 @@
+/**
+ * One client WebSocket: its core connection, its subscriptions, and its outgoing side. Frames out
+ * are batched per event-loop turn (the socket is corked on the first send and uncorked on the
+ * next tick, so one writev carries them all), and the outgoing buffer is bounded: past
+ * HIGH_WATER every subscription of this connection pauses and reading stops until the socket
+ * drains, so messages wait in their queues and a slow client slows only itself.
+ */
+import type { Duplex } from 'node:stream';
+import type { RawData, WebSocket } from 'ws';
+import {
+  asSwitchyardError,
+  type CoreConnection,
+  type Delivery,
+  type PublishCallback,
+} from '../core/index.js';
+import type { SwitchyardError } from '../errors/index.js';
+import {
+  BinaryKind,
+  encodeBinaryFrame,
+  encodeBinaryPrefix,
+  parseBinaryFrame,
+  parseTextFrame,
+  type Request,
+  type RequestContext,
+  RequestError,
+} from './codec/index.js';
+import { handlePublish } from './handlers/publish.js';
+import { handleCredit, handleSettle, handleSubscribe, handleUnsubscribe } from './handlers/subscriptions.js';
+import { deliveryHeaderJson, deliveryJson, errorJson, pongJson } from './map.js';
+import type { WsSubscription } from './subscription.js';
+
+/** Outgoing bytes buffered past which deliveries pause and reading stops. */
+export const HIGH_WATER = 1024 * 1024;
+/**
+ * Bodies up to this size are copied behind their binary header (one frame); larger ones go as a
+ * second, continuation frame so the body bytes are never copied.
+ */
+const COPY_BODY_LIMIT = 16 * 1024;
+
+/** WebSocket close codes (RFC 6455 section 7.4.1). */
+export const CloseCode = {
+  GOING_AWAY: 1001,
+  INTERNAL_ERROR: 1011,
+} as const;
+
+export class WsConnection {
+  /** Subscriptions by the client's name for them. */
+  readonly subs = new Map<string, WsSubscription>();
+  /** Server pings sent without a pong since. */
+  missedPongs = 0;
+  /** The outgoing buffer is past HIGH_WATER: deliveries and reading are paused. */
+  blocked = false;
+  private corked = false;
+  private closed = false;
+  private drains = 0;
+
+  /** Reports the errors of publishes without an id (no confirm is wanted, errors still are). */
+  readonly reportPublishError: PublishCallback = (err) => {
+    if (err !== undefined) this.sendError(err, { request: 'publish' });
+  };
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly socket: Duplex,
+    readonly core: CoreConnection,
+    private readonly onClosed: (c: WsConnection) => void,
+  ) {
+    ws.on('message', this.onMessage);
+    ws.on('pong', this.onPong);
+    ws.on('close', this.onClose);
+    // ws reports protocol violations (oversize, invalid UTF-8) here and then closes with the
+    // matching code; nothing more to do, but an unheard 'error' would crash the process.
+    ws.on('error', () => {});
+    socket.on('drain', this.onDrain);
+  }
+
+  private readonly onMessage = (data: RawData, isBinary: boolean): void => {
+    // With the default binaryType every message arrives as one Buffer.
+    const frame = data as Buffer;
+    let req: Request;
+    try {
+      req = isBinary ? parseBinaryFrame(frame) : parseTextFrame(frame.toString('utf8'));
+    } catch (e) {
+      if (e instanceof RequestError) this.sendError(e, e.context);
+      else this.fail(e);
+      return;
+    }
+    try {
+      this.dispatch(req);
+    } catch (e) {
+      const err = asSwitchyardError(e);
+      this.sendError(err, contextOf(req));
+      if (err.code === 'INTERNAL_ERROR') this.fail(e);
+    }
+  };
+
+  private dispatch(req: Request): void {
+    switch (req.op) {
+      case 'publish':
+        handlePublish(this, req);
+        return;
+      case 'subscribe':
+        handleSubscribe(this, req);
+        return;
+      case 'ack':
+      case 'nack':
+        handleSettle(this, req);
+        return;
+      case 'credit':
+        handleCredit(this, req);
+        return;
+      case 'unsubscribe':
+        handleUnsubscribe(this, req);
+        return;
+      case 'ping':
+        this.sendText(pongJson(req.id));
+        return;
+    }
+  }
+
+  /** Sends a delivery of `sub` in the form the subscription asked for. */
+  deliver(sub: WsSubscription, d: Delivery): void {
+    // Called from inside another client's publish: nothing may escape into it.
+    try {
+      if (!sub.binary) {
+        this.sendText(deliveryJson(sub.subJson, d));
+        return;
+      }
+      const header = deliveryHeaderJson(sub.subJson, d);
+      const body = d.message.body;
+      this.cork();
+      if (body.length <= COPY_BODY_LIMIT) {
+        this.ws.send(encodeBinaryFrame(BinaryKind.DELIVER, header, body));
+      } else {
+        this.ws.send(encodeBinaryPrefix(BinaryKind.DELIVER, header), { binary: true, fin: false });
+        this.ws.send(body, { binary: true, fin: true });
+      }
+      this.checkBuffer();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  sendText(text: string): void {
+    this.cork();
+    this.ws.send(text);
+    this.checkBuffer();
+  }
+
+  sendError(err: SwitchyardError, ctx: RequestContext): void {
+    this.sendText(errorJson(err, ctx));
+  }
+
+  /** One server ping; after two without a pong the client is gone (half-open TCP) and is dropped. */
+  heartbeat(): void {
+    if (this.missedPongs >= 2) {
+      this.ws.terminate();
+      return;
+    }
+    this.missedPongs++;
+    this.ws.ping();
+  }
+
+  /** Closes with 1001 (shutdown); a client that does not answer the close is cut off after `graceMs`. */
+  shutdown(graceMs: number): void {
+    this.ws.close(CloseCode.GOING_AWAY, 'broker shutting down');
+    const t = setTimeout(() => this.ws.terminate(), graceMs);
+    this.ws.once('close', () => clearTimeout(t));
+  }
+
+  /** A broker bug while serving this client: it alone is closed, with 1011. */
+  private fail(e: unknown): void {
+    if (this.closed) return;
+    const err = asSwitchyardError(e);
+    process.emitWarning(`websocket connection closed after an internal error: ${err.message}`);
+    this.ws.close(CloseCode.INTERNAL_ERROR, 'internal error');
+  }
+
+  private cork(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    process.nextTick(this.uncork);
+  }
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
+
+  private checkBuffer(): void {
+    if (this.blocked || this.socket.writableLength < HIGH_WATER) return;
+    this.blocked = true;
+    for (const s of this.subs.values()) s.core.pause();
+    this.ws.pause();
+  }
+
+  private readonly onDrain = (): void => {
+    if (!this.blocked || this.closed) return;
+    this.blocked = false;
+    this.ws.resume();
+    // Resuming may deliver at once and fill the buffer again: stop as soon as it does, and start
+    // with another subscription each time so one deep queue cannot starve the others.
+    const subs = [...this.subs.values()];
+    const n = subs.length;
+    const first = n === 0 ? 0 : this.drains++ % n;
+    for (let k = 0; k < n && !this.blocked; k++) subs[(first + k) % n]!.core.resume();
+  };
+
+  private readonly onPong = (): void => {
+    this.missedPongs = 0;
+  };
+
+  private readonly onClose = (): void => {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.removeListener('drain', this.onDrain);
+    // Unsettled deliveries go back to their queues, then the connection's exclusive queues go.
+    for (const s of this.subs.values()) s.core.close();
+    this.subs.clear();
+    this.core.close();
+    this.onClosed(this);
+  };
+}
+
+function contextOf(req: Request): RequestContext {
+  switch (req.op) {
+    case 'publish':
+    case 'ping':
+      return req.id === undefined ? { request: req.op } : { request: req.op, id: req.id };
+    case 'ack':
+    case 'nack':
+      return { request: req.op, sub: req.sub, id: req.id };
+    default:
+      return { request: req.op, sub: req.sub };
+  }
+}
