@@ -62,14 +62,18 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-test('cli: --amqp-port off disables the listener', async () => {
+test('cli: every --<protocol>-port flag reaches the config', async () => {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', '--amqp-port', 'off', '--print-config'],
+    [
+      ...['--import', 'tsx', 'src/cli/main.ts', '--amqp-port', 'off', '--mqtt-port', '0'],
+      ...['--http-port', '18080', '--grpc-port', 'off', '--print-config'],
+    ],
     { cwd: root, encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stderr);
-  assert.equal(JSON.parse(r.stdout).amqp.port, 'off');
+  const c = JSON.parse(r.stdout);
+  assert.deepEqual([c.amqp.port, c.mqtt.port, c.http.port, c.grpc.port], ['off', 0, 18080, 'off']);
 });
 
 test('cli: a bad flag value is a clear error and exit 1', () => {

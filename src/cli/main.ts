@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<void> {
     amqpPort?: string;
     mqttPort?: string;
     httpPort?: string;
+    grpcPort?: string;
     printConfig?: boolean;
   }>();
 
@@ -54,6 +55,7 @@ export async function main(argv: string[]): Promise<void> {
       'amqp.port': o.amqpPort === undefined ? undefined : parseScalar(o.amqpPort),
       'mqtt.port': o.mqttPort === undefined ? undefined : parseScalar(o.mqttPort),
       'http.port': o.httpPort === undefined ? undefined : parseScalar(o.httpPort),
+      'grpc.port': o.grpcPort === undefined ? undefined : parseScalar(o.grpcPort),
     },
   });
   if (o.printConfig) {
