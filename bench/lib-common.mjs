@@ -553,9 +553,11 @@ export async function pagingWindow(snapshot) {
 // rewrites the file and which the owner replaces in place:
 //   durability  bench/backlog.mjs and bench/confirm-fsync.mjs (updateDurabilityDocs below)
 //   mqtt        bench/mqtt.mjs
+//   protocols   bench/protocols.mjs
+//   sse         bench/sse-connections.mjs
 
 /** Owned sections, in the order run.mjs puts them (after the latest AMQP results). */
-export const OWNED_SECTIONS = ['durability', 'mqtt'];
+export const OWNED_SECTIONS = ['durability', 'mqtt', 'protocols', 'sse'];
 const startMark = (name) => `<!-- ${name}:start -->`;
 const endMark = (name) => `<!-- ${name}:end -->`;
 

@@ -19,8 +19,15 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { stopAllBrokers, SwitchyardProcess } from './lib-brokers.mjs';
 import {
+  commandLine,
+  commitText,
+  DOCS_FILE,
   fdCount,
   fmt,
+  gitInfo,
+  machineInfo,
+  mdTable,
+  putSection,
   makeFail,
   numberParsers,
   parseCli,
@@ -41,6 +48,8 @@ message and checks every subscriber got it; prints RSS per connection and the fa
   --body-size N        bytes of the published message body (default 64)
   --time-limit S       give up after S seconds in all (default 300)
   --no-build           use dist/ as it is, even when older than src/
+  --no-docs            leave docs/benchmarks.md as it is (otherwise a passing run writes its
+                       section "sse")
   -h, --help
 `;
 
@@ -160,6 +169,7 @@ async function main() {
       'body-size': { type: 'string' },
       'time-limit': { type: 'string' },
       build: { type: 'boolean', default: true },
+      docs: { type: 'boolean', default: true },
     },
   });
   const connections = int('connections', values.connections, 10_000);
@@ -185,8 +195,6 @@ async function main() {
     label: 'switchyard',
     ports: { amqp: 0, http: 0 },
     nofile: 20_000,
-    // The CLI does not apply --grpc-port yet: without this the broker would bind 50051.
-    env: { ...process.env, SWITCHYARD_GRPC_PORT: 'off' },
   });
   let child;
   let ok = false;
@@ -262,6 +270,7 @@ async function main() {
         '',
       ].join('\n'),
     );
+    if (ok && values.docs) writeDocs(summary);
   } finally {
     clearTimeout(overall);
     if (child !== undefined && child.exitCode === null) {
@@ -281,6 +290,41 @@ async function main() {
     snapshot.remove();
   }
   process.exitCode = ok ? 0 : 1;
+}
+
+function writeDocs(s) {
+  const g = gitInfo();
+  const m = machineInfo();
+  const day = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  putSection(
+    DOCS_FILE,
+    'sse',
+    `## SSE subscribers on one process
+
+<!-- Written by bench/sse-connections.mjs. -->
+
+${fmt(s.connections)} Server-Sent Events subscribers of \`amq.fanout\` (each its own server-named queue)
+from a second process, then one REST publish that every one of them must receive. Rerun:
+\`node bench/sse-connections.mjs\` (about 30 s; \`--help\`).
+
+${day} UTC, ${commitText(g)}, ${m.cpus} x ${m.cpu_model}, ${m.node}; command: \`${commandLine('node bench/sse-connections.mjs')}\`
+
+${mdTable(
+  ['subscribers', 'opened in', 'broker RSS per stream', 'received', 'fan-out p50', 'fan-out last'],
+  [
+    [
+      fmt(s.connections),
+      `${fmt(s.open_s, 1)} s`,
+      `${fmt(s.rss_per_connection_kib, 1)} KiB`,
+      fmt(s.received),
+      `${fmt(s.fanout_p50_ms, 0)} ms`,
+      `${fmt(s.fanout_last_ms, 0)} ms`,
+    ],
+  ],
+)}
+`,
+  );
+  process.stderr.write('docs/benchmarks.md: section "sse" written\n');
 }
 
 if (process.argv[2] === '--client') {

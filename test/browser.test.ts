@@ -4,13 +4,11 @@
  * page the test serves at the broker's own address (request interception), so no CORS is needed.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { build } from 'esbuild';
-import puppeteer from 'puppeteer-core';
+import { type BrowserPage, CHROMIUM, openPageAt } from './browser/chromium.js';
 import { startTestBroker } from './helpers.js';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 
 test('Chromium: EventSource and WebSocket receive what the page published with gRPC-Web', {
@@ -27,32 +25,11 @@ test('Chromium: EventSource and WebSocket receive what the page published with g
   });
   const script = bundle.outputFiles[0]!.text;
   const b = await startTestBroker();
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM!,
-    headless: true,
-    args: [
-      ...['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-      // The page comes from request interception, so Chromium files it under no address space and
-      // would block its WebSocket to loopback as a local-network request.
-      '--disable-features=LocalNetworkAccessChecks,PrivateNetworkAccessChecks',
-    ],
-  });
+  const origin = `http://127.0.0.1:${b.server.http!.address.port}`;
+  let browser: BrowserPage | undefined;
   try {
-    const origin = `http://127.0.0.1:${b.server.http!.address.port}`;
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.setRequestInterception(true);
-    page.on('request', (req) => {
-      if (req.url() === `${origin}/test-page.html`) {
-        void req.respond({
-          status: 200,
-          contentType: 'text/html',
-          body: `<!doctype html><html><body><script>${script}</script></body></html>`,
-        });
-      } else void req.continue();
-    });
-    await page.goto(`${origin}/test-page.html`);
+    browser = await openPageAt(origin, script);
+    const { page, errors } = browser;
     const out = await page.evaluate(
       (tp) =>
         (
@@ -67,7 +44,7 @@ test('Chromium: EventSource and WebSocket receive what the page published with g
       ws: { body: 'hello from Chromium ✓', traceparent: TRACEPARENT },
     });
   } finally {
-    await browser.close();
+    await browser?.close();
     await b.close();
   }
 });

@@ -5,15 +5,13 @@
  * metadata, and reports what arrived, with connect-web's fetch-based transports.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import puppeteer from 'puppeteer-core';
+import { type BrowserPage, CHROMIUM, openPageAt } from './browser/chromium.js';
 import { startTestBroker } from './helpers.js';
 
-const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const TP = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 
 // Runs in the page: window.run(queuePrefix, traceparent) → what each transport saw.
@@ -73,27 +71,11 @@ test('Chromium: gRPC-Web and Connect publish, subscribe and get statuses', {
   });
   const script = bundle.outputFiles[0]!.text;
   const b = await startTestBroker();
-  const browser = await puppeteer.launch({
-    executablePath: CHROMIUM!,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  const origin = `http://127.0.0.1:${b.server.http!.address.port}`;
+  let browser: BrowserPage | undefined;
   try {
-    const origin = `http://127.0.0.1:${b.server.http!.address.port}`;
-    const page = await browser.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(String(e)));
-    await page.setRequestInterception(true);
-    page.on('request', (req) => {
-      if (req.url() === `${origin}/grpc-page.html`) {
-        void req.respond({
-          status: 200,
-          contentType: 'text/html',
-          body: `<!doctype html><html><body><script>${script}</script></body></html>`,
-        });
-      } else void req.continue();
-    });
-    await page.goto(`${origin}/grpc-page.html`);
+    browser = await openPageAt(origin, script);
+    const { page, errors } = browser;
     const out = await page.evaluate(
       (tp) =>
         (globalThis as unknown as { run(p: string, t: string): Promise<unknown> }).run('browser-grpc', tp),
@@ -109,7 +91,7 @@ test('Chromium: gRPC-Web and Connect publish, subscribe and get statuses', {
     });
     assert.deepEqual(out, { 'grpc-web': want('grpc-web'), connect: want('connect') });
   } finally {
-    await browser.close();
+    await browser?.close();
     await b.close();
   }
 });

@@ -8,9 +8,10 @@
  * goes away (RST_STREAM), which the owner hears through `closed()`.
  */
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { asSwitchyardError } from '../../core/index.js';
 import type { SwitchyardError } from '../../errors/index.js';
 import { ERROR_CODE_KEY } from '../map.js';
-import { FRAME_HEADER } from './framing.js';
+import { FRAME_HEADER, type FrameDecoder, FramingError } from './framing.js';
 
 export interface NativeCallOwner {
   /** The stream's buffer is full: stop producing responses and reading requests. */
@@ -24,6 +25,26 @@ export interface NativeCallOwner {
 /** Ends a call with a broker error: its catalogue status, and its stable code in a trailer. */
 export function endWithError(call: NativeCall, e: SwitchyardError): void {
   call.end(e.spec.grpc, e.message, { [ERROR_CODE_KEY]: e.code });
+}
+
+/**
+ * Feeds a request chunk through the decoder to onMessage. A malformed frame, or a message
+ * onMessage refuses, ends the call with its status; false then.
+ */
+export function decodeInto(
+  call: NativeCall,
+  decoder: FrameDecoder,
+  chunk: Buffer,
+  onMessage: (m: Buffer) => void,
+): boolean {
+  try {
+    decoder.push(chunk, onMessage);
+    return true;
+  } catch (e) {
+    if (e instanceof FramingError) call.end(e.grpcStatus, e.message);
+    else endWithError(call, asSwitchyardError(e));
+    return false;
+  }
 }
 
 /** gRPC status codes this module answers with. */

@@ -6,7 +6,7 @@
  * client back), so a slow reader costs a bounded buffer and stalls no one else.
  */
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { asSwitchyardError, type CoreConnection } from '../../core/index.js';
+import type { CoreConnection } from '../../core/index.js';
 import type { TraceMetadata } from '../map.js';
 import {
   SessionRequestSchema,
@@ -14,7 +14,7 @@ import {
   SessionResponseSchema,
 } from '../gen/switchyard/v1/broker_pb.js';
 import { SessionCall } from '../handlers/session.js';
-import { endWithError, type NativeCall, type NativeCallOwner, Status } from './call.js';
+import { decodeInto, type NativeCall, type NativeCallOwner, Status } from './call.js';
 import { encodeConfirmFrame, encodeDeliveryFrame } from './encode.js';
 import { FrameDecoder, FramingError } from './framing.js';
 
@@ -72,13 +72,7 @@ export class NativeSession implements NativeCallOwner {
 
   private read(chunk: Buffer): void {
     if (this.call.isEnded) return;
-    try {
-      this.decoder.push(chunk, this.onMessage);
-    } catch (e) {
-      if (e instanceof FramingError) this.call.end(e.grpcStatus, e.message);
-      else endWithError(this.call, asSwitchyardError(e));
-      return;
-    }
+    if (!decodeInto(this.call, this.decoder, chunk, this.onMessage)) return;
     // Everything this chunk caused goes out in one write, now rather than at the end of the turn.
     this.call.flush();
   }

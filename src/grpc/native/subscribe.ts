@@ -7,11 +7,10 @@
  */
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { CoreConnection, Subscription } from '../../core/index.js';
-import { asSwitchyardError } from '../../core/index.js';
 import type { Caller } from '../call.js';
 import { SubscribeRequestSchema, SubscribeResponseSchema } from '../gen/switchyard/v1/broker_pb.js';
 import { openSubscription, type SubscriptionRegistry, startedResponse } from '../handlers/subscribe.js';
-import { endWithError, type NativeCall, type NativeCallOwner, Status } from './call.js';
+import { decodeInto, endWithError, type NativeCall, type NativeCallOwner, Status } from './call.js';
 import { encodeDeliveryFrame } from './encode.js';
 import { FrameDecoder, FramingError } from './framing.js';
 
@@ -66,12 +65,7 @@ export class NativeSubscribe implements NativeCallOwner {
 
   private read(chunk: Buffer): void {
     if (this.call.isEnded) return;
-    try {
-      this.decoder.push(chunk, this.onMessage);
-    } catch (e) {
-      if (e instanceof FramingError) this.call.end(e.grpcStatus, e.message);
-      else endWithError(this.call, asSwitchyardError(e));
-    }
+    decodeInto(this.call, this.decoder, chunk, this.onMessage);
   }
 
   private request(m: Buffer): void {
