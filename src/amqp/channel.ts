@@ -30,6 +30,7 @@ import {
   writeReturn,
 } from './codec/index.js';
 import type { AmqpConnection } from './connection.js';
+import { carriableProperties, cutToShortString, fitsShortString } from './codec/carriable.js';
 
 const CLASS_BASIC = 60;
 /** Property flag bits of the basic class (AMQP 0-9-1 section 4.2.6.1, class basic). */
@@ -369,8 +370,9 @@ export class AmqpChannel implements DeliverySink {
     const queues = this.core.publish(x, msg);
     if (queues.length === 0 && mandatory) {
       const out = this.conn.out;
-      writeReturn(out, this.id, 312, 'NO_ROUTE', msg.exchange, msg.routingKey);
-      writeContentFrames(out, this.id, CLASS_BASIC, propsBytes(msg), msg.body, this.conn.frameMax);
+      const props = propsBytes(msg);
+      writeReturn(out, this.id, 312, 'NO_ROUTE', msg.exchange, routingKeyOf(msg));
+      writeContentFrames(out, this.id, CLASS_BASIC, props, msg.body, this.conn.frameMax);
       this.conn.wrote();
     }
   }
@@ -496,15 +498,18 @@ export class AmqpChannel implements DeliverySink {
       writeMethodFrame(out, this.id, { kind: 'basic.get-empty' });
       return;
     }
-    writeGetOk(out, this.id, r.tag, r.redelivered, r.msg.exchange, r.msg.routingKey, r.remaining);
-    writeContentFrames(out, this.id, CLASS_BASIC, propsBytes(r.msg), r.msg.body, this.conn.frameMax);
+    const props = propsBytes(r.msg);
+    writeGetOk(out, this.id, r.tag, r.redelivered, r.msg.exchange, routingKeyOf(r.msg), r.remaining);
+    writeContentFrames(out, this.id, CLASS_BASIC, props, r.msg.body, this.conn.frameMax);
   }
 
   // DeliverySink
   deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, msg: Message, _queue: Queue): void {
     const out = this.conn.out;
-    writeDeliver(out, this.id, consumerTag, deliveryTag, redelivered, msg.exchange, msg.routingKey);
-    writeContentFrames(out, this.id, CLASS_BASIC, propsBytes(msg), msg.body, this.conn.frameMax);
+    // Encoded first: a message this wire cannot carry must fail before any of it is written.
+    const props = propsBytes(msg);
+    writeDeliver(out, this.id, consumerTag, deliveryTag, redelivered, msg.exchange, routingKeyOf(msg));
+    writeContentFrames(out, this.id, CLASS_BASIC, props, msg.body, this.conn.frameMax);
     this.conn.wrote();
   }
 
@@ -544,6 +549,20 @@ export function peekDeliveryMode(props: Buffer): number | undefined {
   return props[pos];
 }
 
+/** The content-header property bytes for msg (codec/carriable.ts says what a too-long field becomes). */
 function propsBytes(msg: Message): Buffer {
-  return msg.encodedProperties(AMQP_CODEC.format) ?? encodeProperties(msg.properties);
+  const cached = msg.encodedProperties(AMQP_CODEC.format);
+  if (cached !== undefined) return cached;
+  const key = msg.routingKey;
+  if (!fitsShortString(key)) return encodeProperties(carriableProperties(msg.properties, key));
+  try {
+    return encodeProperties(msg.properties);
+  } catch {
+    return encodeProperties(carriableProperties(msg.properties));
+  }
+}
+
+/** The routing key as basic.deliver, get-ok and return carry it: at most 255 bytes. */
+function routingKeyOf(msg: Message): string {
+  return fitsShortString(msg.routingKey) ? msg.routingKey : cutToShortString(msg.routingKey);
 }

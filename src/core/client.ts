@@ -274,11 +274,11 @@ export class Subscription implements DeliverySink {
     this.handlers.deliver({ id: deliveryTag, redelivered, queue: queue.name, message: msg });
   }
 
-  cancelled(): void {
+  cancelled(_tag: string, reason?: SwitchyardError): void {
     if (this.ended) return;
     this.ended = true;
     this.session.close();
-    this.handlers.cancelled(new SwitchyardError('NOT_FOUND', `queue '${this.queue}' was deleted`));
+    this.handlers.cancelled(reason ?? new SwitchyardError('NOT_FOUND', `queue '${this.queue}' was deleted`));
   }
 
   private dropExpired(tag: number): void {

@@ -557,6 +557,36 @@ test('cancel: deleting the queue calls sink.cancelled for each of its consumers'
   assert.deepEqual([...s.consumers.keys()], ['on-other']);
 });
 
+for (const noAck of [false, true]) {
+  test(`undeliverable (noAck ${noAck}): a sink that throws loses its consumer, not the message or the publish`, () => {
+    const { c, s, sink } = setup('q');
+    const failing = new Sink();
+    let reason: SwitchyardError | undefined;
+    failing.onDeliver = (d) => {
+      if (d.body === '2') throw new Error('cannot express message 2');
+    };
+    failing.cancelled = (tag: string, why?: SwitchyardError) => {
+      failing.cancelledTags.push(tag);
+      reason = why;
+    };
+    const s2 = c.openSession();
+    consume(c, s2, 'q', 'failing', failing, { noAck });
+    send(c, 'q', 1);
+    assert.doesNotThrow(() => send(c, 'q', 2), 'the publish does not see the consumer failure');
+    assert.deepEqual(failing.cancelledTags, ['failing']);
+    assert.equal(reason?.code, 'INTERNAL_ERROR');
+    assert.match(reason!.message, /cannot express message 2/);
+    assert.deepEqual([...s2.consumers.keys()], []);
+    assert.equal(s2.unackedTags, noAck ? 0 : 1, 'only message 1 is outstanding');
+    consume(c, s, 'q', 'other', sink);
+    assert.deepEqual(
+      sink.take().map((d) => [d.body, d.redelivered]),
+      [['2', true]],
+      'message 2 went back to the queue for the other consumers',
+    );
+  });
+}
+
 test('exclusive consumer: refuses other consumers, and is refused when others exist', () => {
   const { c, s, sink } = setup('q', 'busy');
   consume(c, s, 'q', 'ex', sink, { exclusive: true });

@@ -4,7 +4,7 @@
  * ones, and applies credit: a per-consumer prefetch and a per-session one, as AMQP's basic.qos
  * (global=false / global=true) describes, plus a pause switch the front end uses for flow control.
  */
-import { preconditionFailed } from '../errors/index.js';
+import { preconditionFailed, SwitchyardError } from '../errors/index.js';
 import type { HeaderTable, Message } from './message.js';
 import type { Queue, QueueEntry } from './queue.js';
 import type { CoreTracer } from './tracer.js';
@@ -12,8 +12,11 @@ import type { CoreTracer } from './tracer.js';
 /** How a front end receives deliveries. Called synchronously from the queue's dispatch. */
 export interface DeliverySink {
   deliver(consumerTag: string, deliveryTag: number, redelivered: boolean, msg: Message, queue: Queue): void;
-  /** The broker cancelled the consumer (its queue was deleted). */
-  cancelled(consumerTag: string): void;
+  /**
+   * The broker cancelled the consumer: its queue was deleted, or (with a reason) a message could
+   * not be sent to it and went back to the queue.
+   */
+  cancelled(consumerTag: string, reason?: SwitchyardError): void;
 }
 
 export interface ConsumeOptions {
@@ -109,15 +112,46 @@ export class Session {
   /** Called by a queue's dispatch: numbers the delivery, records it, hands it to the sink. */
   deliver(c: Consumer, entry: QueueEntry): void {
     const tag = this.nextTag++;
-    if (c.noAck) c.queue.settled(entry.msg);
-    else {
+    if (!c.noAck) {
       (this.unacked ??= new Map()).set(tag, { entry, queue: c.queue, consumer: c });
       c.unacked++;
       this.unackedCount++;
       c.queue.delivered(entry.msg);
     }
     if (this.tracer !== undefined) this.tracer.delivered(entry.msg, c.queue.name, this.protocol);
-    c.sink.deliver(c.tag, tag, entry.redelivered, entry.msg, c.queue);
+    try {
+      c.sink.deliver(c.tag, tag, entry.redelivered, entry.msg, c.queue);
+    } catch (e) {
+      this.undeliverable(c, tag, entry, e);
+      return;
+    }
+    if (c.noAck) c.queue.settled(entry.msg);
+  }
+
+  /**
+   * A sink could not send a message (its protocol cannot express it, or a front-end bug). The
+   * failure must stay with that consumer: the message goes back to its queue for the others, the
+   * consumer is cancelled (or it would be handed the same message again), and nothing reaches
+   * the publisher whose publish is being routed.
+   */
+  private undeliverable(c: Consumer, tag: number, entry: QueueEntry, e: unknown): void {
+    if (!c.noAck && this.unacked?.delete(tag)) {
+      c.unacked--;
+      this.unackedCount--;
+    }
+    this.removeConsumer(c.tag);
+    c.queue.requeue(entry);
+    const reason = new SwitchyardError(
+      'INTERNAL_ERROR',
+      `consumer '${c.tag}' cancelled: a message from queue '${c.queue.name}' could not be sent to it: ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    );
+    try {
+      c.sink.cancelled(c.tag, reason);
+    } catch {
+      // The sink is already failing; the consumer is gone either way.
+    }
   }
 
   /** Records a basic.get delivery and returns its tag. */

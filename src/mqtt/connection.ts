@@ -19,6 +19,7 @@ import {
   type Session,
 } from '../core/index.js';
 import { Deque } from '../util/deque.js';
+import type { SwitchyardError } from '../errors/index.js';
 import { type Packet, PacketReader, PacketWriter } from './codec.js';
 import type { MqttFrontEnd } from './front-end.js';
 import { messageFromPublish } from './map.js';
@@ -510,10 +511,11 @@ export class MqttConnection {
     deliver(this, consumerTag, tag, redelivered, msg);
   }
 
-  cancelled(consumerTag: string): void {
-    // The queue was deleted under us (e.g. by an AMQP client): the subscription can't go on.
+  cancelled(consumerTag: string, reason?: SwitchyardError): void {
+    // The queue was deleted under us (e.g. by an AMQP client), or a message could not be sent:
+    // the subscription can't go on.
     if (consumerTag === SESSION_TAG || consumerTag.startsWith('share:')) {
-      this.disconnectWith(Reason.UNSPECIFIED_ERROR, 'the session queue was deleted');
+      this.disconnectWith(Reason.UNSPECIFIED_ERROR, reason?.message ?? 'the session queue was deleted');
     }
   }
 
