@@ -16,6 +16,8 @@ export default tseslint.config(
       'bin/**',
       'scratch/**',
       'src/grpc/gen/**',
+      'src/gateway/gen/**',
+      'examples/order-inventory/gen/**',
       'eslint.config.js',
     ],
   },

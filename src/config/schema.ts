@@ -7,6 +7,88 @@ import { z } from 'zod';
 /** A listener port: a number (0 = ephemeral) or 'off'. */
 const port = z.union([z.number().int().min(0).max(65535), z.literal('off')]);
 
+/** A lower-case HTTP header name (headers are matched case-insensitively). */
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9a-zA-Z-]+$/, 'not an HTTP header name')
+  .transform((h) => h.toLowerCase());
+
+/** Options given as one environment value: a JSON document. */
+function fromEnvJson<T extends z.ZodType>(inner: T) {
+  return z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return v;
+    }
+  }, inner);
+}
+
+/** Lists given as one environment value: comma-separated. */
+function fromEnvList<T extends z.ZodType>(inner: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter((s) => s !== '') : v), inner);
+}
+
+/** A full gRPC method name, `pkg.Service/Method`, or '*' for every method. */
+const methodName = z.union([z.literal('*'), z.string().regex(/^[\w.]+\/\w+$/, "not 'pkg.Service/Method'")]);
+
+/** gRPC status code names, as in the gRPC retry policy. */
+export const GRPC_CODE_NAMES = [
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+const upstreamSchema = z
+  .strictObject({
+    name: z.string().regex(/^[\w.-]+$/, 'letters, digits, _ . - only'),
+    address: z.url({ protocol: /^https?$/ }),
+    tls: z
+      .strictObject({
+        caFile: z.string().optional(),
+        serverName: z.string().optional(),
+        insecureSkipVerify: z.boolean().default(false),
+      })
+      .optional(),
+    protoFiles: z.array(z.string()).default([]),
+    importPaths: z.array(z.string()).default([]),
+    descriptorSet: z.string().optional(),
+    reflection: z.boolean().default(false),
+    timeoutMs: z.number().int().min(1).max(86_400_000).default(10_000),
+    retry: z
+      .strictObject({
+        maxAttempts: z.number().int().min(1).max(10).default(3),
+        initialBackoffMs: z.number().int().min(1).max(3_600_000).default(50),
+        maxBackoffMs: z.number().int().min(1).max(3_600_000).default(1000),
+        backoffMultiplier: z.number().min(1).max(100).default(2),
+        retryableStatusCodes: z.array(z.enum(GRPC_CODE_NAMES)).min(1).default(['UNAVAILABLE']),
+      })
+      .optional(),
+    idempotent: z.array(methodName).default([]),
+  })
+  .refine((u) => u.protoFiles.length > 0 || u.descriptorSet !== undefined || u.reflection, {
+    message: 'an upstream needs protoFiles, a descriptorSet or reflection: true',
+  })
+  .refine((u) => u.tls === undefined || u.address.startsWith('https:'), {
+    message: 'tls applies to https:// addresses only',
+  });
+
+export type GatewayUpstreamConfig = z.infer<typeof upstreamSchema>;
+
 export const configSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   dataDir: z.string().default('./data'),
@@ -64,6 +146,13 @@ export const configSchema = z.strictObject({
       segmentSize: z.number().int().min(65536).max(4294967295).default(67108864),
       diskFreeLimit: z.number().int().min(0).default(50_000_000),
       diskCheckInterval: z.number().int().min(100).max(3_600_000).default(10_000),
+    })
+    .prefault({}),
+  gateway: z
+    .strictObject({
+      upstreams: fromEnvJson(z.array(upstreamSchema)).default([]),
+      forwardHeaders: fromEnvList(z.array(headerName)).default(['authorization', 'x-request-id']),
+      returnHeaders: fromEnvList(z.array(headerName)).default(['x-request-id']),
     })
     .prefault({}),
   users: z.record(z.string(), z.string()).default({ guest: 'guest' }),
@@ -248,6 +337,21 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'tracing.serviceName',
     env: 'SWITCHYARD_TRACING_SERVICE_NAME',
     doc: 'service.name of the spans the broker records.',
+  },
+  {
+    path: 'gateway.upstreams',
+    env: 'SWITCHYARD_GATEWAY_UPSTREAMS',
+    doc: 'gRPC services the gateway serves as REST/JSON, SSE/NDJSON streams, WebSocket and gRPC-Web/Connect on the HTTP listener: a list of {name, address (http:// = h2c, https:// = TLS), tls, protoFiles + importPaths, descriptorSet, reflection, timeoutMs, retry, idempotent} (env: the list as JSON). See docs/gateway.md.',
+  },
+  {
+    path: 'gateway.forwardHeaders',
+    env: 'SWITCHYARD_GATEWAY_FORWARD_HEADERS',
+    doc: 'HTTP request headers the gateway passes to upstreams as gRPC metadata (comma list); traceparent and tracestate always pass.',
+  },
+  {
+    path: 'gateway.returnHeaders',
+    env: 'SWITCHYARD_GATEWAY_RETURN_HEADERS',
+    doc: 'Upstream response headers and trailers the gateway returns as HTTP headers (comma list); grpc-* never.',
   },
   {
     path: 'users',

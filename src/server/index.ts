@@ -14,6 +14,7 @@ import { LogMessageStore } from '../store/message-store.js';
 import { MqttFrontEnd } from '../mqtt/front-end.js';
 import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
 import { GrpcFrontEnd, type GrpcListener } from '../grpc/index.js';
+import { Gateway } from '../gateway/index.js';
 import { HttpFrontEnd } from '../http/index.js';
 import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
@@ -47,6 +48,8 @@ export interface RunningServer {
   readonly mqtt: MqttListener | undefined;
   readonly http: HttpListener | undefined;
   readonly grpc: GrpcListener | undefined;
+  /** The gRPC gateway, when upstreams are configured and the HTTP listener is on. */
+  readonly gateway: Gateway | undefined;
   /** The MQTT front end (sessions, retained messages). */
   readonly mqttFrontEnd: MqttFrontEnd;
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
@@ -100,6 +103,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
   let http: HttpListener | undefined;
   let grpc: GrpcListener | undefined;
   let mqttFrontEnd: MqttFrontEnd | undefined;
+  let gateway: Gateway | undefined;
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
     anonymous: config.grpc.anonymous,
     webAnonymous: config.http.anonymous,
@@ -123,6 +127,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     grpcFrontEnd.close();
     wsFrontEnd.close();
     httpFrontEnd.close();
+    gateway?.close();
     await stopped;
   };
   try {
@@ -143,14 +148,24 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
       listeners.push({ protocol: 'mqtt', host: mqtt.address.address, port: mqtt.address.port });
     }
     if (config.http.port !== 'off') {
+      gateway = await Gateway.start(config.gateway, {
+        maxBodySize: config.http.maxBodySize,
+        wsMaxPayload: config.http.wsMaxPayload,
+      });
       const upgrades = new Map<string, UpgradeHandler>([
         ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
         ['/ws', wsFrontEnd.upgrade],
       ]);
-      http = await listenHttp(config.host, config.http.port, upgrades, [
+      // The broker's own paths win over a gateway route at the same path.
+      for (const [path, h] of gateway?.upgrades() ?? []) if (!upgrades.has(path)) upgrades.set(path, h);
+      // The gateway goes before the gRPC front end, which takes every gRPC-Web content type; the
+      // gateway leaves the broker's own services (switchyard.v1, health, reflection) to it.
+      const handlers = [
         httpFrontEnd.handle,
+        ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.httpHandler,
-      ]);
+      ];
+      http = await listenHttp(config.host, config.http.port, upgrades, handlers);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
     }
     if (config.grpc.port !== 'off') {
@@ -171,6 +186,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
     mqtt,
     http,
     grpc,
+    gateway,
     mqttFrontEnd,
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.
