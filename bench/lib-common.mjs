@@ -557,7 +557,7 @@ export async function pagingWindow(snapshot) {
 //   sse         bench/sse-connections.mjs
 
 /** Owned sections, in the order run.mjs puts them (after the latest AMQP results). */
-export const OWNED_SECTIONS = ['durability', 'mqtt', 'protocols', 'sse'];
+export const OWNED_SECTIONS = ['durability', 'mqtt', 'protocols', 'sse', 'gateway'];
 const startMark = (name) => `<!-- ${name}:start -->`;
 const endMark = (name) => `<!-- ${name}:end -->`;
 
