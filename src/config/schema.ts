@@ -153,6 +153,7 @@ export const configSchema = z.strictObject({
       upstreams: fromEnvJson(z.array(upstreamSchema)).default([]),
       forwardHeaders: fromEnvList(z.array(headerName)).default(['authorization', 'x-request-id']),
       returnHeaders: fromEnvList(z.array(headerName)).default(['x-request-id']),
+      accessLog: z.enum(['off', 'stdout']).default('off'),
     })
     .prefault({}),
   users: z.record(z.string(), z.string()).default({ guest: 'guest' }),
@@ -352,6 +353,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'gateway.returnHeaders',
     env: 'SWITCHYARD_GATEWAY_RETURN_HEADERS',
     doc: 'Upstream response headers and trailers the gateway returns as HTTP headers (comma list); grpc-* never.',
+  },
+  {
+    path: 'gateway.accessLog',
+    env: 'SWITCHYARD_GATEWAY_ACCESS_LOG',
+    doc: "'stdout': one JSON line per finished upstream call (time, upstream, method, status, duration, messages, error); 'off': none. Per-method counts and latencies are always at GET /metrics.",
   },
   {
     path: 'users',

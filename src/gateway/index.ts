@@ -26,13 +26,18 @@ export interface GatewaySettings {
   /** Largest WebSocket frame (http.wsMaxPayload). */
   readonly wsMaxPayload: number;
   /** One entry per finished upstream call; none = no call log. */
-  readonly log?: (entry: CallLogEntry) => void;
+  readonly log?: (entry: UpstreamCallLogEntry) => void;
 }
 
 /** Paths of the broker's own gRPC services (src/grpc serves them): never the gateway's. */
 const BROKER_SERVICES = /^\/(?:switchyard\.v1\.|grpc\.health\.v1\.|grpc\.reflection\.)/;
 
 type UpgradeFn = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface UpstreamCallLogEntry extends CallLogEntry {
+  /** The upstream's configured name. */
+  readonly upstream: string;
+}
 
 export class Gateway {
   /** Per-method call counts and latencies, by upstream. */
@@ -93,7 +98,7 @@ export class Gateway {
         names.add(u.name);
         const upstream = connectUpstream(u, {
           metrics,
-          log: settings.log,
+          log: logFor(u.name, settings.log),
           maxMessageSize: settings.maxBodySize,
         });
         upstreams.push(upstream);
@@ -162,6 +167,10 @@ export class Gateway {
     this.sockets.close();
     for (const u of this.upstreams) u.close();
   }
+}
+
+function logFor(upstream: string, log: GatewaySettings['log']): ((entry: CallLogEntry) => void) | undefined {
+  return log === undefined ? undefined : (entry) => log({ upstream, ...entry });
 }
 
 /**

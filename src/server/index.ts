@@ -19,6 +19,7 @@ import { HttpFrontEnd } from '../http/index.js';
 import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
+import { metricsHandler } from './metrics.js';
 
 // Stored messages keep their properties in the wire form they came in; the core rebuilds them
 // with that form's codec (paging, recovery), whether or not its listener is on.
@@ -56,7 +57,16 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, version = '0.1.0'): Promise<RunningServer> {
+export interface ServerHooks {
+  /** Where gateway.accessLog 'stdout' lines go (tests capture them); process.stdout by default. */
+  readonly accessLog?: (line: string) => void;
+}
+
+export async function startServer(
+  config: Config,
+  version = '0.1.0',
+  hooks: ServerHooks = {},
+): Promise<RunningServer> {
   const t0 = Date.now();
   const { lock, defs, log, recovered } = await openStores(config.dataDir, config.store.segmentSize);
   const store = new LogMessageStore(log);
@@ -148,9 +158,13 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
       listeners.push({ protocol: 'mqtt', host: mqtt.address.address, port: mqtt.address.port });
     }
     if (config.http.port !== 'off') {
+      const write = hooks.accessLog ?? ((line: string) => process.stdout.write(line));
       gateway = await Gateway.start(config.gateway, {
         maxBodySize: config.http.maxBodySize,
         wsMaxPayload: config.http.wsMaxPayload,
+        ...(config.gateway.accessLog === 'stdout'
+          ? { log: (e) => write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`) }
+          : {}),
       });
       const upgrades = new Map<string, UpgradeHandler>([
         ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
@@ -161,6 +175,7 @@ export async function startServer(config: Config, version = '0.1.0'): Promise<Ru
       // The gateway goes before the gRPC front end, which takes every gRPC-Web content type; the
       // gateway leaves the broker's own services (switchyard.v1, health, reflection) to it.
       const handlers = [
+        metricsHandler(gateway),
         httpFrontEnd.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.httpHandler,
