@@ -81,3 +81,23 @@ test('gateway upstream: nothing listening → 503 UNAVAILABLE', async () => {
     `http://127.0.0.1:${port}`,
   );
 });
+
+test('gateway upstream: a connection the upstream accepts and drops → 503 UNAVAILABLE', async () => {
+  // An HTTP/2 client sees the stream end without a status: gRPC calls that UNAVAILABLE.
+  const dropper = createServer((socket) => socket.once('data', () => socket.destroy()));
+  await new Promise<void>((r) => dropper.listen(0, '127.0.0.1', r));
+  const port = (dropper.address() as AddressInfo).port;
+  try {
+    await withGateway(
+      undefined,
+      async (base) => {
+        const res = await fetch(`${base}/v1/items/x`);
+        assert.equal(res.status, 503);
+        assert.equal((await res.json()).code, 14);
+      },
+      `http://127.0.0.1:${port}`,
+    );
+  } finally {
+    await new Promise<void>((r) => dropper.close(() => r()));
+  }
+});

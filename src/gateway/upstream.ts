@@ -80,9 +80,10 @@ export function connectUpstream(config: GatewayUpstreamConfig, opts: UpstreamOpt
 
 /**
  * connect reports a failed connection (a refused certificate, a reset during the handshake) as
- * INTERNAL with the socket's error as the cause; gRPC calls an upstream it cannot reach
- * UNAVAILABLE, and so does the gateway (503, retryable). An INTERNAL status the upstream itself
- * sent has no such cause.
+ * INTERNAL with the socket's error as the cause, and a connection the upstream drops mid-call as
+ * CANCELED with no response metadata although nobody cancelled; gRPC calls an upstream it cannot reach UNAVAILABLE, and so
+ * does the gateway (503, retryable). An INTERNAL status the upstream itself sent has no such
+ * cause, and a call the client really cancelled has its signal aborted.
  */
 const unreachableAsUnavailable: Interceptor = (next) => async (req) => {
   try {
@@ -90,7 +91,10 @@ const unreachableAsUnavailable: Interceptor = (next) => async (req) => {
   } catch (e) {
     const err = ConnectError.from(e);
     const cause = err.cause as { code?: unknown } | undefined;
-    if ((err.code === Code.Internal || err.code === Code.Unknown) && typeof cause?.code === 'string') {
+    const unreachable =
+      ((err.code === Code.Internal || err.code === Code.Unknown) && typeof cause?.code === 'string') ||
+      (err.code === Code.Canceled && !req.signal.aborted && isEmpty(err.metadata));
+    if (unreachable) {
       throw new ConnectError(
         `upstream unreachable: ${err.rawMessage}`,
         Code.Unavailable,
@@ -102,6 +106,11 @@ const unreachableAsUnavailable: Interceptor = (next) => async (req) => {
     throw e;
   }
 };
+
+function isEmpty(h: Headers): boolean {
+  for (const _ of h.keys()) return false;
+  return true;
+}
 
 type RetryConfig = NonNullable<GatewayUpstreamConfig['retry']>;
 
