@@ -7,13 +7,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { build } from 'esbuild';
 import { type BrowserPage, CHROMIUM, openPageAt } from './browser/chromium.js';
-import { startTestBroker } from './helpers.js';
+import { startTestBroker, type TestBroker } from './helpers.js';
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 
-test('Chromium: EventSource and WebSocket receive what the page published with gRPC-Web', {
-  skip: CHROMIUM === undefined && 'no chromium (apt-get install chromium)',
-}, async () => {
+async function pageScript(): Promise<string> {
   const bundle = await build({
     entryPoints: [new URL('./browser/page.ts', import.meta.url).pathname],
     bundle: true,
@@ -23,28 +21,61 @@ test('Chromium: EventSource and WebSocket receive what the page published with g
     target: 'chrome120',
     logLevel: 'silent',
   });
-  const script = bundle.outputFiles[0]!.text;
-  const b = await startTestBroker();
-  const origin = `http://127.0.0.1:${b.server.http!.address.port}`;
+  return bundle.outputFiles[0]!.text;
+}
+
+type RunScenario = (key: string, body: string, traceparent: string, origin?: string) => Promise<unknown>;
+
+const expected = {
+  routed: 2,
+  sse: { body: 'hello from Chromium ✓', traceparent: TRACEPARENT },
+  ws: { body: 'hello from Chromium ✓', traceparent: TRACEPARENT },
+};
+
+/** Serves the page at `pageOrigin`, runs the scenario against the broker, checks the outcome. */
+async function scenario(b: TestBroker, pageOrigin: string): Promise<void> {
+  const brokerOrigin = `http://127.0.0.1:${b.server.http!.address.port}`;
   let browser: BrowserPage | undefined;
   try {
-    browser = await openPageAt(origin, script);
+    browser = await openPageAt(pageOrigin, await pageScript());
     const { page, errors } = browser;
     const out = await page.evaluate(
-      (tp) =>
-        (
-          globalThis as unknown as { runScenario(k: string, b: string, t: string): Promise<unknown> }
-        ).runScenario('browser.page', 'hello from Chromium ✓', tp),
+      (tp, o) =>
+        (globalThis as unknown as { runScenario: RunScenario }).runScenario(
+          'browser.page',
+          'hello from Chromium ✓',
+          tp,
+          o,
+        ),
       TRACEPARENT,
+      brokerOrigin,
     );
     assert.deepEqual(errors, []);
-    assert.deepEqual(out, {
-      routed: 2,
-      sse: { body: 'hello from Chromium ✓', traceparent: TRACEPARENT },
-      ws: { body: 'hello from Chromium ✓', traceparent: TRACEPARENT },
-    });
+    assert.deepEqual(out, expected);
   } finally {
     await browser?.close();
+  }
+}
+
+test('Chromium: EventSource and WebSocket receive what the page published with gRPC-Web', {
+  skip: CHROMIUM === undefined && 'no chromium (apt-get install chromium)',
+}, async () => {
+  const b = await startTestBroker();
+  try {
+    await scenario(b, `http://127.0.0.1:${b.server.http!.address.port}`);
+  } finally {
+    await b.close();
+  }
+});
+
+test('Chromium, cross-origin: the same from a page of another origin listed in http.corsOrigins', {
+  skip: CHROMIUM === undefined && 'no chromium (apt-get install chromium)',
+}, async () => {
+  const app = 'http://app.test:8000';
+  const b = await startTestBroker({}, undefined, { http: { port: 0, corsOrigins: [app] } });
+  try {
+    await scenario(b, app);
+  } finally {
     await b.close();
   }
 });

@@ -126,6 +126,9 @@ export const configSchema = z.strictObject({
       sseHeartbeat: z.number().int().min(100).max(3_600_000).default(15_000),
       wsMaxPayload: z.number().int().min(64).max(536870912).default(16777216),
       wsPingInterval: z.number().int().min(0).max(3_600_000).default(30_000),
+      corsOrigins: fromEnvList(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })]))).default(
+        [],
+      ),
     })
     .prefault({}),
   grpc: z
@@ -312,6 +315,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'http.wsPingInterval',
     env: 'SWITCHYARD_HTTP_WS_PING_INTERVAL',
     doc: 'Milliseconds between server pings on the native WebSocket; a client that misses two is disconnected; 0 = off.',
+  },
+  {
+    path: 'http.corsOrigins',
+    env: 'SWITCHYARD_HTTP_CORS_ORIGINS',
+    doc: "Browser origins (e.g. https://app.example.com; comma list) allowed to call the HTTP listener cross-origin: REST, SSE, gRPC-Web/Connect and the gateway, with credentials; '*' = any origin, without credentials. Empty = same-origin only.",
   },
   {
     path: 'grpc.port',

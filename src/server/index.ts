@@ -19,6 +19,7 @@ import { HttpFrontEnd } from '../http/index.js';
 import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
+import { corsHandler } from './cors.js';
 import { metricsHandler } from './metrics.js';
 
 // Stored messages keep their properties in the wire form they came in; the core rebuilds them
@@ -175,6 +176,9 @@ export async function startServer(
       // The gateway goes before the gRPC front end, which takes every gRPC-Web content type; the
       // gateway leaves the broker's own services (switchyard.v1, health, reflection) to it.
       const handlers = [
+        ...(config.http.corsOrigins.length === 0
+          ? []
+          : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
         metricsHandler(gateway),
         httpFrontEnd.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),

@@ -13,8 +13,13 @@ interface Outcome {
   ws: { body: string; traceparent?: string };
 }
 
-async function run(key: string, body: string, traceparent: string): Promise<Outcome> {
-  const origin = location.origin;
+/** `origin`: the broker's; the page's own unless the test checks cross-origin (CORS). */
+async function run(
+  key: string,
+  body: string,
+  traceparent: string,
+  origin = location.origin,
+): Promise<Outcome> {
   const es = new EventSource(
     `${origin}/api/v1/vhosts/%2F/exchanges/amq.topic/events?key=${encodeURIComponent(key)}`,
   );
