@@ -17,7 +17,15 @@ function portOption(flag: string, path: string): Option {
   return new Option(`${flag} <port>`, `${d.doc} [env ${d.env}]`);
 }
 
+/** Subcommands, loaded only when used: the broker's start-up does not pay for them. */
+const SUBCOMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
+  bench: () => import('./bench/index.js'),
+  advise: () => import('./advise/index.js'),
+};
+
 export async function main(argv: string[]): Promise<void> {
+  const sub = argv[2] === undefined ? undefined : SUBCOMMANDS[argv[2]];
+  if (sub !== undefined) return (await sub()).run(argv.slice(3));
   const program = new Command('switchyard')
     .description(
       'Switchyard message broker. Starts with an embedded default: AMQP 0-9-1 on 5672, MQTT on 1883, HTTP (MQTT over WebSocket at /mqtt) on 8080, user guest/guest (loopback only).',
