@@ -14,7 +14,6 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { connect as http2Connect } from 'node:http2';
-import { createConnection, createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -38,6 +37,7 @@ import {
   ROOT,
   round,
   within,
+  countingProxy,
 } from './lib-common.mjs';
 
 const HELP = `node bench/gateway.mjs [options]
@@ -305,40 +305,9 @@ async function closedLoop(client, concurrency, pids) {
   };
 }
 
-/** A TCP proxy to 127.0.0.1:port that counts the bytes each way. */
-async function countingProxy(port) {
-  const counts = { up: 0, down: 0 };
-  const sockets = new Set();
-  const server = createServer((client) => {
-    const upstream = createConnection({ host: '127.0.0.1', port });
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => (counts.up += d.length));
-    upstream.on('data', (d) => (counts.down += d.length));
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: server.address().port,
-    total: () => counts.up + counts.down,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 /** Bytes both ways per call on the client's connection, one call at a time after a warm-up. */
 async function wireBytes(name, port) {
-  const proxy = await countingProxy(port);
+  const proxy = await countingProxy('127.0.0.1', port);
   const client = CLIENTS[name].open(proxy.port);
   try {
     for (let i = 0; i < 20; i++) await client.call();

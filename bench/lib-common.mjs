@@ -18,6 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createConnection, createServer as createTcpServer } from 'node:net';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -700,4 +701,37 @@ export function updateDurabilityDocs(docsFile, kind, id, section) {
     for (const r of earlier) parts.push(block(r), '');
   }
   putSection(docsFile, 'durability', parts.join('\n'));
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 to host:port that counts the bytes each way, for wire bytes per
+ * message: total() is both directions of every connection through it so far.
+ */
+export async function countingProxy(host, port) {
+  const counts = { up: 0, down: 0 };
+  const sockets = new Set();
+  const server = createTcpServer((client) => {
+    const upstream = createConnection({ host, port });
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    sockets.add(client).add(upstream);
+    client.on('data', (d) => (counts.up += d.length));
+    upstream.on('data', (d) => (counts.down += d.length));
+    client.pipe(upstream).pipe(client);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    total: () => counts.up + counts.down,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }

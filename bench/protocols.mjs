@@ -9,7 +9,6 @@
 // Broker CPU per message = broker CPU % / msgs per s, from /proc over the throughput phase.
 import { once } from 'node:events';
 import { request as httpRequest, Agent as HttpAgent } from 'node:http';
-import { createConnection, createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldLoop } from 'node:timers/promises';
 import {
@@ -32,6 +31,7 @@ import {
   round,
   sleep,
   within,
+  countingProxy,
 } from './lib-common.mjs';
 import { SwitchyardProcess } from './lib-brokers.mjs';
 
@@ -388,37 +388,6 @@ async function latency(name, ep) {
   return { p50_us: q(0.5), p99_us: q(0.99), p999_us: q(0.999), max_us: q(1) };
 }
 
-/** A TCP proxy to host:port that counts the bytes each way. */
-async function countingProxy(host, port) {
-  const counts = { up: 0, down: 0 };
-  const sockets = new Set();
-  const server = createServer((client) => {
-    const upstream = createConnection({ host, port });
-    client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    sockets.add(client).add(upstream);
-    client.on('data', (d) => (counts.up += d.length));
-    upstream.on('data', (d) => (counts.down += d.length));
-    client.pipe(upstream).pipe(client);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: server.address().port,
-    counts,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 async function wireBytes(name, ep) {
   const proxies = {};
   for (const p of ['amqp', 'mqtt', 'http', 'grpc'])
@@ -436,7 +405,7 @@ async function wireBytes(name, ep) {
   const body = bodyAt(0, cfg.size);
   for (let i = 0; i < warm; i++) c.send(body);
   while (received < warm) await within(new Promise((r) => (wake = r)), 1000);
-  const before = Object.values(proxies).reduce((s, px) => s + px.counts.up + px.counts.down, 0);
+  const before = Object.values(proxies).reduce((s, px) => s + px.total(), 0);
   let sent = 0;
   while (sent < cfg.wireMessages) {
     if (!c.send(body)) await within(c.drain(), 1000);
@@ -446,7 +415,7 @@ async function wireBytes(name, ep) {
   const until = performance.now() + 5000;
   while (received - warm < cfg.wireMessages && performance.now() < until) await sleep(5);
   await sleep(100); // trailing acks (MQTT PUBACK, HTTP responses)
-  const after = Object.values(proxies).reduce((s, px) => s + px.counts.up + px.counts.down, 0);
+  const after = Object.values(proxies).reduce((s, px) => s + px.total(), 0);
   await c.close();
   for (const px of Object.values(proxies)) px.close();
   return { wire_bytes_per_msg: Math.round((after - before) / cfg.wireMessages) };
