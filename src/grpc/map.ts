@@ -15,6 +15,7 @@ import {
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { type Message as WireMessage, MessageSchema } from './gen/switchyard/v1/broker_pb.js';
+import { setOwn } from '../util/own-property.js';
 
 /** The trace context a call's metadata carries (W3C names), for messages without their own. */
 export interface TraceMetadata {
@@ -61,7 +62,7 @@ export function propertiesFromGrpc(
   if (m !== undefined) {
     if (m.contentType !== '') p.contentType = m.contentType;
     if (m.contentEncoding !== '') p.contentEncoding = m.contentEncoding;
-    for (const k in m.headers) (headers ??= {})[k] = m.headers[k]!;
+    for (const k in m.headers) setOwn((headers ??= {}), k, m.headers[k]!);
     if (m.correlationId !== '') p.correlationId = m.correlationId;
     if (m.replyTo !== '') p.replyTo = m.replyTo;
     if (m.expiration !== '') {
@@ -125,7 +126,7 @@ export function messageToGrpc(msg: Message): WireMessage {
   if (p.userId !== undefined) out.userId = p.userId;
   const h = p.headers;
   if (h !== undefined) {
-    for (const k in h) out.headers[k] = headerText(h[k]!);
+    for (const k in h) setOwn(out.headers, k, headerText(h[k]!));
     if (h.traceparent !== undefined) out.traceparent = out.headers.traceparent!;
     if (h.tracestate !== undefined) out.tracestate = out.headers.tracestate!;
   }
@@ -185,7 +186,7 @@ export function jsonOf(v: HeaderValue): JsonValue {
   if (v instanceof Decimal) return decimalText(v);
   if (Array.isArray(v)) return v.map(jsonOf);
   const o: JsonObject = {};
-  for (const k of Object.keys(v)) o[k] = jsonOf(v[k]!);
+  for (const k of Object.keys(v)) setOwn(o, k, jsonOf(v[k]!));
   return o;
 }
 
@@ -202,7 +203,7 @@ function decimalText(d: Decimal): string {
 export function argumentsFromStruct(s: JsonObject | undefined): HeaderTable {
   const out: HeaderTable = {};
   if (s === undefined) return out;
-  for (const k of Object.keys(s)) out[k] = fromJson(s[k]!);
+  for (const k of Object.keys(s)) setOwn(out, k, fromJson(s[k]!));
   return out;
 }
 

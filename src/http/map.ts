@@ -15,6 +15,7 @@ import {
   propertiesFromJson,
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
+import { setOwn } from '../util/own-property.js';
 
 /** The Content-Type that makes a publish body the JSON envelope rather than the message bytes. */
 export const ENVELOPE_TYPE = 'application/vnd.switchyard.message+json';
@@ -103,7 +104,7 @@ export function propertiesFromHeaders(h: IncomingHttpHeaders): Properties {
     if (!name.startsWith(USER_HEADER)) continue;
     const key = name.slice(USER_HEADER.length);
     if (key === '') throw bad(`a user header needs a name after '${USER_HEADER}'`);
-    (headers ??= {})[key] = header(h, name)!;
+    setOwn((headers ??= {}), key, header(h, name)!);
   }
   headers = withTraceContext(headers, h);
   if (headers !== undefined) p.headers = headers;

@@ -8,6 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IPublishPacket, UserProperties } from 'mqtt-packet';
 import { type HeaderTable, type HeaderValue, Message, type Properties } from '../core/index.js';
 import { routingKeyToTopic, topicToRoutingKey } from './topic.js';
+import { setOwn } from '../util/own-property.js';
 
 /** Header with the QoS a message was published with, when the delivery mode cannot tell (QoS 2). */
 export const H_QOS = 'x-mqtt-publish-qos';
@@ -68,7 +69,7 @@ export function messageFromPublish(
         expiresAt = now + v5.messageExpiryInterval * 1000;
       }
       if (v5.userProperties !== undefined) {
-        for (const [k, v] of Object.entries(v5.userProperties)) headers[k] = v;
+        for (const [k, v] of Object.entries(v5.userProperties)) setOwn(headers, k, v);
       }
     }
     props = out;
@@ -164,7 +165,7 @@ export function publishProperties(m: Message, now: number): PublishProperties | 
   if (p.headers !== undefined) {
     for (const [k, v] of Object.entries(p.headers)) {
       if (INTERNAL_HEADERS.has(k)) continue;
-      user[k] = Array.isArray(v) ? v.map(headerText) : headerText(v);
+      setOwn(user, k, Array.isArray(v) ? v.map(headerText) : headerText(v));
       anyUser = true;
     }
   }

@@ -9,6 +9,7 @@
  * those; the guard keeps one bad message from breaking a channel).
  */
 import type { HeaderTable, Properties } from '../../core/index.js';
+import { setOwn } from '../../util/own-property.js';
 
 const SHORT_STRING_BYTES = 255;
 
@@ -45,7 +46,7 @@ export function carriableProperties(p: Properties, fullRoutingKey?: string): Pro
   let headers: HeaderTable | undefined;
   if (p.headers !== undefined) {
     headers = {};
-    for (const k in p.headers) if (fitsShortString(k)) headers[k] = p.headers[k]!;
+    for (const k in p.headers) if (fitsShortString(k)) setOwn(headers, k, p.headers[k]!);
   }
   for (const [field, amqpName] of SHORT_STRINGS) {
     const v = p[field];

@@ -28,6 +28,7 @@ import { Decimal, type HeaderTable, type HeaderValue } from '../../core/index.js
 import { FieldTag, MAX_TABLE_DEPTH } from './constants.js';
 import { OutBuffer } from './out-buffer.js';
 import { Reader, syntaxError } from './reader.js';
+import { setOwn } from '../../util/own-property.js';
 
 /** Reads a table (uint32 size, then entries) at the reader's position. */
 export function readFieldTable(r: Reader, depth = 0): HeaderTable {
@@ -42,12 +43,8 @@ export function readFieldTable(r: Reader, depth = 0): HeaderTable {
   while (t.pos < t.end) {
     const key = t.shortStrLossy('table field name');
     const value = readFieldValue(t, depth);
-    if (key === '__proto__') {
-      // A hostile "__proto__" key must become data, not the object's prototype.
-      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-    } else {
-      out[key] = value;
-    }
+    // A hostile "__proto__" key must become data, not the object's prototype.
+    setOwn(out, key, value);
   }
   return out;
 }
