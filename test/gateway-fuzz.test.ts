@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { CATALOG_PROTO, FIXTURE_DIR, startUpstream } from './fixtures/gateway/upstream.js';
+import { catalogUpstream, startUpstream } from './fixtures/gateway/upstream.js';
 import { startTestBroker } from './helpers.js';
 
 interface Answer {
@@ -71,14 +71,7 @@ test('gateway fuzz: random requests get an answer and leave the gateway working'
   const b = await startTestBroker({}, undefined, {
     http: { port: 0, maxBodySize: 4096 },
     gateway: {
-      upstreams: [
-        {
-          name: 'catalog',
-          address: upstream.address,
-          protoFiles: [CATALOG_PROTO],
-          importPaths: [FIXTURE_DIR],
-        },
-      ],
+      upstreams: [catalogUpstream(upstream.address)],
     },
   });
   const port = b.server.http!.address.port;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { configSchema } from '../src/config/schema.js';
 import { startServer } from '../src/server/index.js';
-import { CATALOG_PROTO, FIXTURE_DIR, startUpstream } from './fixtures/gateway/upstream.js';
+import { catalogUpstream, startUpstream } from './fixtures/gateway/upstream.js';
 
 test('gateway: /metrics counts calls by method and status; the access log has a line per call', async () => {
   const upstream = await startUpstream();
@@ -24,14 +24,7 @@ test('gateway: /metrics counts calls by method and status; the access log has a 
       grpc: { port: 'off' },
       http: { port: 0 },
       gateway: {
-        upstreams: [
-          {
-            name: 'catalog',
-            address: upstream.address,
-            protoFiles: [CATALOG_PROTO],
-            importPaths: [FIXTURE_DIR],
-          },
-        ],
+        upstreams: [catalogUpstream(upstream.address)],
         accessLog: 'stdout',
       },
     }),

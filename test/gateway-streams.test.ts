@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
 import { startTestBroker, type TestBroker } from './helpers.js';
-import { CATALOG_PROTO, FIXTURE_DIR, startUpstream, type TestUpstream } from './fixtures/gateway/upstream.js';
+import { catalogUpstream, startUpstream, type TestUpstream } from './fixtures/gateway/upstream.js';
 
 let upstream: TestUpstream;
 let broker: TestBroker;
@@ -19,14 +19,7 @@ before(async () => {
   broker = await startTestBroker({}, undefined, {
     http: { port: 0, maxBodySize: 1024 },
     gateway: {
-      upstreams: [
-        {
-          name: 'catalog',
-          address: upstream.address,
-          protoFiles: [CATALOG_PROTO],
-          importPaths: [FIXTURE_DIR],
-        },
-      ],
+      upstreams: [catalogUpstream(upstream.address)],
     },
   });
   base = `http://127.0.0.1:${broker.server.http!.address.port}`;

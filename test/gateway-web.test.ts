@@ -8,7 +8,7 @@ import { create, type DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
 import { startTestBroker, type TestBroker } from './helpers.js';
-import { CATALOG_PROTO, FIXTURE_DIR, startUpstream, type TestUpstream } from './fixtures/gateway/upstream.js';
+import { catalogUpstream, startUpstream, type TestUpstream } from './fixtures/gateway/upstream.js';
 
 let upstream: TestUpstream;
 let broker: TestBroker;
@@ -18,14 +18,7 @@ before(async () => {
   upstream = await startUpstream();
   broker = await startTestBroker({}, undefined, {
     gateway: {
-      upstreams: [
-        {
-          name: 'catalog',
-          address: upstream.address,
-          protoFiles: [CATALOG_PROTO],
-          importPaths: [FIXTURE_DIR],
-        },
-      ],
+      upstreams: [catalogUpstream(upstream.address)],
       forwardHeaders: ['x-request-id'],
       returnHeaders: ['x-request-id'],
     },

@@ -4,19 +4,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { PROTOCOL_IDS } from '../bench/options.js';
 
-export const BENCH_PROTOCOLS = [
-  'amqp',
-  'mqtt-qos0',
-  'mqtt-qos1',
-  'mqtt-qos2',
-  'grpc-session',
-  'grpc-unary',
-  'ws',
-  'http-sse',
-  'rpc-grpc',
-  'rpc-rest',
-] as const;
+// The protocol ids are the bench's own; the line schemas below are deliberately looser than its
+// (unknown protocols and missing meta fields are tolerated), so an older advise reads a newer file.
+export const BENCH_PROTOCOLS = PROTOCOL_IDS;
 export type BenchProtocol = (typeof BENCH_PROTOCOLS)[number];
 
 const nonNegative = z.number().finite().nonnegative();
