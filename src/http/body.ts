@@ -48,3 +48,17 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('close', onClose);
   });
 }
+
+/** A JSON request body that must be an object; anything else is SYNTAX_ERROR saying why. */
+export function parseJsonObject(raw: Buffer): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new SwitchyardError('SYNTAX_ERROR', `the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new SwitchyardError('SYNTAX_ERROR', 'the body must be a JSON object');
+  }
+  return v as Record<string, unknown>;
+}

@@ -16,6 +16,7 @@ import {
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { setOwn } from '../util/own-property.js';
+import { parseJsonObject } from './body.js';
 
 /** The Content-Type that makes a publish body the JSON envelope rather than the message bytes. */
 export const ENVELOPE_TYPE = 'application/vnd.switchyard.message+json';
@@ -152,14 +153,7 @@ const ENVELOPE_FIELDS = new Set([
  * trace context headers, apply when the envelope does not say.
  */
 export function envelopePublish(h: IncomingHttpHeaders, query: URLSearchParams, raw: Buffer): PublishRequest {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw bad(`the body is not valid JSON: ${(e as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad('the body must be a JSON object');
-  const o = v as Record<string, unknown>;
+  const o = parseJsonObject(raw);
   for (const k of Object.keys(o)) {
     if (!ENVELOPE_FIELDS.has(k)) throw bad(`unknown field '${clip(k)}' in the message envelope`);
   }

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SettleOutcome } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
-import { readBody } from '../body.js';
+import { parseJsonObject, readBody } from '../body.js';
 import type { HttpContext } from '../context.js';
 import { replyJson } from '../errors.js';
 import type { Route } from '../routes.js';
@@ -29,14 +29,7 @@ export async function ack(
 }
 
 export function parseAck(raw: Buffer): { ids: string[]; outcome: SettleOutcome } {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw.toString('utf8'));
-  } catch (e) {
-    throw bad(`the body is not valid JSON: ${(e as Error).message}`);
-  }
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw bad('the body must be a JSON object');
-  const o = v as Record<string, unknown>;
+  const o = parseJsonObject(raw);
   for (const k of Object.keys(o)) {
     if (k !== 'ids' && k !== 'requeue' && k !== 'reject') throw bad(`unknown field '${k.slice(0, 100)}'`);
   }
