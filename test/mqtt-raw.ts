@@ -189,9 +189,13 @@ export function describePacket(p: Packet | 'closed'): string {
 
 /** A broker in a child process: for input that might take the whole process down. */
 export interface ChildBroker {
+  /** The MQTT port. */
   readonly port: number;
+  readonly ports: { readonly mqtt: number; readonly amqp: number; readonly http: number };
   /** Resolves with the exit code when the process ends. */
   readonly exited: Promise<number | null>;
+  /** Whether the process is still running. */
+  running(): boolean;
   /** What the process wrote to stderr (a crash's stack). */
   stderr(): string;
   /** Ends the process (if still running) and waits for it. */
@@ -203,7 +207,8 @@ export async function spawnBroker(extra: Record<string, unknown> = {}): Promise<
   const code = [
     `const { startTestBroker } = await import(${JSON.stringify(helpers)});`,
     `const b = await startTestBroker({}, undefined, ${JSON.stringify(extra)});`,
-    `process.stdout.write(String(b.server.mqtt.address.port) + '\\n');`,
+    'const s = b.server;',
+    `process.stdout.write(JSON.stringify({ mqtt: s.mqtt.address.port, amqp: s.amqp.address.port, http: s.http.address.port }) + '\\n');`,
   ].join('\n');
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -213,17 +218,19 @@ export async function spawnBroker(extra: Record<string, unknown> = {}): Promise<
     err += d.toString();
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<ChildBroker['ports']>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`the broker did not start: ${err}`)), 20_000);
     child.stdout.once('data', (d: Buffer) => {
       clearTimeout(t);
-      resolve(Number(d.toString().trim()));
+      resolve(JSON.parse(d.toString()) as ChildBroker['ports']);
     });
     void exited.then((c) => reject(new Error(`the broker exited (${c}) before it started: ${err}`)));
   });
   return {
-    port,
+    port: ports.mqtt,
+    ports,
     exited,
+    running: () => child.exitCode === null && child.signalCode === null,
     stderr: () => err,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill();

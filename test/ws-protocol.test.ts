@@ -511,7 +511,7 @@ describe('ws: errors', () => {
       ],
       [
         { op: 'publish', id: 7, body: 'x', routingKey: 'k'.repeat(256) },
-        { code: 'SYNTAX_ERROR' },
+        { code: 'NAME_TOO_LONG', status: 400 },
         /255 bytes/,
       ],
       [

@@ -104,7 +104,9 @@ export class AmqpConnection {
     this.lastRead = now;
     this.lastWrite = now;
     this.acceptedAt = now;
-    this.parser = new FrameParser(options.frameMax);
+    // Until connection.tune-ok the spec's minimum frame size applies (RabbitMQ's initial_frame_max):
+    // a client that has not logged in cannot make the broker buffer a large frame.
+    this.parser = new FrameParser(FRAME_MIN_SIZE);
     socket.on('data', this.onData);
     socket.on('drain', this.onDrain);
     socket.on('error', this.teardown);

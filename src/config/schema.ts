@@ -108,6 +108,7 @@ export const configSchema = z.strictObject({
       exchange: z.string().default('amq.topic'),
       vhost: z.string().default('/'),
       maxPacketSize: z.number().int().min(64).max(268435455).default(67108864),
+      maxPacketSizeUnauthenticated: z.number().int().min(64).max(268435455).default(65536),
       receiveMaximum: z.number().int().min(1).max(65535).default(65535),
       maxInflight: z.number().int().min(1).max(65535).default(128),
       topicAliasMaximum: z.number().int().min(0).max(65535).default(100),
@@ -244,6 +245,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'mqtt.maxPacketSize',
     env: 'SWITCHYARD_MQTT_MAX_PACKET_SIZE',
     doc: 'Largest MQTT packet (bytes) the broker accepts (announced as Maximum Packet Size in a v5 CONNACK); larger packets close the connection (v5 reason 0x95).',
+  },
+  {
+    path: 'mqtt.maxPacketSizeUnauthenticated',
+    env: 'SWITCHYARD_MQTT_MAX_PACKET_SIZE_UNAUTHENTICATED',
+    doc: "Largest packet (bytes) before a CONNECT is accepted, as RabbitMQ's mqtt.max_packet_size_unauthenticated: a bigger CONNECT closes the connection from its header, before it is read or parsed (over WebSocket, more than this many bytes before the CONNECT is accepted does). The smaller of this and mqtt.maxPacketSize applies.",
   },
   {
     path: 'mqtt.receiveMaximum',

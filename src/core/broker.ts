@@ -13,7 +13,7 @@ import { MemoryRecordStore, type RecordStore } from './records.js';
 import type { BindingDef, DefinitionsSink, ExchangeDef, MessageStore, QueueDef } from '../store/types.js';
 import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
 import type { CoreTracer } from './tracer.js';
-import { checkName, REPLY_TO, VHost } from './vhost.js';
+import { checkLength, checkName, REPLY_TO, VHost } from './vhost.js';
 
 export interface Identity {
   readonly user: string;
@@ -266,6 +266,7 @@ export class CoreConnection implements QueueOwner {
     if (a.passive) return this.vhost.getExchange(name);
     if (!isExchangeType(a.type))
       throw new SwitchyardError('COMMAND_INVALID', `unknown exchange type '${a.type}'`);
+    checkLength('exchange name', name);
     this.check('configure', 'exchange', name);
     return this.vhost.declareExchange(name, a.type, a);
   }
@@ -276,6 +277,7 @@ export class CoreConnection implements QueueOwner {
   }
 
   bindExchange(destination: string, source: string, routingKey: string, args: HeaderTable): void {
+    checkLength('binding key', routingKey);
     this.check('write', 'exchange', destination);
     this.check('read', 'exchange', source);
     const dest = this.vhost.getExchange(destination);
@@ -309,7 +311,10 @@ export class CoreConnection implements QueueOwner {
     const n = name === '' ? `amq.gen-${randomBytes(16).toString('base64url')}` : name;
     // As RabbitMQ (rabbit_channel, queue.declare): a name the client chose may not use the
     // reserved prefix, even for an existing queue; the server's own amq.gen- names are fine.
-    if (name !== '') checkName('queue', name);
+    if (name !== '') {
+      checkLength('queue name', name);
+      checkName('queue', name);
+    }
     this.check('configure', 'queue', n);
     const existed = this.vhost.queues.has(n);
     const q = this.vhost.declareQueue(n, a, this);
@@ -334,6 +339,7 @@ export class CoreConnection implements QueueOwner {
   }
 
   bindQueue(queue: string, exchange: string, routingKey: string, args: HeaderTable): void {
+    checkLength('binding key', routingKey);
     this.check('write', 'queue', queue);
     this.check('read', 'exchange', exchange);
     const q = this.vhost.getQueue(queue, this);
@@ -365,6 +371,7 @@ export class CoreConnection implements QueueOwner {
    * (empty = unroutable: the front end decides about mandatory returns).
    */
   publish(x: Exchange, msg: Message): readonly Queue[] {
+    checkLength('routing key', msg.routingKey);
     const queues = this.vhost.route(x, msg);
     this.lastEpoch = 0;
     msg.publisher = this.id;

@@ -233,3 +233,17 @@ test('topic-trie: routing cost does not grow with unrelated bindings (100,000 ot
   assert.equal(a, b);
   assert.equal(bigHits.size, 0);
 });
+
+test('topic-trie: many `#` words against long keys match as the reference does, in one pass', () => {
+  // Trying every suffix for each `#` is exponential in their number: 30 of them against a
+  // 200-word key would not finish. The automaton walk is (words + 1) × nodes at most.
+  const trie = new TopicTrie<string>();
+  const hashes = `${'#.'.repeat(30)}zz`;
+  trie.add(hashes, 'zz');
+  trie.add(`${'#.*.'.repeat(20)}#`, 'stars');
+  const long = Array.from({ length: 200 }, (_, i) => `w${i % 7}`).join('.');
+  assert.deepEqual(matchAll(trie, long), new Set(['stars']));
+  assert.deepEqual(matchAll(trie, `${long}.zz`), new Set(['stars', 'zz']));
+  assert.deepEqual(matchAll(trie, 'zz'), new Set(['zz']));
+  assert.deepEqual(matchAll(trie, 'a.b'), new Set());
+});

@@ -3,7 +3,7 @@
  * texts follow RabbitMQ, whose clients match on them.
  */
 import {
-  type SwitchyardError,
+  SwitchyardError,
   accessRefused,
   notFound,
   preconditionFailed,
@@ -364,6 +364,25 @@ export class VHost {
 /** Refuses a client-chosen name with the reserved `amq.` prefix (RabbitMQ's check_name). */
 export function checkName(kind: 'queue' | 'exchange', n: string): void {
   if (n.startsWith('amq.')) throw accessRefused(`${kind} name '${n}' contains reserved prefix 'amq.*'`);
+}
+
+/** Names and keys are AMQP short strings. */
+const MAX_KEY_BYTES = 255;
+
+/**
+ * Holds a name, routing key or binding key to 255 bytes whatever the protocol (AMQP cannot carry
+ * more, and topic matching costs grow with key length).
+ */
+export function checkLength(what: string, s: string): void {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short strings need no byte count.
+  if (s.length * 3 <= MAX_KEY_BYTES) return;
+  const bytes = Buffer.byteLength(s);
+  if (bytes > MAX_KEY_BYTES) {
+    throw new SwitchyardError(
+      'NAME_TOO_LONG',
+      `${what} '${s.slice(0, 32)}…' is ${bytes} bytes long; at most ${MAX_KEY_BYTES} are allowed`,
+    );
+  }
 }
 
 function lockedError(what: string): SwitchyardError {

@@ -63,6 +63,15 @@ export const ERRORS = {
     mqtt: 0x95,
     doc: 'A message is larger than the configured maximum.',
   },
+  NAME_TOO_LONG: {
+    amqp: 406,
+    amqpHard: false,
+    amqpName: 'PRECONDITION_FAILED',
+    http: 400,
+    grpc: 3,
+    mqtt: 0x90,
+    doc: 'A queue or exchange name, routing key or binding key is longer than 255 bytes (the AMQP limit, kept for every protocol).',
+  },
   NO_ROUTE: {
     amqp: 312,
     amqpHard: false,

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { PacketReader, type PacketSink, PacketWriter, packetSize, publishPacketSize } from './codec.js';
+import {
+  MAX_USER_PROPERTIES,
+  PacketReader,
+  type PacketSink,
+  PacketWriter,
+  packetSize,
+  publishPacketSize,
+  userPropertyCount,
+} from './codec.js';
 import { MqttError, Reason } from './reason.js';
 
 const SEED = 0xc0dec;
@@ -945,4 +953,113 @@ test('codec: publishPacketSize is the length PacketWriter.publish writes', () =>
     ),
     { numRuns: 300 },
   );
+});
+
+test('codec: userPropertyCount counts the User Properties of every v5 packet kind, beside other properties', () => {
+  const props = fc.dictionary(
+    // mqtt-packet cannot write an empty name or value (it gives an empty buffer).
+    fc.string({ minLength: 1, maxLength: 4 }),
+    fc.oneof(
+      fc.string({ minLength: 1, maxLength: 4 }),
+      fc.array(fc.string({ minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 4 }),
+    ),
+    { maxKeys: 6 },
+  );
+  const count = (u: Record<string, string | string[]>) =>
+    Object.values(u).reduce((n, v) => n + (Array.isArray(v) ? v.length : 1), 0);
+  // mqtt-packet writes nothing at all for an empty userProperties object, or for one without a
+  // prototype (as fast-check makes them).
+  const up = (u: Record<string, string | string[]>) => (count(u) > 0 ? { userProperties: { ...u } } : {});
+  fc.assert(
+    fc.property(props, props, fc.constantFrom(0, 1, 2), (u, w, qos) => {
+      const packets: [Packet, number][] = [
+        [
+          connect(5, {
+            properties: { sessionExpiryInterval: 5, ...up(u), authenticationMethod: 'x' },
+            will: {
+              topic: 'w',
+              payload: Buffer.from('p'),
+              qos: 0,
+              retain: false,
+              properties: { ...up(w), contentType: 'c' },
+            },
+          }),
+          count(u) + count(w),
+        ],
+        [
+          {
+            cmd: 'publish',
+            topic: 't',
+            payload: Buffer.from('x'),
+            qos,
+            ...(qos > 0 ? { messageId: 3 } : {}),
+            dup: false,
+            retain: false,
+            properties: {
+              ...up(u),
+              correlationData: Buffer.from('c'),
+              messageExpiryInterval: 9,
+              subscriptionIdentifier: 200,
+            },
+          } as Packet,
+          count(u),
+        ],
+        [
+          {
+            cmd: 'puback',
+            messageId: 1,
+            reasonCode: 0x10,
+            properties: { reasonString: 'r', ...up(u) },
+          } as Packet,
+          count(u),
+        ],
+        [
+          {
+            cmd: 'subscribe',
+            messageId: 2,
+            subscriptions: [{ topic: 'a', qos: 0 }],
+            properties: { ...up(u) },
+          } as Packet,
+          count(u),
+        ],
+        [
+          {
+            cmd: 'disconnect',
+            reasonCode: 0,
+            properties: { ...up(u), sessionExpiryInterval: 1 },
+          } as Packet,
+          count(u),
+        ],
+      ];
+      for (const [p, n] of packets) {
+        const bytes = gen(p, 5);
+        assert.ok(bytes.length > 0, `mqtt-packet wrote no ${p.cmd}`);
+        assert.equal(userPropertyCount(bytes), n, p.cmd);
+      }
+    }),
+    { seed: SEED, numRuns: 300 },
+  );
+});
+
+test('codec: a packet with more than MAX_USER_PROPERTIES user properties is refused before parsing (0x95)', () => {
+  const { r, got } = reader(5);
+  const over = { k: Array.from({ length: MAX_USER_PROPERTIES + 1 }, () => 'v') };
+  const p = {
+    cmd: 'publish',
+    topic: 't',
+    payload: Buffer.from('x'),
+    qos: 1,
+    messageId: 1,
+    dup: false,
+    retain: false,
+  };
+  assert.throws(
+    () => r.push(gen({ ...p, properties: { userProperties: over } } as Packet, 5)),
+    (e: unknown) => e instanceof MqttError && e.reason === Reason.PACKET_TOO_LARGE,
+  );
+  const { r: r2, got: got2 } = reader(5);
+  const at = { k: Array.from({ length: MAX_USER_PROPERTIES }, () => 'v') };
+  r2.push(gen({ ...p, properties: { userProperties: at } } as Packet, 5));
+  assert.equal(got2.length, 1);
+  assert.equal(got.length, 0);
 });

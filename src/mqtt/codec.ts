@@ -256,6 +256,13 @@ export class PacketReader {
       this.owner.onPacket(fast, raw);
       return;
     }
+    const props = this.version === 5 || raw[0]! >> 4 === CMD_CONNECT ? userPropertyCount(raw) : 0;
+    if (props > MAX_USER_PROPERTIES) {
+      throw new MqttError(
+        Reason.PACKET_TOO_LARGE,
+        `packet with ${props} user properties (at most ${MAX_USER_PROPERTIES} are accepted)`,
+      );
+    }
     const bad = invalidUtf8(raw, this.version);
     if (bad !== undefined) throw new MqttError(Reason.MALFORMED_PACKET, `${bad} is not valid UTF-8`);
     // mqtt-packet keeps views of the packet (payload, password, properties): give it a copy.
@@ -383,6 +390,60 @@ export function packetSize(b: Buffer, off: number): number {
   throw new MqttError(Reason.MALFORMED_PACKET, 'malformed Remaining Length');
 }
 
+/**
+ * User Properties one packet may carry. MQTT sets no limit; every one costs an object when
+ * parsed, so a packet of small ones (a million fit in 12 MB) would hold the event loop and the
+ * heap. Counted before the packet is parsed.
+ */
+export const MAX_USER_PROPERTIES = 1024;
+
+const CMD_PUBACK = 4;
+const CMD_PUBCOMP = 7;
+const CMD_DISCONNECT = 14;
+const CMD_AUTH = 15;
+
+/**
+ * How many User Properties an MQTT 5 packet carries, counted over its property sections without
+ * parsing them. A section cut short counts as far as it goes: mqtt-packet reports the rest.
+ */
+export function userPropertyCount(raw: Buffer): number {
+  const cmd = raw[0]! >> 4;
+  let start = 1;
+  while (start < raw.length && (raw[start]! & 0x80) !== 0) start++;
+  const c = new Cursor(raw, start + 1);
+  const rest = raw.length - c.p;
+  if (cmd === CMD_CONNECT) {
+    if (c.field() === undefined || c.p + 4 > raw.length || raw[c.p] !== 5) return 0;
+    const flags = raw[c.p + 1]!;
+    c.p += 4;
+    let n = c.countUserProperties();
+    // The will's properties follow the client identifier.
+    if ((flags & 0x04) !== 0 && c.field() !== undefined) n += c.countUserProperties();
+    return n;
+  }
+  if (cmd === CMD_PUBLISH) {
+    if (c.field() === undefined) return 0;
+    if (((raw[0]! >> 1) & 3) > 0) c.p += 2;
+    return c.countUserProperties();
+  }
+  if (cmd >= CMD_PUBACK && cmd <= CMD_PUBCOMP) {
+    // Packet identifier and reason code; properties only when there is more.
+    if (rest <= 3) return 0;
+    c.p += 3;
+    return c.countUserProperties();
+  }
+  if (cmd === CMD_SUBSCRIBE || cmd === CMD_UNSUBSCRIBE) {
+    c.p += 2;
+    return c.countUserProperties();
+  }
+  if (cmd === CMD_DISCONNECT || cmd === CMD_AUTH) {
+    if (rest <= 1) return 0;
+    c.p += 1;
+    return c.countUserProperties();
+  }
+  return 0;
+}
+
 /** Names the first string field that is not valid UTF-8 in a packet mqtt-packet would accept. */
 function invalidUtf8(raw: Buffer, version: number): string | undefined {
   const cmd = raw[0]! >> 4;
@@ -453,6 +514,58 @@ class Cursor {
     return f === undefined ? undefined : isUtf8(f);
   }
 
+  /** A Variable Byte Integer, or undefined when cut short or longer than four bytes. */
+  varint(): number | undefined {
+    let n = 0;
+    let mul = 1;
+    for (let i = 0; i < 4 && this.p < this.b.length; i++) {
+      const byte = this.b[this.p++]!;
+      n += (byte & 0x7f) * mul;
+      if ((byte & 0x80) === 0) return n;
+      mul *= 128;
+    }
+    return undefined;
+  }
+
+  /**
+   * Walks a v5 property section (its length, then the properties) and counts the User
+   * Properties in it; stops at an unknown property identifier. Leaves the cursor after it.
+   */
+  countUserProperties(): number {
+    const len = this.varint();
+    if (len === undefined) return 0;
+    const end = Math.min(this.p + len, this.b.length);
+    let n = 0;
+    walk: while (this.p < end) {
+      const id = this.b[this.p++]!;
+      switch (PROPERTY_VALUE[id]) {
+        case 1:
+          this.p += 1;
+          break;
+        case 2:
+          this.p += 2;
+          break;
+        case 4:
+          this.p += 4;
+          break;
+        case VARINT:
+          if (this.varint() === undefined) break walk;
+          break;
+        case FIELD:
+          if (this.field() === undefined) break walk;
+          break;
+        case PAIR:
+          n++;
+          if (this.field() === undefined || this.field() === undefined) break walk;
+          break;
+        default:
+          break walk;
+      }
+    }
+    this.p = end;
+    return n;
+  }
+
   /** Skips v5 properties (a Variable Byte Integer length, then that many bytes); false if cut short. */
   skipProperties(): boolean {
     let len = 0;
@@ -469,6 +582,51 @@ class Cursor {
     return false;
   }
 }
+
+const VARINT = 5;
+const FIELD = 6;
+const PAIR = 7;
+
+/**
+ * The value of each MQTT 5 property, by identifier (MQTT 5 section 2.2.2.2): its size in bytes,
+ * or VARINT (Variable Byte Integer), FIELD (UTF-8 string or binary data with a two-byte length),
+ * PAIR (a UTF-8 string pair: the User Property).
+ */
+const PROPERTY_VALUE = (() => {
+  const table = new Uint8Array(256); // 0: not a property
+  for (const [id, value] of [
+    [0x01, 1],
+    [0x02, 4],
+    [0x03, FIELD],
+    [0x08, FIELD],
+    [0x09, FIELD],
+    [0x0b, VARINT],
+    [0x11, 4],
+    [0x12, FIELD],
+    [0x13, 2],
+    [0x15, FIELD],
+    [0x16, FIELD],
+    [0x17, 1],
+    [0x18, 4],
+    [0x19, 1],
+    [0x1a, FIELD],
+    [0x1c, FIELD],
+    [0x1f, FIELD],
+    [0x21, 2],
+    [0x22, 2],
+    [0x23, 2],
+    [0x24, 1],
+    [0x25, 1],
+    [0x26, PAIR],
+    [0x27, 4],
+    [0x28, 1],
+    [0x29, 1],
+    [0x2a, 1],
+  ]) {
+    table[id!] = value!;
+  }
+  return table;
+})();
 
 /** The whole size of a PUBLISH as PacketWriter.publish encodes it (no v5 properties). */
 export function publishPacketSize(

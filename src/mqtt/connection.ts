@@ -110,8 +110,12 @@ export class MqttConnection {
     private readonly remoteAddress: string,
     /** 'tcp' or 'ws', for connection listings. */
     readonly transport: 'tcp' | 'ws',
+    private authenticated?: () => void,
   ) {
-    this.reader = new PacketReader(fe.settings.maxPacketSize, this);
+    // Until a CONNECT is accepted only a small packet is read: a stranger's 12 MB CONNECT full of
+    // properties is refused from its fixed header, never buffered or parsed.
+    const { maxPacketSize, maxPacketSizeUnauthenticated } = fe.settings;
+    this.reader = new PacketReader(Math.min(maxPacketSize, maxPacketSizeUnauthenticated), this);
     this.writer = new PacketWriter(stream, this);
     // Shared listeners find the connection on the stream: no closures per connection.
     (stream as OwnedStream)[kConnection] = this;
@@ -213,6 +217,9 @@ export class MqttConnection {
     } catch (e) {
       return this.refuse(Reason.NOT_AUTHORIZED, errorText(e));
     }
+    this.reader.maxPacketSize = fe.settings.maxPacketSize;
+    this.authenticated?.();
+    this.authenticated = undefined;
     this.will = plan.will;
     this.keepAlive = plan.keepAlive;
     this.clientReceiveMaximum = plan.receiveMaximum;

@@ -14,6 +14,8 @@ export interface MqttSettings {
   readonly exchange: string;
   readonly vhost: string;
   readonly maxPacketSize: number;
+  /** Largest packet (and, over WebSocket, most bytes) before a CONNECT has been accepted. */
+  readonly maxPacketSizeUnauthenticated: number;
   readonly receiveMaximum: number;
   /** QoS 1/2 deliveries a 3.1.1 client may have unacknowledged (v5 clients say their own). */
   readonly maxInflight: number;
@@ -30,6 +32,7 @@ export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
   exchange: 'amq.topic',
   vhost: '/',
   maxPacketSize: 64 * 1024 * 1024,
+  maxPacketSizeUnauthenticated: 64 * 1024,
   receiveMaximum: 65535,
   maxInflight: 128,
   topicAliasMaximum: 100,
@@ -108,8 +111,14 @@ export class MqttFrontEnd {
   }
 
   /** Runs the MQTT protocol on an accepted byte stream (a TCP socket or a WebSocket stream). */
-  accept(stream: Duplex, remoteAddress: string, transport: 'tcp' | 'ws'): MqttConnection {
-    const c = new MqttConnection(this, stream, remoteAddress, transport);
+  /** `authenticated` is called once the connection's CONNECT has been accepted. */
+  accept(
+    stream: Duplex,
+    remoteAddress: string,
+    transport: 'tcp' | 'ws',
+    authenticated?: () => void,
+  ): MqttConnection {
+    const c = new MqttConnection(this, stream, remoteAddress, transport, authenticated);
     this.connections.add(c);
     return c;
   }

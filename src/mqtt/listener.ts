@@ -72,7 +72,12 @@ export async function listenMqtt(fe: MqttFrontEnd, host: string, port: number): 
   };
 }
 
-/** Handles HTTP upgrades to MQTT over WebSocket. */
+/**
+ * Handles HTTP upgrades to MQTT over WebSocket. `ws` assembles a whole WebSocket message (up to
+ * `maxPayload`) before the MQTT reader sees its first byte, so the unauthenticated limit is kept
+ * on the raw socket instead: more than `maxPacketSizeUnauthenticated` bytes before the CONNECT is
+ * accepted cuts the connection.
+ */
 export function mqttWebSocketHandler(
   fe: MqttFrontEnd,
   maxPayload: number,
@@ -86,11 +91,18 @@ export function mqttWebSocketHandler(
       return false;
     },
   });
+  const limit = fe.settings.maxPacketSizeUnauthenticated;
   return (req, socket, head) => {
+    let received = head.length;
+    const count = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > limit) socket.destroy();
+    };
+    socket.on('data', count);
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // MqttConnection listens to the stream's 'error' and 'close' itself.
       const stream = createWebSocketStream(ws);
-      stream.on('error', () => {});
-      fe.accept(stream, req.socket.remoteAddress ?? '', 'ws');
+      fe.accept(stream, req.socket.remoteAddress ?? '', 'ws', () => socket.removeListener('data', count));
     });
   };
 }

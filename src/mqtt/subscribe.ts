@@ -75,7 +75,9 @@ export function onSubscribe(c: MqttConnection, p: ISubscribePacket): void {
         collectWrite(waits, fe.internal.takeWrite());
       }
     } catch (e) {
-      granted.push(v5 ? reasonOf(e) : 0x80);
+      // A filter too long for a binding key is an invalid filter here (0x90 is a PUBACK code).
+      const reason = reasonOf(e);
+      granted.push(!v5 ? 0x80 : reason === Reason.TOPIC_NAME_INVALID ? Reason.TOPIC_FILTER_INVALID : reason);
       refusals.push(`'${s.topic}': ${errorText(e)}`);
       continue;
     }

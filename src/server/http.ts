@@ -31,6 +31,10 @@ export async function listenHttp(
     res.end(JSON.stringify({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url}` }));
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node hands the socket over with no 'error' listener: a reset during a refusal or a
+    // handshake would be an unhandled 'error' event and end the process. Every upgrade gets one
+    // before anything is written; the handlers add their own on top.
+    socket.on('error', dropUpgradeSocket);
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const handler = upgrades.get(path);
     if (handler === undefined) {
@@ -48,4 +52,9 @@ export async function listenHttp(
         server.closeAllConnections();
       }),
   };
+}
+
+/** A reset or a write error on an upgrade socket: that client is gone, nothing else is affected. */
+function dropUpgradeSocket(this: Duplex): void {
+  this.destroy();
 }

@@ -46,10 +46,8 @@ export class WsFrontEnd {
 
   /** Handles an upgrade request for /ws. */
   readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    // A client that resets mid-handshake must not take the process down; ws listens itself
-    // once the WebSocket exists.
-    const ignore = () => {};
-    socket.on('error', ignore);
+    // The shared listener has put an 'error' listener on the socket (a reset mid-handshake
+    // destroys it); ws adds its own once the WebSocket exists.
     // Gone already: its 'close' has passed, so a core connection opened now would never be closed.
     if (socket.destroyed) return;
     const core = this.open(req, socket);
@@ -59,7 +57,6 @@ export class WsFrontEnd {
     socket.once('close', abandoned);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.removeListener('close', abandoned);
-      socket.removeListener('error', ignore);
       const c = new WsConnection(ws, socket, core, this.removed);
       this.connections.add(c);
       if (this.closing) c.shutdown(SHUTDOWN_GRACE_MS);

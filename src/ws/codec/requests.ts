@@ -279,7 +279,7 @@ function name(v: unknown, field: string): string | undefined {
   if (typeof v !== 'string') throw syntax(`"${field}" must be a string`);
   // UTF-8 takes 1 to 3 bytes per UTF-16 unit: count bytes only when the length cannot tell.
   if (v.length > MAX_NAME_BYTES || (v.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(v) > MAX_NAME_BYTES)) {
-    throw syntax(`"${field}" is longer than ${MAX_NAME_BYTES} bytes`);
+    throw new SwitchyardError('NAME_TOO_LONG', `"${field}" is longer than ${MAX_NAME_BYTES} bytes`);
   }
   return v;
 }
