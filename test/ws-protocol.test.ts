@@ -213,8 +213,8 @@ describe('ws: publish', () => {
     const q1 = declareQueue();
     const q2 = declareQueue();
     const key = uniq('two');
-    admin.bindQueue(q1, 'amq.direct', key, {});
-    admin.bindQueue(q2, 'amq.direct', key, {});
+    void admin.bindQueue(q1, 'amq.direct', key, {});
+    void admin.bindQueue(q2, 'amq.direct', key, {});
     const c = await open();
     const r = await c.publish({ exchange: 'amq.direct', routingKey: key, body: 'x' });
     assert.equal(r.op, 'confirm');
@@ -611,7 +611,7 @@ describe('ws: errors', () => {
     // As RabbitMQ: another connection's exclusive queue is locked, not forbidden.
     assert.deepEqual([s.code, s.status], ['RESOURCE_LOCKED', 409]);
     admin.deleteQueue(mine, false, false);
-    admin.deleteExchange(x, false);
+    void admin.deleteExchange(x, false);
   });
 
   test('ws: a resource alarm refuses publishes with RESOURCE_ERROR (503) until it clears', async () => {

@@ -15,6 +15,7 @@ import {
   REPLY_TO,
   type Session,
   type SettleOutcome,
+  type Written,
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import {
@@ -105,7 +106,7 @@ export class AmqpChannel implements DeliverySink {
     switch (m.kind) {
       case 'basic.publish': {
         if (m.immediate) throw new SwitchyardError('NOT_IMPLEMENTED', 'immediate=true');
-        const x = core.publishTarget(m.exchange);
+        const x = core.admitPublish(m.exchange, m.routingKey, 'accept');
         this.pending = {
           exchange: x,
           routingKey: m.routingKey,
@@ -147,7 +148,7 @@ export class AmqpChannel implements DeliverySink {
         if (m.kind === 'basic.recover') writeMethodFrame(out, ch, { kind: 'basic.recover-ok' });
         return;
       case 'exchange.declare': {
-        core.declareExchange(m.exchange, {
+        const { written } = core.declareExchange(m.exchange, {
           type: m.type,
           passive: m.passive,
           durable: m.durable,
@@ -155,20 +156,26 @@ export class AmqpChannel implements DeliverySink {
           internal: m.internal,
           args: m.arguments,
         });
-        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.declare-ok' });
+        this.replyAfterWrites(written, m.noWait ? undefined : { kind: 'exchange.declare-ok' });
         return;
       }
       case 'exchange.delete':
-        core.deleteExchange(m.exchange, m.ifUnused);
-        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.delete-ok' });
+        this.replyAfterWrites(
+          core.deleteExchange(m.exchange, m.ifUnused),
+          m.noWait ? undefined : { kind: 'exchange.delete-ok' },
+        );
         return;
       case 'exchange.bind':
-        core.bindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.bind-ok' });
+        this.replyAfterWrites(
+          core.bindExchange(m.destination, m.source, m.routingKey, m.arguments),
+          m.noWait ? undefined : { kind: 'exchange.bind-ok' },
+        );
         return;
       case 'exchange.unbind':
-        core.unbindExchange(m.destination, m.source, m.routingKey, m.arguments);
-        this.replyAfterWrites(m.noWait ? undefined : { kind: 'exchange.unbind-ok' });
+        this.replyAfterWrites(
+          core.unbindExchange(m.destination, m.source, m.routingKey, m.arguments),
+          m.noWait ? undefined : { kind: 'exchange.unbind-ok' },
+        );
         return;
       case 'queue.declare': {
         const q = core.declareQueue(m.queue, {
@@ -179,6 +186,7 @@ export class AmqpChannel implements DeliverySink {
           args: m.arguments,
         });
         this.replyAfterWrites(
+          q.written,
           m.noWait
             ? undefined
             : {
@@ -191,12 +199,15 @@ export class AmqpChannel implements DeliverySink {
         return;
       }
       case 'queue.bind':
-        core.bindQueue(m.queue, m.exchange, m.routingKey, m.arguments);
-        this.replyAfterWrites(m.noWait ? undefined : { kind: 'queue.bind-ok' });
+        this.replyAfterWrites(
+          core.bindQueue(m.queue, m.exchange, m.routingKey, m.arguments),
+          m.noWait ? undefined : { kind: 'queue.bind-ok' },
+        );
         return;
       case 'queue.unbind':
-        core.unbindQueue(m.queue, m.exchange, m.routingKey, m.arguments);
-        this.replyAfterWrites({ kind: 'queue.unbind-ok' });
+        this.replyAfterWrites(core.unbindQueue(m.queue, m.exchange, m.routingKey, m.arguments), {
+          kind: 'queue.unbind-ok',
+        });
         return;
       case 'queue.purge': {
         const n = core.purgeQueue(m.queue);
@@ -204,8 +215,8 @@ export class AmqpChannel implements DeliverySink {
         return;
       }
       case 'queue.delete': {
-        const n = core.deleteQueue(m.queue, m.ifUnused, m.ifEmpty);
-        this.replyAfterWrites(m.noWait ? undefined : { kind: 'queue.delete-ok', messageCount: n });
+        const { messageCount, written } = core.deleteQueue(m.queue, m.ifUnused, m.ifEmpty);
+        this.replyAfterWrites(written, m.noWait ? undefined : { kind: 'queue.delete-ok', messageCount });
         return;
       }
       case 'confirm.select':
@@ -317,8 +328,8 @@ export class AmqpChannel implements DeliverySink {
     }
     const mode = peekDeliveryMode(props);
     if (mode !== undefined) msg.persistentHint = mode === 2;
-    this.route(p.exchange, msg, p.mandatory);
-    if (this.confirming) this.confirm(++this.publishSeq, this.core.lastEpoch);
+    const epoch = this.route(p.exchange, msg, p.mandatory);
+    if (this.confirming) this.confirm(++this.publishSeq, epoch);
   }
 
   /**
@@ -335,7 +346,7 @@ export class AmqpChannel implements DeliverySink {
     waiting.push(seq, epoch);
     if (epoch > this.awaitedEpoch) {
       this.awaitedEpoch = epoch;
-      this.core.broker.store!.whenDurable(epoch, (err) =>
+      this.core.whenDurable(epoch, (err) =>
         err === undefined ? this.durableUpTo(epoch) : this.storeFailed(err),
       );
     }
@@ -366,8 +377,9 @@ export class AmqpChannel implements DeliverySink {
     this.conn.confirmPending(this);
   }
 
-  private route(x: Exchange, msg: Message, mandatory: boolean): void {
-    const queues = this.core.publish(x, msg);
+  /** Publishes; returns the store epoch to wait for before confirming. */
+  private route(x: Exchange, msg: Message, mandatory: boolean): number {
+    const { queues, epoch } = this.core.publish(x, msg);
     if (queues.length === 0 && mandatory) {
       const out = this.conn.out;
       const props = propsBytes(msg);
@@ -375,6 +387,7 @@ export class AmqpChannel implements DeliverySink {
       writeContentFrames(out, this.id, CLASS_BASIC, props, msg.body, this.conn.frameMax);
       this.conn.wrote();
     }
+    return epoch;
   }
 
   /** Writes the coalesced publisher confirm (called by the connection just before a flush). */
@@ -402,11 +415,10 @@ export class AmqpChannel implements DeliverySink {
       for (const p of tx.publishes) this.route(p.exchange, p.msg, p.mandatory);
       for (const s of tx.settles) this.session.settle(s.tag, s.multiple, s.outcome);
     });
-    const store = this.core.broker.store;
-    if (store !== undefined && epoch !== 0) {
+    if (epoch !== 0) {
       // commit-ok only once the transaction's record is on disk.
       this.holdUntil(
-        (done) => store.whenDurable(epoch, (err) => (err === undefined ? done() : this.storeFailed(err))),
+        (done) => this.core.whenDurable(epoch, (err) => (err === undefined ? done() : this.storeFailed(err))),
         () => writeMethodFrame(this.conn.out, this.id, { kind: 'tx.commit-ok' }),
       );
       return;
@@ -418,8 +430,7 @@ export class AmqpChannel implements DeliverySink {
    * Sends a reply once the definition changes the method made are on disk (at once when it made
    * none), so a client that got declare-ok finds its durable queue after a crash.
    */
-  private replyAfterWrites(reply: AmqpMethodInit | undefined): void {
-    const writes = this.core.takeWrite();
+  private replyAfterWrites(writes: Written, reply: AmqpMethodInit | undefined): void {
     if (writes === undefined) {
       if (reply !== undefined) writeMethodFrame(this.conn.out, this.id, reply);
       return;

@@ -75,14 +75,15 @@ test('publish errors come through the callback, never as a throw', () => {
   const c = open(b);
   const errors: string[] = [];
   const cb = (e: SwitchyardError | undefined) => errors.push(e?.code ?? 'ok');
-  publishWithConfirm(c, { exchange: 'nope', routingKey: '', body: body(''), properties: {} }, cb);
+  publishWithConfirm(c, { exchange: 'nope', routingKey: '', body: body(''), properties: {} }, 'refuse', cb);
   publishWithConfirm(
     c,
     { exchange: '', routingKey: 'q', body: body(''), properties: { expiration: '-1' } },
+    'refuse',
     cb,
   );
   b.setAlarm('disk', true);
-  publishWithConfirm(c, { exchange: '', routingKey: 'q', body: body(''), properties: {} }, cb);
+  publishWithConfirm(c, { exchange: '', routingKey: 'q', body: body(''), properties: {} }, 'refuse', cb);
   assert.deepEqual(errors, ['NOT_FOUND', 'PRECONDITION_FAILED', 'RESOURCE_ERROR']);
 });
 
@@ -113,7 +114,12 @@ test('credit: exactly as many deliveries as granted, more after addCredit', asyn
 test('manual ack: nack with requeue redelivers; unknown id is PRECONDITION_FAILED; close requeues', () => {
   const c = open();
   queue(c, 'q');
-  publishWithConfirm(c, { exchange: '', routingKey: 'q', body: body('a'), properties: {} }, () => {});
+  publishWithConfirm(
+    c,
+    { exchange: '', routingKey: 'q', body: body('a'), properties: {} },
+    'refuse',
+    () => {},
+  );
   const { got, handlers } = collect();
   const s = new Subscription(c, { queue: 'q', manualAck: true, prefetch: 1 }, handlers);
   s.start();
@@ -145,7 +151,12 @@ test('exchange subscription: a server-named queue bound with the key, gone after
   s.start();
   assert.match(s.queue, /^amq\.gen-/);
   for (const k of ['a.b', 'a.b.c', 'x.b']) {
-    publishWithConfirm(c, { exchange: 'amq.topic', routingKey: k, body: body(k), properties: {} }, () => {});
+    publishWithConfirm(
+      c,
+      { exchange: 'amq.topic', routingKey: k, body: body(k), properties: {} },
+      'refuse',
+      () => {},
+    );
   }
   assert.deepEqual(
     got.map((d) => d.message.routingKey),
@@ -187,10 +198,11 @@ test('expired messages are not delivered', () => {
   queue(c, 'q');
   const m = new Message('', 'q', body('old'), {});
   m.expiresAt = Date.now() - 1;
-  c.publish(c.publishTarget(''), m);
+  c.publish(c.admitPublish('', '', 'accept'), m);
   publishWithConfirm(
     c,
     { exchange: '', routingKey: 'q', body: body('new'), properties: { expiration: '60000' } },
+    'refuse',
     () => {},
   );
   const { got, handlers } = collect();

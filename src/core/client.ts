@@ -5,7 +5,8 @@
  * directly because their wire protocols already are this state machine.
  */
 import { SwitchyardError } from '../errors/index.js';
-import { type Broker, type CoreConnection, isLoopback } from './broker.js';
+import { type Broker, isLoopback } from './broker.js';
+import type { CoreConnection, WhenBlocked } from './connection.js';
 import { type Properties, Message } from './message.js';
 import type { Queue } from './queue.js';
 import { type DeliverySink, Pause, type Session } from './session.js';
@@ -50,22 +51,24 @@ export function messageOf(input: PublishInput): Message {
 }
 
 /**
- * Publishes and calls back once the message is safe: routed to every queue that takes it and,
- * when persistent and a durable queue took it, on disk (group commit). Errors (unknown exchange,
- * permissions, blocked publishers, mandatory and unroutable) come through the callback, never as
- * a throw, so a streaming front end can answer them in order.
+ * Publishes (admission, then routing) and calls back once the message is safe: routed to every
+ * queue that takes it and, when persistent and a durable queue took it, on disk (group commit).
+ * Errors (unknown exchange, permissions, blocked publishers with `whenBlocked` 'refuse', mandatory
+ * and unroutable) come through the callback, never as a throw, so a streaming front end can
+ * answer them in order.
  */
-export function publishWithConfirm(conn: CoreConnection, input: PublishInput, cb: PublishCallback): void {
+export function publishWithConfirm(
+  conn: CoreConnection,
+  input: PublishInput,
+  whenBlocked: WhenBlocked,
+  cb: PublishCallback,
+): void {
   let queues: readonly Queue[];
   let epoch: number;
   try {
-    if (conn.broker.publishersBlocked) {
-      throw new SwitchyardError('RESOURCE_ERROR', `publishing is blocked: ${conn.broker.blockedReason}`);
-    }
-    const x = conn.publishTarget(input.exchange);
+    const x = conn.admitPublish(input.exchange, input.routingKey, whenBlocked);
     const msg = messageOf(input);
-    queues = conn.publish(x, msg);
-    epoch = conn.lastEpoch;
+    ({ queues, epoch } = conn.publish(x, msg));
     if (queues.length === 0 && input.mandatory === true) {
       throw new SwitchyardError(
         'NO_ROUTE',
@@ -77,12 +80,11 @@ export function publishWithConfirm(conn: CoreConnection, input: PublishInput, cb
     return;
   }
   const outcome: PublishOutcome = queues.length === 0 ? UNROUTED : { routed: queues.length };
-  const store = conn.broker.store;
-  if (epoch === 0 || store === undefined) {
+  if (epoch === 0) {
     cb(undefined, outcome);
     return;
   }
-  store.whenDurable(epoch, (err) =>
+  conn.whenDurable(epoch, (err) =>
     cb(
       err === undefined ? undefined : new SwitchyardError('INTERNAL_ERROR', `store failed: ${err.message}`),
       outcome,
@@ -90,10 +92,15 @@ export function publishWithConfirm(conn: CoreConnection, input: PublishInput, cb
   );
 }
 
-/** publishWithConfirm as a promise, for request/response front ends (unary gRPC, REST). */
+/**
+ * publishWithConfirm as a promise, for request/response front ends (unary gRPC, REST): a
+ * resource alarm refuses the publish (RESOURCE_ERROR).
+ */
 export function publishConfirmed(conn: CoreConnection, input: PublishInput): Promise<PublishOutcome> {
   return new Promise((resolve, reject) =>
-    publishWithConfirm(conn, input, (err, outcome) => (err === undefined ? resolve(outcome) : reject(err))),
+    publishWithConfirm(conn, input, 'refuse', (err, outcome) =>
+      err === undefined ? resolve(outcome) : reject(err),
+    ),
   );
 }
 
@@ -173,7 +180,8 @@ export class Subscription implements DeliverySink {
       });
       this.queue = opts.queue;
     } else {
-      conn.publishTarget(opts.exchange!); // exists, and the user may use it
+      // NOT_FOUND before a queue is made for nothing; bindQueue checks the permissions.
+      conn.vhost.getExchange(opts.exchange!);
       const q = conn.declareQueue('', {
         passive: false,
         durable: false,
@@ -183,7 +191,8 @@ export class Subscription implements DeliverySink {
       });
       this.queue = q.name;
       try {
-        conn.bindQueue(q.name, opts.exchange!, opts.bindingKey ?? '', {});
+        // An exclusive queue is never durable: nothing is written.
+        void conn.bindQueue(q.name, opts.exchange!, opts.bindingKey ?? '', {});
       } catch (e) {
         conn.deleteQueue(q.name, false, false);
         throw e;

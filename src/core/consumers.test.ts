@@ -64,7 +64,7 @@ function qargs(o: Partial<DeclareQueueArgs> = {}): DeclareQueueArgs {
 }
 
 function send(c: CoreConnection, queue: string, ...bodies: (string | number)[]): void {
-  const x = c.publishTarget('');
+  const x = c.admitPublish('', '', 'accept');
   for (const b of bodies) c.publish(x, new Message('', queue, Buffer.from(String(b)), {}));
 }
 
@@ -622,9 +622,12 @@ test('direct reply-to: a publish to the reply-to address reaches the consumer', 
   const addr = client.replyToAddress(s)!;
   assert.match(addr, /^amq\.rabbitmq\.reply-to\.[A-Za-z0-9_-]+$/);
   // The server answers on the default exchange with the address as routing key.
-  const routed = server.publish(server.publishTarget(''), new Message('', addr, Buffer.from('pong'), {}));
+  const routed = server.publish(
+    server.admitPublish('', '', 'accept'),
+    new Message('', addr, Buffer.from('pong'), {}),
+  );
   assert.deepEqual(
-    routed.map((q) => q.name),
+    routed.queues.map((q) => q.name),
     [addr],
   );
   assert.deepEqual(
@@ -636,7 +639,10 @@ test('direct reply-to: a publish to the reply-to address reaches the consumer', 
   consume(client, s2, REPLY_TO, 'rt', new Sink(), { noAck: true });
   assert.notEqual(client.replyToAddress(s2), addr);
   assert.deepEqual(
-    server.publish(server.publishTarget(''), new Message('', `${REPLY_TO}.bogus`, Buffer.alloc(0), {})),
+    server.publish(
+      server.admitPublish('', '', 'accept'),
+      new Message('', `${REPLY_TO}.bogus`, Buffer.alloc(0), {}),
+    ).queues,
     [],
   );
   // It is a pseudo-queue: not listed among the queues.
@@ -651,12 +657,18 @@ test('direct reply-to: the address stops routing when the consumer or connection
   consume(client, s1, REPLY_TO, 'rt', new Sink(), { noAck: true });
   const a1 = client.replyToAddress(s1)!;
   s1.removeConsumer('rt');
-  assert.deepEqual(server.publish(server.publishTarget(''), new Message('', a1, Buffer.alloc(0), {})), []);
+  assert.deepEqual(
+    server.publish(server.admitPublish('', '', 'accept'), new Message('', a1, Buffer.alloc(0), {})).queues,
+    [],
+  );
   const s2 = client.openSession();
   consume(client, s2, REPLY_TO, 'rt', new Sink(), { noAck: true });
   const a2 = client.replyToAddress(s2)!;
   client.close();
-  assert.deepEqual(server.publish(server.publishTarget(''), new Message('', a2, Buffer.alloc(0), {})), []);
+  assert.deepEqual(
+    server.publish(server.admitPublish('', '', 'accept'), new Message('', a2, Buffer.alloc(0), {})).queues,
+    [],
+  );
   assert.equal(server.vhost.replyQueues.size, 0);
 });
 
@@ -675,9 +687,24 @@ test('direct reply-to: one reply consumer per session; declare probes the featur
   const declare = (c: CoreConnection, name: string, passive: boolean) =>
     c.declareQueue(name, { durable: false, exclusive: false, autoDelete: false, passive, args: {} });
   // As RabbitMQ: declaring the pseudo-queue (passive or not) or a live address answers 0 / 1.
-  assert.deepEqual(declare(other, REPLY_TO, true), { name: REPLY_TO, messageCount: 0, consumerCount: 1 });
-  assert.deepEqual(declare(other, REPLY_TO, false), { name: REPLY_TO, messageCount: 0, consumerCount: 1 });
-  assert.deepEqual(declare(other, addr, true), { name: addr, messageCount: 0, consumerCount: 1 });
+  assert.deepEqual(declare(other, REPLY_TO, true), {
+    name: REPLY_TO,
+    messageCount: 0,
+    consumerCount: 1,
+    written: undefined,
+  });
+  assert.deepEqual(declare(other, REPLY_TO, false), {
+    name: REPLY_TO,
+    messageCount: 0,
+    consumerCount: 1,
+    written: undefined,
+  });
+  assert.deepEqual(declare(other, addr, true), {
+    name: addr,
+    messageCount: 0,
+    consumerCount: 1,
+    written: undefined,
+  });
   throwsCode(() => declare(other, `${REPLY_TO}.gone`, true), 'NOT_FOUND');
   // An address is not a queue: get and consume on it are NOT_FOUND, from any connection.
   throwsCode(

@@ -133,7 +133,6 @@ export class Exchange {
   /** Bindings with this exchange as source, by id. */
   readonly bindings = new Map<string, Binding>();
   /** Bindings with this exchange as destination. */
-  readonly incoming = new Set<Binding>();
   private readonly router: Router;
   /** Per routing key cache of the final queue set; valid while `cacheVersion` matches the vhost's. */
   routeCache: Map<string, readonly Queue[]> | undefined;
@@ -171,14 +170,12 @@ export class Exchange {
     };
     this.bindings.set(id, b);
     this.router.add(b);
-    destination.incoming.add(b);
     return b;
   }
 
   removeBinding(b: Binding): void {
     if (!this.bindings.delete(b.id)) return;
     this.router.remove(b);
-    b.destination.incoming.delete(b);
   }
 
   route(msg: Message, out: Set<Destination>): void {

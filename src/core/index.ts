@@ -2,18 +2,18 @@
  * The core's public interface: the only module a front end may import (DESIGN.md section 8).
  * It knows no wire protocol.
  */
+export { Broker, type BrokerOptions, isLoopback } from './broker.js';
 export {
-  Broker,
-  type BrokerOptions,
-  type ConnectionInfo,
+  type ConnectionHost,
   CoreConnection,
   type DeclareExchangeArgs,
   type DeclareQueueArgs,
-  type Identity,
-  isLoopback,
-  type Permission,
   type QueueInfo,
-} from './broker.js';
+  type Routed,
+  type WhenBlocked,
+  type Written,
+} from './connection.js';
+export type { Authorizer, ConnectionInfo, Identity, Permission } from './identity.js';
 export { EXCHANGE_TYPES, type Exchange, type ExchangeType } from './exchange.js';
 export {
   Decimal,

@@ -50,7 +50,7 @@ function setup() {
 }
 
 function publish(c: CoreConnection, n: number, from = 0): void {
-  const x = c.publishTarget('');
+  const x = c.admitPublish('', '', 'accept');
   for (let i = from; i < from + n; i++) {
     c.publish(x, new Message('', 'q', Buffer.from(String(i)), { deliveryMode: 2, messageId: `m${i}` }));
   }
@@ -96,7 +96,7 @@ test('paging: a long durable queue keeps only its window in memory, and delivers
 test('paging: transient messages behind paged ones keep their place', async () => {
   const { c, q } = setup();
   publish(c, PAGE_WINDOW + 10);
-  const x = c.publishTarget('');
+  const x = c.admitPublish('', '', 'accept');
   c.publish(x, new Message('', 'q', Buffer.from('transient'), { deliveryMode: 1 }));
   publish(c, 10, PAGE_WINDOW + 10);
   const s = c.openSession();

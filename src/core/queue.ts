@@ -5,9 +5,7 @@
  */
 import type { MessageRecord, MessageStore } from '../store/types.js';
 import { Deque } from '../util/deque.js';
-import type { Binding } from './exchange.js';
 import type { HeaderTable, Message } from './message.js';
-import type { Consumer } from './session.js';
 import { messageFromRecord } from './stored.js';
 
 export interface QueueEntry {
@@ -47,6 +45,17 @@ export interface QueueOptions {
   args: HeaderTable;
 }
 
+/** What a queue needs of a consumer (session.ts's Consumer). */
+export interface QueueConsumer {
+  readonly exclusive: boolean;
+  /** Whether it may take a message now (credit, pauses). */
+  canTake(): boolean;
+  /** Hands it a message taken off the queue. */
+  take(entry: QueueEntry): void;
+  /** The queue is gone: the consumer ends, and its client is told. */
+  cancel(): void;
+}
+
 /** Something that owns exclusive queues (a client connection). */
 export interface QueueOwner {
   readonly id: number;
@@ -54,9 +63,7 @@ export interface QueueOwner {
 
 export class Queue {
   readonly kind = 'queue' as const;
-  /** Bindings with this queue as destination. */
-  readonly incoming = new Set<Binding>();
-  readonly consumers: Consumer[] = [];
+  readonly consumers: QueueConsumer[] = [];
   /** Set when the queue is deleted: late acks and requeues for it are dropped. */
   deleted = false;
   /** Called when the last consumer goes away from an auto-delete queue that had one. */
@@ -290,14 +297,14 @@ export class Queue {
     if (msg.storeId !== 0 && this.storeId !== 0) this.store!.delivered(this.storeId, msg.storeId);
   }
 
-  addConsumer(c: Consumer): void {
+  addConsumer(c: QueueConsumer): void {
     this.consumers.push(c);
     this.hadConsumer = true;
     if (c.exclusive) this.exclusiveConsumer = true;
     this.dispatch();
   }
 
-  removeConsumer(c: Consumer): void {
+  removeConsumer(c: QueueConsumer): void {
     const i = this.consumers.indexOf(c);
     if (i < 0) return;
     this.consumers.splice(i, 1);
@@ -322,7 +329,7 @@ export class Queue {
         while (this.ready.length + this.requeued.length > 0) {
           const c = this.pickConsumer();
           if (c === undefined) break;
-          c.session.deliver(c, this.shift()!);
+          c.take(this.shift()!);
         }
       } while (this.redispatch);
     } finally {
@@ -331,7 +338,7 @@ export class Queue {
     if (this.tail !== undefined) this.refill();
   }
 
-  private pickConsumer(): Consumer | undefined {
+  private pickConsumer(): QueueConsumer | undefined {
     const cs = this.consumers;
     const n = cs.length;
     if (n === 1) {

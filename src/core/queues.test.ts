@@ -26,7 +26,7 @@ function qargs(o: Partial<DeclareQueueArgs> = {}): DeclareQueueArgs {
 }
 
 function send(c: CoreConnection, queue: string, body: string): void {
-  c.publish(c.publishTarget(''), new Msg('', queue, Buffer.from(body), {}));
+  c.publish(c.admitPublish('', '', 'accept'), new Msg('', queue, Buffer.from(body), {}));
 }
 
 function throwsCode(fn: () => unknown, code: ErrorCode, text?: RegExp): void {
@@ -67,6 +67,7 @@ test('queue: declare returns name and counts; redeclare is idempotent', () => {
     name: 'q',
     messageCount: 0,
     consumerCount: 0,
+    written: undefined,
   });
   send(c, 'q', 'm1');
   send(c, 'q', 'm2');
@@ -74,7 +75,7 @@ test('queue: declare returns name and counts; redeclare is idempotent', () => {
   consume(c, s, 'q', 'ct', new Sink(), true);
   send(c, 'q', 'm3'); // delivered at once: not counted
   const again = c.declareQueue('q', qargs({ durable: true }));
-  assert.deepEqual(again, { name: 'q', messageCount: 0, consumerCount: 1 });
+  assert.deepEqual(again, { name: 'q', messageCount: 0, consumerCount: 1, written: undefined });
   assert.equal(c.vhost.queues.get('q')!.options.durable, true);
 });
 
@@ -86,6 +87,7 @@ test('queue: passive declare reports counts, NOT_FOUND when missing', () => {
     name: 'q',
     messageCount: 1,
     consumerCount: 0,
+    written: undefined,
   });
   throwsCode(
     () => c.declareQueue('nope', qargs({ passive: true })),
@@ -167,11 +169,11 @@ test('queue: server-named queues are amq.gen-..., unique, and usable', () => {
   assert.match(a.name, /^amq\.gen-[A-Za-z0-9_-]{22}$/);
   assert.match(b.name, /^amq\.gen-[A-Za-z0-9_-]{22}$/);
   assert.notEqual(a.name, b.name);
-  c.bindQueue(a.name, 'amq.direct', 'k', {});
+  void c.bindQueue(a.name, 'amq.direct', 'k', {});
   assert.deepEqual(
     c
-      .publish(c.publishTarget('amq.direct'), new Msg('amq.direct', 'k', Buffer.from('x'), {}))
-      .map((q) => q.name),
+      .publish(c.admitPublish('amq.direct', '', 'accept'), new Msg('amq.direct', 'k', Buffer.from('x'), {}))
+      .queues.map((q) => q.name),
     [a.name],
   );
   assert.equal(c.declareQueue(a.name, qargs({ passive: true })).messageCount, 1);
@@ -213,7 +215,7 @@ test('queue: exclusive queues are deleted when their connection closes', () => {
   owner.declareQueue('excl', qargs({ exclusive: true }));
   const gen = owner.declareQueue('', qargs({ exclusive: true })).name;
   owner.declareQueue('plain', qargs());
-  owner.bindQueue('excl', 'amq.fanout', '', {});
+  void owner.bindQueue('excl', 'amq.fanout', '', {});
   const s = other.openSession();
   const sink = new Sink();
   consume(other, s, 'plain', 'c1', sink);
@@ -224,7 +226,10 @@ test('queue: exclusive queues are deleted when their connection closes', () => {
   assert.ok(!other.vhost.queues.has(gen));
   assert.ok(other.vhost.queues.has('plain'));
   assert.deepEqual(
-    other.publish(other.publishTarget('amq.fanout'), new Msg('amq.fanout', '', Buffer.from('x'), {})),
+    other.publish(
+      other.admitPublish('amq.fanout', '', 'accept'),
+      new Msg('amq.fanout', '', Buffer.from('x'), {}),
+    ).queues,
     [],
     'its bindings went with it',
   );
@@ -282,15 +287,15 @@ test('queue: delete if-unused and if-empty are PRECONDITION_FAILED when not met'
     'PRECONDITION_FAILED',
     /^queue 'q' in vhost '\/' in use$/,
   );
-  assert.equal(c.deleteQueue('q', false, false), 1, 'returns the ready messages it held');
+  assert.equal(c.deleteQueue('q', false, false).messageCount, 1, 'returns the ready messages it held');
   assert.ok(!c.vhost.queues.has('q'));
-  assert.equal(c.deleteQueue('q', false, false), 0, 'deleting what does not exist succeeds');
+  assert.equal(c.deleteQueue('q', false, false).messageCount, 0, 'deleting what does not exist succeeds');
 });
 
 test('queue: delete removes bindings and cancels its consumers (sink.cancelled)', () => {
   const c = open(new Broker());
   c.declareQueue('q', qargs());
-  c.bindQueue('q', 'amq.topic', '#', {});
+  void c.bindQueue('q', 'amq.topic', '#', {});
   const s = c.openSession();
   const sink = new Sink();
   consume(c, s, 'q', 'ct1', sink);
@@ -301,7 +306,8 @@ test('queue: delete removes bindings and cancels its consumers (sink.cancelled)'
   assert.equal(s.consumers.size, 0);
   assert.equal(c.vhost.exchanges.get('amq.topic')!.bindings.size, 0);
   assert.deepEqual(
-    c.publish(c.publishTarget('amq.topic'), new Msg('amq.topic', 'x', Buffer.from(''), {})),
+    c.publish(c.admitPublish('amq.topic', '', 'accept'), new Msg('amq.topic', 'x', Buffer.from(''), {}))
+      .queues,
     [],
   );
   // The delivery made before the delete can still be settled; a requeue is dropped.
@@ -371,7 +377,7 @@ test('queue: the authorizer is asked, and a refusal is ACCESS_REFUSED', () => {
     /access to queue 'secret' in vhost '\/' refused for user 'guest'/,
   );
   assert.ok(asked.includes('guest:configure:queue:open'));
-  c.bindQueue('open', 'amq.direct', 'k', {});
+  void c.bindQueue('open', 'amq.direct', 'k', {});
   assert.ok(asked.includes('guest:write:queue:open'));
   assert.ok(asked.includes('guest:read:exchange:amq.direct'));
 });
@@ -428,13 +434,13 @@ test('unbind: a missing queue, exchange or binding is not an error, a locked exc
   const c = open(broker);
   const other = open(broker);
   c.declareQueue('q', qargs());
-  c.unbindQueue('q', 'amq.direct', 'never-bound', {});
-  c.unbindQueue('missing', 'amq.direct', 'k', {});
-  c.unbindQueue('q', 'missing', 'k', {});
+  void c.unbindQueue('q', 'amq.direct', 'never-bound', {});
+  void c.unbindQueue('missing', 'amq.direct', 'k', {});
+  void c.unbindQueue('q', 'missing', 'k', {});
   throwsCode(() => c.unbindQueue('q', '', 'q', {}), 'ACCESS_REFUSED');
   c.declareQueue('mine', qargs({ exclusive: true }));
-  c.bindQueue('mine', 'amq.direct', 'k', {});
-  other.unbindQueue('mine', 'amq.direct', 'not-this-one', {});
+  void c.bindQueue('mine', 'amq.direct', 'k', {});
+  void other.unbindQueue('mine', 'amq.direct', 'not-this-one', {});
   throwsCode(() => other.unbindQueue('mine', 'amq.direct', 'k', {}), 'RESOURCE_LOCKED');
-  c.unbindQueue('mine', 'amq.direct', 'k', {});
+  void c.unbindQueue('mine', 'amq.direct', 'k', {});
 });

@@ -6,7 +6,7 @@
  */
 import { preconditionFailed, SwitchyardError } from '../errors/index.js';
 import type { HeaderTable, Message } from './message.js';
-import type { Queue, QueueEntry } from './queue.js';
+import type { Queue, QueueConsumer, QueueEntry } from './queue.js';
 import type { CoreTracer } from './tracer.js';
 
 /** How a front end receives deliveries. Called synchronously from the queue's dispatch. */
@@ -29,7 +29,7 @@ export interface ConsumeOptions {
   args: HeaderTable;
 }
 
-export class Consumer {
+export class Consumer implements QueueConsumer {
   /** Unacked deliveries of this consumer that count against its prefetch. */
   unacked = 0;
   constructor(
@@ -43,6 +43,15 @@ export class Consumer {
     readonly args: HeaderTable,
     readonly sink: DeliverySink,
   ) {}
+
+  take(entry: QueueEntry): void {
+    this.session.deliver(this, entry);
+  }
+
+  cancel(): void {
+    this.session.removeConsumer(this.tag);
+    this.sink.cancelled(this.tag);
+  }
 
   canTake(): boolean {
     const s = this.session;

@@ -52,6 +52,8 @@ export class VHost {
   readonly queues = new Map<string, Queue>();
   /** Direct reply-to pseudo-queues by their full name. */
   readonly replyQueues = new Map<string, Queue>();
+  /** Bindings by destination, so deleting a queue or exchange finds the bindings to it. */
+  private readonly incoming = new Map<Destination, Set<Binding>>();
   /** Bumped on every topology change; route caches older than this are stale. */
   private topologyVersion = 0;
 
@@ -138,9 +140,11 @@ export class VHost {
     const before = this.pendingWrite;
     const done =
       before === undefined ? p.then(() => undefined) : Promise.all([before, p]).then(() => undefined);
-    // Marked handled here: a failed write must not crash the process when nobody waits for it
-    // (a no-wait declare); whoever waits still sees the rejection.
-    done.catch(() => {});
+    // Reported here, so a failed write neither crashes the process nor goes unseen when nobody
+    // waits for it (a no-wait declare); whoever waits still sees the rejection.
+    done.catch((e: unknown) =>
+      process.emitWarning(`vhost '${this.name}': a definition change was not stored: ${String(e)}`),
+    );
     this.pendingWrite = done;
   }
 
@@ -238,7 +242,11 @@ export class VHost {
         `Invalid x-match field value ${typeof v === 'string' ? `<<"${v}">>` : String(v)}; expected all, any, all-with-x, or any-with-x`,
       );
     }
-    if (x.addBinding(destination, routingKey, args) === undefined) return;
+    const added = x.addBinding(destination, routingKey, args);
+    if (added === undefined) return;
+    let to = this.incoming.get(destination);
+    if (to === undefined) this.incoming.set(destination, (to = new Set()));
+    to.add(added);
     this.topologyVersion++;
     if (this.durableBinding(x, destination)) {
       this.write(this.defs!.putBinding(this.bindingDef({ source: x, destination, routingKey, args })));
@@ -325,7 +333,7 @@ export class VHost {
   /** `cascade`: the binding goes because an end of it goes, whose deletion removes it on disk too. */
   private removeBinding(b: Binding, cascade = false): void {
     const x = b.source;
-    x.removeBinding(b);
+    this.unlink(b);
     this.topologyVersion++;
     if (!cascade && this.durableBinding(x, b.destination))
       this.write(this.defs!.deleteBinding(this.bindingDef(b)));
@@ -333,10 +341,20 @@ export class VHost {
       this.removeExchange(x);
   }
 
+  /** Takes a binding out of its source exchange and out of `incoming`. */
+  private unlink(b: Binding): void {
+    b.source.removeBinding(b);
+    const to = this.incoming.get(b.destination);
+    if (to === undefined) return;
+    to.delete(b);
+    if (to.size === 0) this.incoming.delete(b.destination);
+  }
+
   private removeExchange(x: Exchange): void {
     this.exchanges.delete(x.name);
-    for (const b of [...x.bindings.values()]) x.removeBinding(b);
-    for (const b of [...x.incoming]) this.removeBinding(b, true);
+    for (const b of [...x.bindings.values()]) this.unlink(b);
+    for (const b of [...(this.incoming.get(x) ?? [])]) this.removeBinding(b, true);
+    this.incoming.delete(x);
     this.topologyVersion++;
     if (x.options.durable && this.defs !== undefined) this.write(this.defs.deleteExchange(this.name, x.name));
   }
@@ -347,11 +365,9 @@ export class VHost {
     q.deleted = true;
     if (this.queues.get(q.name) === q) this.queues.delete(q.name);
     if (this.replyQueues.get(q.name) === q) this.replyQueues.delete(q.name);
-    for (const b of [...q.incoming]) this.removeBinding(b, true);
-    for (const c of [...q.consumers]) {
-      c.session.removeConsumer(c.tag);
-      c.sink.cancelled(c.tag);
-    }
+    for (const b of [...(this.incoming.get(q) ?? [])]) this.removeBinding(b, true);
+    this.incoming.delete(q);
+    for (const c of [...q.consumers]) c.cancel();
     if (q.storeId !== 0) {
       q.store!.deleteQueue(q.storeId);
       if (this.defs !== undefined) this.write(this.defs.deleteQueue(this.name, q.name));

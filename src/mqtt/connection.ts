@@ -10,14 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { IConnectPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import {
-  type CoreConnection,
-  type Exchange,
-  type Message,
-  Pause,
-  type Queue,
-  type Session,
-} from '../core/index.js';
+import { type CoreConnection, type Message, Pause, type Queue, type Session } from '../core/index.js';
 import { Deque } from '../util/deque.js';
 import type { SwitchyardError } from '../errors/index.js';
 import { type Packet, PacketReader, PacketWriter } from './codec.js';
@@ -93,7 +86,6 @@ export class MqttConnection {
   clientTopicAliasMaximum = 0;
   private inboundAliases: Map<number, string> = NONE;
   outboundAliases: Map<string, number> | undefined;
-  private exchange: Exchange | undefined;
   sessionNoAck = false;
   private connackSent = false;
   /** The session queue is declared on the core. */
@@ -213,7 +205,6 @@ export class MqttConnection {
         vhost: fe.settings.vhost,
         clientName: clientId,
       });
-      this.exchange = this.core.publishTarget(fe.settings.exchange);
     } catch (e) {
       return this.refuse(Reason.NOT_AUTHORIZED, errorText(e));
     }
@@ -297,14 +288,14 @@ export class MqttConnection {
     if (this.queueReady) return;
     const session = this.session!;
     const core = this.core!;
-    core.declareQueue(session.queue, {
+    const { written } = core.declareQueue(session.queue, {
       durable: session.durable,
       exclusive: !session.durable,
       autoDelete: false,
       args: {},
       passive: false,
     });
-    collectWrite(waits, core.takeWrite());
+    collectWrite(waits, written);
     this.queueReady = true;
     this.openCoreSession();
   }
@@ -381,7 +372,8 @@ export class MqttConnection {
       return;
     }
     const now = Date.now();
-    const msg = messageFromPublish(fe.settings.exchange, topic, p, now, fe.topics.keyFor(topic));
+    const key = fe.topics.keyFor(topic);
+    const msg = messageFromPublish(fe.settings.exchange, topic, p, now, key);
     const core = this.core!;
     const waits: Promise<void>[] = [];
     if (p.retain) {
@@ -392,21 +384,21 @@ export class MqttConnection {
     let queues: readonly Queue[];
     let epoch: number;
     try {
+      const exchange = core.admitPublish(fe.settings.exchange, key, 'accept');
       if (qos === 2 && session.durable) {
         // The message and its packet-id marker are written as one record: after a crash either
         // both are there (a resend is recognised) or neither (the resend is the first copy).
         const q2 = ensureQos2Queue(this, waits);
         let routed: readonly Queue[] = [];
         epoch = core.atomically(() => {
-          routed = core.publish(this.exchange!, msg);
+          routed = core.publish(exchange, msg).queues;
           core.publishToQueue(q2, marker('i', pid));
         });
         queues = routed;
         const got = core.get(this.openCoreSession(), q2, false);
         session.awaiting().set(pid, got?.tag ?? 0);
       } else {
-        queues = core.publish(this.exchange!, msg);
-        epoch = core.lastEpoch;
+        ({ queues, epoch } = core.publish(exchange, msg));
         if (qos === 2) session.awaiting().set(pid, 0);
       }
     } catch (e) {

@@ -5,6 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Broker, CoreConnection, Message } from '../core/index.js';
+import { SwitchyardError } from '../errors/index.js';
 import { MqttConnection } from './connection.js';
 import { RetainedStore } from './retained.js';
 import { MqttSession, qos2QueueName, SESSION_RECORD, sharedQueueName } from './session.js';
@@ -68,7 +69,7 @@ export class MqttFrontEnd {
       vhost: settings.vhost,
       clientName: 'mqtt front end',
     });
-    this.internal.publishTarget(settings.exchange); // fails start-up when it does not exist
+    this.internal.vhost.getExchange(settings.exchange); // fails start-up when it does not exist
     this.retained = new RetainedStore(broker.records);
     for (const [clientId, bytes] of broker.records.records(SESSION_RECORD)) {
       const s = MqttSession.decode(clientId, bytes);
@@ -105,8 +106,13 @@ export class MqttFrontEnd {
       const ours =
         name.startsWith('mqtt-session.') || name.startsWith('mqtt-qos2.') || name.startsWith('mqtt-share.');
       if (!ours || wanted.has(name)) continue;
-      this.internal.deleteQueue(name, false, false);
-      this.internal.takeWrite()?.catch(() => {});
+      // Not waited for: a queue left over from a session that no longer exists; a failed write
+      // leaves it to be dropped again at the next start.
+      void this.internal
+        .deleteQueue(name, false, false)
+        .written?.catch((e: unknown) =>
+          process.emitWarning(`mqtt: could not drop left-over queue '${name}': ${String(e)}`),
+        );
     }
   }
 
@@ -162,13 +168,14 @@ export class MqttFrontEnd {
     }
     const writes: Promise<void>[] = [];
     const drop = (queue: string) => {
+      if (!this.internal.vhost.queues.has(queue)) return;
       try {
-        if (this.internal.vhost.queues.has(queue)) this.internal.deleteQueue(queue, false, false);
-      } catch {
-        // an exclusive queue of a live connection: it goes with that connection
+        const { written } = this.internal.deleteQueue(queue, false, false);
+        if (written !== undefined) writes.push(written);
+      } catch (e) {
+        // An exclusive queue of a live connection (RESOURCE_LOCKED) goes with that connection.
+        if (!(e instanceof SwitchyardError && e.code === 'RESOURCE_LOCKED')) throw e;
       }
-      const w = this.internal.takeWrite();
-      if (w !== undefined) writes.push(w);
     };
     if (s.durable) drop(s.queue);
     if (s.hasQos2Queue) drop(qos2QueueName(s.clientId));
@@ -223,7 +230,10 @@ export class MqttFrontEnd {
   publishWill(msg: Message, topic: string, retain: boolean): void {
     try {
       if (retain) void this.retained.set(topic, msg).catch(() => {});
-      this.internal.publish(this.internal.publishTarget(this.settings.exchange), msg);
+      this.internal.publish(
+        this.internal.admitPublish(this.settings.exchange, msg.routingKey, 'accept'),
+        msg,
+      );
     } catch {
       // the exchange went away: there is no one to tell
     }

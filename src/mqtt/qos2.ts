@@ -37,14 +37,14 @@ export function ensureQos2Queue(c: MqttConnection, waits: Promise<void>[]): stri
   const session = c.session!;
   const name = qos2QueueName(session.clientId);
   if (!session.hasQos2Queue) {
-    c.core!.declareQueue(name, {
+    const { written } = c.core!.declareQueue(name, {
       durable: true,
       exclusive: false,
       autoDelete: false,
       args: {},
       passive: false,
     });
-    collectWrite(waits, c.core!.takeWrite());
+    collectWrite(waits, written);
     session.hasQos2Queue = true;
     waits.push(c.fe.saveSession(session));
   }

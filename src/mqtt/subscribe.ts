@@ -59,20 +59,21 @@ export function onSubscribe(c: MqttConnection, p: ISubscribePacket): void {
     try {
       if (group === undefined) {
         c.ensureQueue(waits);
-        core.bindQueue(session.queue, fe.settings.exchange, filterToBindingKey(filter), {});
-        collectWrite(waits, core.takeWrite());
+        collectWrite(
+          waits,
+          core.bindQueue(session.queue, fe.settings.exchange, filterToBindingKey(filter), {}),
+        );
       } else {
         const q = sharedQueueName(group, filter);
-        fe.internal.declareQueue(q, {
+        const declared = fe.internal.declareQueue(q, {
           durable: true,
           exclusive: false,
           autoDelete: false,
           args: {},
           passive: false,
         });
-        collectWrite(waits, fe.internal.takeWrite());
-        fe.internal.bindQueue(q, fe.settings.exchange, filterToBindingKey(filter), {});
-        collectWrite(waits, fe.internal.takeWrite());
+        collectWrite(waits, declared.written);
+        collectWrite(waits, fe.internal.bindQueue(q, fe.settings.exchange, filterToBindingKey(filter), {}));
       }
     } catch (e) {
       // A filter too long for a binding key is an invalid filter here (0x90 is a PUBACK code).
@@ -136,15 +137,16 @@ export function onUnsubscribe(c: MqttConnection, p: IUnsubscribePacket): void {
     }
     session.subscriptions.delete(key);
     if (sub.group === undefined) {
-      core.unbindQueue(session.queue, fe.settings.exchange, filterToBindingKey(sub.filter), {});
-      collectWrite(waits, core.takeWrite());
+      collectWrite(
+        waits,
+        core.unbindQueue(session.queue, fe.settings.exchange, filterToBindingKey(sub.filter), {}),
+      );
     } else {
       const tag = `share:${key}`;
       c.coreSession?.removeConsumer(tag);
       c.sharedSubs.delete(tag);
       fe.leaveShared(session, sub.group, sub.filter, (q) => {
-        fe.internal.deleteQueue(q, false, false);
-        collectWrite(waits, fe.internal.takeWrite());
+        collectWrite(waits, fe.internal.deleteQueue(q, false, false).written);
       });
     }
     codes.push(Reason.SUCCESS);

@@ -1,11 +1,11 @@
 /**
  * The definition calls: declare, delete, purge, bind, unbind, inspect. Each runs on the call's
- * own CoreConnection and answers after the definition write of a durable change is on disk
- * (takeWrite), as the AMQP front end does before its -ok methods.
+ * own CoreConnection and answers after the definition write of a durable change is on disk (the
+ * change's Written), as the AMQP front end does before its -ok methods.
  */
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { HandlerContext } from '@connectrpc/connect';
-import type { Broker, CoreConnection } from '../../core/index.js';
+import type { Broker, CoreConnection, Written } from '../../core/index.js';
 import { withConnection } from '../call.js';
 import type {
   BindRequest,
@@ -21,12 +21,16 @@ import type {
 } from '../gen/switchyard/v1/broker_pb.js';
 import { argumentsFromStruct, argumentsToStruct, invalid } from '../map.js';
 
-/** Runs a definition change and waits for its write. */
-function change<T>(broker: Broker, ctx: HandlerContext, fn: (conn: CoreConnection) => T): Promise<T> {
+/** Runs a definition change and answers once its write is on disk. */
+function change<T>(
+  broker: Broker,
+  ctx: HandlerContext,
+  fn: (conn: CoreConnection) => { reply: T; written: Written },
+): Promise<T> {
   return withConnection(broker, ctx, async (conn) => {
-    const r = fn(conn);
-    await conn.takeWrite();
-    return r;
+    const { reply, written } = fn(conn);
+    await written;
+    return reply;
   });
 }
 
@@ -38,7 +42,7 @@ function named(name: string, what: string): string {
 export function declareExchange(broker: Broker, r: DeclareExchangeRequest, ctx: HandlerContext) {
   return change(broker, ctx, (conn) => {
     if (r.type === '') throw invalid('type must be one of direct, fanout, topic, headers');
-    conn.declareExchange(named(r.name, 'exchange'), {
+    const { written } = conn.declareExchange(named(r.name, 'exchange'), {
       type: r.type,
       passive: false,
       durable: r.durable,
@@ -46,15 +50,15 @@ export function declareExchange(broker: Broker, r: DeclareExchangeRequest, ctx: 
       internal: r.internal,
       args: argumentsFromStruct(r.arguments),
     });
-    return {};
+    return { reply: {}, written };
   });
 }
 
 export function deleteExchange(broker: Broker, r: DeleteExchangeRequest, ctx: HandlerContext) {
-  return change(broker, ctx, (conn) => {
-    conn.deleteExchange(named(r.name, 'exchange'), r.ifUnused);
-    return {};
-  });
+  return change(broker, ctx, (conn) => ({
+    reply: {},
+    written: conn.deleteExchange(named(r.name, 'exchange'), r.ifUnused),
+  }));
 }
 
 export function declareQueue(broker: Broker, r: DeclareQueueRequest, ctx: HandlerContext) {
@@ -67,29 +71,34 @@ export function declareQueue(broker: Broker, r: DeclareQueueRequest, ctx: Handle
       autoDelete: r.autoDelete,
       args: argumentsFromStruct(r.arguments),
     });
-    return { name: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount };
+    return {
+      reply: { name: q.name, messageCount: q.messageCount, consumerCount: q.consumerCount },
+      written: q.written,
+    };
   });
 }
 
 export function deleteQueue(broker: Broker, r: DeleteQueueRequest, ctx: HandlerContext) {
-  return change(broker, ctx, (conn) => ({
-    messageCount: conn.deleteQueue(named(r.name, 'queue'), r.ifUnused, r.ifEmpty),
-  }));
+  return change(broker, ctx, (conn) => {
+    const { messageCount, written } = conn.deleteQueue(named(r.name, 'queue'), r.ifUnused, r.ifEmpty);
+    return { reply: { messageCount }, written };
+  });
 }
 
 export function purgeQueue(broker: Broker, r: PurgeQueueRequest, ctx: HandlerContext) {
-  return change(broker, ctx, (conn) => ({ messageCount: conn.purgeQueue(named(r.name, 'queue')) }));
+  return withConnection(broker, ctx, (conn) => ({ messageCount: conn.purgeQueue(named(r.name, 'queue')) }));
 }
 
 export function bind(broker: Broker, r: BindRequest, ctx: HandlerContext) {
   return change(broker, ctx, (conn) => {
     const args = argumentsFromStruct(r.arguments);
     const d = r.destination;
-    if (d.case === 'queue') conn.bindQueue(named(d.value, 'queue'), r.exchange, r.routingKey, args);
+    let written: Written;
+    if (d.case === 'queue') written = conn.bindQueue(named(d.value, 'queue'), r.exchange, r.routingKey, args);
     else if (d.case === 'destinationExchange') {
-      conn.bindExchange(named(d.value, 'destination exchange'), r.exchange, r.routingKey, args);
+      written = conn.bindExchange(named(d.value, 'destination exchange'), r.exchange, r.routingKey, args);
     } else throw invalid('set a destination: queue or destination_exchange');
-    return {};
+    return { reply: {}, written };
   });
 }
 
@@ -97,11 +106,13 @@ export function unbind(broker: Broker, r: UnbindRequest, ctx: HandlerContext) {
   return change(broker, ctx, (conn) => {
     const args = argumentsFromStruct(r.arguments);
     const d = r.destination;
-    if (d.case === 'queue') conn.unbindQueue(named(d.value, 'queue'), r.exchange, r.routingKey, args);
+    let written: Written;
+    if (d.case === 'queue')
+      written = conn.unbindQueue(named(d.value, 'queue'), r.exchange, r.routingKey, args);
     else if (d.case === 'destinationExchange') {
-      conn.unbindExchange(named(d.value, 'destination exchange'), r.exchange, r.routingKey, args);
+      written = conn.unbindExchange(named(d.value, 'destination exchange'), r.exchange, r.routingKey, args);
     } else throw invalid('set a destination: queue or destination_exchange');
-    return {};
+    return { reply: {}, written };
   });
 }
 
@@ -120,7 +131,7 @@ export function inspectQueue(broker: Broker, r: InspectQueueRequest, ctx: Handle
 
 export function inspectExchange(broker: Broker, r: InspectExchangeRequest, ctx: HandlerContext) {
   return withConnection(broker, ctx, (conn): MessageInitShape<typeof InspectExchangeResponseSchema> => {
-    const x = conn.declareExchange(r.name, {
+    const { exchange: x } = conn.declareExchange(r.name, {
       type: '',
       passive: true,
       durable: false,

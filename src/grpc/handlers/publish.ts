@@ -113,7 +113,7 @@ class Tally {
       return;
     }
     this.unconfirmed++;
-    publishWithConfirm(conn, input, (err) => {
+    publishWithConfirm(conn, input, 'refuse', (err) => {
       this.unconfirmed--;
       if (err === undefined) this.confirmed++;
       else this.fail(index, err);

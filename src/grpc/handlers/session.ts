@@ -165,7 +165,7 @@ export class SessionCall {
       return;
     }
     this.unconfirmed++;
-    publishWithConfirm(this.conn, input, (err, outcome) => this.confirmed(id, err, outcome));
+    publishWithConfirm(this.conn, input, 'refuse', (err, outcome) => this.confirmed(id, err, outcome));
   }
 
   private confirmed(id: bigint, err: SwitchyardError | undefined, outcome: PublishOutcome): void {

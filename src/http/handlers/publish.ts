@@ -5,7 +5,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { publishConfirmed } from '../../core/index.js';
-import { SwitchyardError } from '../../errors/index.js';
 import { checkDeclaredLength, readBody } from '../body.js';
 import { connect, type HttpContext } from '../context.js';
 import { replyJson } from '../errors.js';
@@ -23,11 +22,9 @@ export async function publish(
   checkDeclaredLength(req, limit);
   const conn = connect(ctx, req, user, route.vhost);
   try {
-    // Refuse before reading a body that could not be published anyway.
-    conn.publishTarget(route.name);
-    if (ctx.broker.publishersBlocked) {
-      throw new SwitchyardError('RESOURCE_ERROR', `publishing is blocked: ${ctx.broker.blockedReason}`);
-    }
+    // Refuse before reading a body that could not be published anyway (the routing key may be
+    // in the body: publishConfirmed admits the publish again with it).
+    conn.admitPublish(route.name, '', 'refuse');
     const body = await readBody(req, limit);
     const p = isEnvelope(req.headers['content-type'])
       ? envelopePublish(req.headers, route.query, body)

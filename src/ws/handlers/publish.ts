@@ -8,7 +8,7 @@ import type { WsConnection } from '../connection.js';
 import { confirmJson } from '../map.js';
 
 export function handlePublish(c: WsConnection, r: PublishRequest): void {
-  publishWithConfirm(c.core, r, r.id === undefined ? c.reportPublishError : confirmer(c, r.id));
+  publishWithConfirm(c.core, r, 'refuse', r.id === undefined ? c.reportPublishError : confirmer(c, r.id));
 }
 
 function confirmer(c: WsConnection, id: RequestId): PublishCallback {
