@@ -4,6 +4,7 @@
  */
 import { SwitchyardError } from '../errors/index.js';
 import type { BindingDef, DefinitionsSink, ExchangeDef, MessageStore, QueueDef } from '../store/types.js';
+import { type Clock, systemClock } from '../util/clock.js';
 import { CoreConnection } from './connection.js';
 import { isExchangeType } from './exchange.js';
 import type { Authorizer, ConnectionInfo } from './identity.js';
@@ -25,6 +26,8 @@ export interface BrokerOptions {
   records?: RecordStore;
   /** Told of every publish and delivery when tracing is configured. */
   tracer?: CoreTracer;
+  /** Time for the core and the front ends; the system clock by default (tests pass their own). */
+  clock?: Clock;
 }
 
 export class Broker {
@@ -36,6 +39,7 @@ export class Broker {
   readonly store: MessageStore | undefined;
   readonly records: RecordStore;
   readonly tracer: CoreTracer | undefined;
+  readonly clock: Clock;
   private nextConnId = 1;
   private lastMessageId = 0;
   private lastQueueStoreId = 0;
@@ -48,6 +52,7 @@ export class Broker {
     this.store = opts.store;
     this.records = opts.records ?? new MemoryRecordStore();
     this.tracer = opts.tracer;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** The next store id for a persistent message. */

@@ -34,7 +34,7 @@ const UNROUTED: PublishOutcome = { routed: 0 };
  * Builds the container for a publish. A per-message `expiration` (ms, AMQP's decimal string)
  * becomes the message's absolute expiry, which every consumer front end honours.
  */
-export function messageOf(input: PublishInput): Message {
+export function messageOf(input: PublishInput, now: number): Message {
   const msg = new Message(input.exchange, input.routingKey, input.body, input.properties);
   const exp = input.properties.expiration;
   if (exp !== undefined) {
@@ -45,7 +45,7 @@ export function messageOf(input: PublishInput): Message {
         `invalid expiration '${exp}': a number of milliseconds`,
       );
     }
-    msg.expiresAt = Date.now() + ms;
+    msg.expiresAt = now + ms;
   }
   return msg;
 }
@@ -67,7 +67,7 @@ export function publishWithConfirm(
   let epoch: number;
   try {
     const x = conn.admitPublish(input.exchange, input.routingKey, whenBlocked);
-    const msg = messageOf(input);
+    const msg = messageOf(input, conn.broker.clock.now());
     ({ queues, epoch } = conn.publish(x, msg));
     if (queues.length === 0 && input.mandatory === true) {
       throw new SwitchyardError(
@@ -275,7 +275,7 @@ export class Subscription implements DeliverySink {
   }
 
   deliver(_tag: string, deliveryTag: number, redelivered: boolean, msg: Message, queue: Queue): void {
-    if (msg.expiresAt !== 0 && msg.expiresAt <= Date.now()) {
+    if (msg.expiresAt !== 0 && msg.expiresAt <= this.conn.broker.clock.now()) {
       if (this.opts.manualAck) queueMicrotask(() => this.dropExpired(deliveryTag));
       return;
     }

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { SwitchyardError, accessRefused, notFound, preconditionFailed } from '../errors/index.js';
 import type { MessageStore } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
 import { type Exchange, type ExchangeOptions, isExchangeType } from './exchange.js';
 import type { Authorizer, ConnectionInfo, Identity, Permission } from './identity.js';
 import type { HeaderTable, Message } from './message.js';
@@ -60,6 +61,7 @@ export type WhenBlocked = 'refuse' | 'accept';
 
 /** What a connection needs of its broker (the Broker, in broker.ts). */
 export interface ConnectionHost {
+  readonly clock: Clock;
   readonly store: MessageStore | undefined;
   readonly tracer: CoreTracer | undefined;
   readonly authorize: Authorizer;

@@ -13,6 +13,14 @@ export {
   type WhenBlocked,
   type Written,
 } from './connection.js';
+export type {
+  FrontEnd,
+  FrontEndStats,
+  HttpRoutes,
+  Listening,
+  RequestHandler,
+  UpgradeHandler,
+} from './front-end.js';
 export type { Authorizer, ConnectionInfo, Identity, Permission } from './identity.js';
 export { EXCHANGE_TYPES, type Exchange, type ExchangeType } from './exchange.js';
 export {

@@ -1,0 +1,48 @@
+/**
+ * The one shape every protocol front end has towards the composition root (src/server): it is
+ * built from the broker and its settings, serves on its own listener and/or on routes of the
+ * shared HTTP listener, reports its figures, and closes. It lives here, below the front ends and
+ * the server, so that both can import it without a cycle.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** Takes an HTTP upgrade request for a path the front end registered. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Takes a request (returns true) or leaves it to the next handler (false), by path. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** A listener a front end opened itself. */
+export interface Listening {
+  readonly address: AddressInfo;
+  /** Stops accepting; open connections are closed by the front end's close(). */
+  close(): Promise<void>;
+}
+
+/** What a front end serves on the shared HTTP listener. */
+export interface HttpRoutes {
+  /** Upgrade handlers by exact path (`/ws`, `/mqtt`). */
+  readonly upgrades?: ReadonlyMap<string, UpgradeHandler>;
+  /** Plain requests it recognises (it returns false for the others). */
+  readonly handle?: RequestHandler;
+}
+
+/** A front end's own figures, for listings and metrics. */
+export interface FrontEndStats {
+  /** Open client connections (streams, for HTTP). */
+  readonly connections: number;
+}
+
+export interface FrontEnd {
+  /** The protocol, as listings name it: 'amqp', 'mqtt', 'grpc', 'ws', 'http'. */
+  readonly protocol: string;
+  /** Opens the front end's own listener (AMQP, MQTT, native gRPC); absent when it has none. */
+  listen?(host: string, port: number): Promise<Listening>;
+  /** Its routes on the shared HTTP listener; absent when it has none. */
+  readonly http?: HttpRoutes;
+  /** Closes every connection (shutdown): clients are told in the protocol's terms. */
+  close(): Promise<void>;
+  stats(): FrontEndStats;
+}
