@@ -47,7 +47,7 @@ vhosts: [/, staging]
 export function errorsMd(): string {
   const rows = Object.entries(ERRORS).map(([code, s]: [string, ErrorSpec]) => {
     const amqp = `${s.amqp} ${s.amqpName ?? code} (${s.amqpHard ? 'connection' : 'channel'})`;
-    return `| \`${code}\` | ${amqp} | ${s.http} | ${s.grpc} | 0x${s.mqtt.toString(16).padStart(2, '0')} | ${s.doc} |`;
+    return `| \`${code}\` | ${amqp} | ${s.http} | ${s.grpc} | 0x${s.mqtt.toString(16).padStart(2, '0')} | ${s.ws} | ${s.doc} |`;
   });
   return `# Errors
 
@@ -57,8 +57,8 @@ Every error the broker reports has a stable code and, for each protocol, the wir
 AMQP reply texts have the form RabbitMQ clients match on: \`NOT_FOUND - no queue 'q' in vhost '/'\`.
 A channel error closes that channel only; a connection error closes the connection.
 
-| code | AMQP reply code | HTTP | gRPC | MQTT 5 | meaning |
-| --- | --- | --- | --- | --- | --- |
+| code | AMQP reply code | HTTP | gRPC | MQTT 5 | WebSocket close | meaning |
+| --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 `;
 }

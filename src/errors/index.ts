@@ -15,6 +15,11 @@ export interface ErrorSpec {
   readonly grpc: number;
   /** MQTT 5 reason code. */
   readonly mqtt: number;
+  /**
+   * WebSocket close code (RFC 6455 section 7.4.1) when this error ends a WebSocket connection
+   * (native /ws protocol, MQTT over WebSocket, the gateway's streams).
+   */
+  readonly ws: number;
   /** The AMQP reply-text prefix when it differs from the code (RabbitMQ's constant names). */
   readonly amqpName?: string;
   readonly doc: string;
@@ -28,6 +33,7 @@ export const ERRORS = {
     http: 404,
     grpc: 5,
     mqtt: 0x80,
+    ws: 1008,
     doc: 'A queue or exchange does not exist.',
   },
   ACCESS_REFUSED: {
@@ -36,6 +42,7 @@ export const ERRORS = {
     http: 403,
     grpc: 7,
     mqtt: 0x87,
+    ws: 1008,
     doc: 'The operation is not permitted (reserved name, permissions).',
   },
   RESOURCE_LOCKED: {
@@ -44,6 +51,7 @@ export const ERRORS = {
     http: 409,
     grpc: 9,
     mqtt: 0x80,
+    ws: 1008,
     doc: 'An exclusive queue or consumer belongs to another connection.',
   },
   PRECONDITION_FAILED: {
@@ -52,6 +60,7 @@ export const ERRORS = {
     http: 409,
     grpc: 9,
     mqtt: 0x80,
+    ws: 1008,
     doc: 'Redeclared with other properties, unknown delivery tag, queue not empty/unused.',
   },
   CONTENT_TOO_LARGE: {
@@ -61,6 +70,7 @@ export const ERRORS = {
     http: 413,
     grpc: 8,
     mqtt: 0x95,
+    ws: 1009,
     doc: 'A message is larger than the configured maximum.',
   },
   NAME_TOO_LONG: {
@@ -70,6 +80,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x90,
+    ws: 1008,
     doc: 'A queue or exchange name, routing key or binding key is longer than 255 bytes (the AMQP limit, kept for every protocol).',
   },
   NO_ROUTE: {
@@ -78,6 +89,7 @@ export const ERRORS = {
     http: 404,
     grpc: 5,
     mqtt: 0x10,
+    ws: 1008,
     doc: 'A mandatory message could not be routed to any queue.',
   },
   NO_CONSUMERS: {
@@ -86,6 +98,7 @@ export const ERRORS = {
     http: 404,
     grpc: 5,
     mqtt: 0x10,
+    ws: 1008,
     doc: 'An immediate message could not be delivered.',
   },
   CONNECTION_FORCED: {
@@ -94,6 +107,7 @@ export const ERRORS = {
     http: 503,
     grpc: 14,
     mqtt: 0x8b,
+    ws: 1001,
     doc: 'The broker closed the connection (shutdown, operator).',
   },
   INVALID_PATH: {
@@ -102,6 +116,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x80,
+    ws: 1008,
     doc: 'An invalid virtual host path.',
   },
   FRAME_ERROR: {
@@ -110,6 +125,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x81,
+    ws: 1002,
     doc: 'A malformed or oversize frame.',
   },
   SYNTAX_ERROR: {
@@ -118,6 +134,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x81,
+    ws: 1007,
     doc: 'A frame with invalid field values.',
   },
   COMMAND_INVALID: {
@@ -126,6 +143,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x82,
+    ws: 1002,
     doc: 'An invalid operation in this state.',
   },
   CHANNEL_ERROR: {
@@ -134,6 +152,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x82,
+    ws: 1002,
     doc: 'A frame on a channel that is not open.',
   },
   UNEXPECTED_FRAME: {
@@ -142,6 +161,7 @@ export const ERRORS = {
     http: 400,
     grpc: 3,
     mqtt: 0x82,
+    ws: 1002,
     doc: 'A frame that was not expected at this point.',
   },
   RESOURCE_ERROR: {
@@ -150,6 +170,7 @@ export const ERRORS = {
     http: 503,
     grpc: 8,
     mqtt: 0x97,
+    ws: 1013,
     doc: 'The broker is out of a resource (limits).',
   },
   NOT_ALLOWED: {
@@ -158,6 +179,7 @@ export const ERRORS = {
     http: 403,
     grpc: 7,
     mqtt: 0x87,
+    ws: 1008,
     doc: 'Not allowed, e.g. an unknown virtual host.',
   },
   NOT_IMPLEMENTED: {
@@ -166,6 +188,7 @@ export const ERRORS = {
     http: 501,
     grpc: 12,
     mqtt: 0x83,
+    ws: 1003,
     doc: 'A method or feature the broker does not implement.',
   },
   INTERNAL_ERROR: {
@@ -174,6 +197,7 @@ export const ERRORS = {
     http: 500,
     grpc: 13,
     mqtt: 0x83,
+    ws: 1011,
     doc: 'A broker bug; the connection is closed, the broker stays up.',
   },
   AUTHENTICATION_FAILED: {
@@ -183,6 +207,7 @@ export const ERRORS = {
     http: 401,
     grpc: 16,
     mqtt: 0x86,
+    ws: 1008,
     doc: 'Wrong user name or password, or an unsupported mechanism.',
   },
   INVALID_CONFIG: {
@@ -191,6 +216,7 @@ export const ERRORS = {
     http: 500,
     grpc: 3,
     mqtt: 0x83,
+    ws: 1011,
     doc: 'The configuration file or a flag is invalid.',
   },
 } as const satisfies Record<string, ErrorSpec>;
