@@ -65,6 +65,23 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // DESIGN.md section 8: imports flow util → errors/config/observe → model → store → core.
+    files: ['src/model/**/*.ts', 'src/store/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: relativeTo([...frontEnds, 'core', 'server', 'cli']),
+              message: 'the model and the store sit below the core: they import neither it nor a front end',
+            },
+          ],
+        },
+      ],
+    },
+  },
   ...frontEnds.map((fe) => ({
     files: [`src/${fe}/**/*.ts`],
     rules: {

@@ -7,7 +7,8 @@
 import { SwitchyardError } from '../errors/index.js';
 import { type Broker, isLoopback } from './broker.js';
 import type { CoreConnection, WhenBlocked } from './connection.js';
-import { type Properties, Message } from './message.js';
+import type { Properties } from '../model/index.js';
+import { Message } from './message.js';
 import type { Queue } from './queue.js';
 import { type DeliverySink, Pause, type Session } from './session.js';
 

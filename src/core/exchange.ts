@@ -3,7 +3,8 @@
  * queues, or other exchanges (exchange-to-exchange bindings, resolved by the vhost).
  */
 import { headersMatch, parseXMatch, tableKey, type XMatch } from './headers-match.js';
-import type { HeaderTable, Message } from './message.js';
+import type { HeaderTable } from '../model/index.js';
+import type { Message } from './message.js';
 import type { Queue } from './queue.js';
 import { TopicTrie } from './topic-trie.js';
 

@@ -9,7 +9,7 @@ import {
   valueEquals,
   type XMatch,
 } from './headers-match.js';
-import { Decimal, type HeaderTable } from './message.js';
+import { Decimal, type HeaderTable } from '../model/index.js';
 
 const m = (args: HeaderTable, headers: HeaderTable | undefined) =>
   headersMatch(parseXMatch(args)!, args, headers);

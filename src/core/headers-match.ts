@@ -4,7 +4,7 @@
  * the `-with-x` modes. A binding argument whose value is void (null) matches any value of a
  * header that is present. With no arguments to compare, `all` matches and `any` does not.
  */
-import { Decimal, type HeaderTable, type HeaderValue } from './message.js';
+import { Decimal, type HeaderTable, type HeaderValue } from '../model/index.js';
 
 export type XMatch = 'all' | 'any' | 'all-with-x' | 'any-with-x';
 

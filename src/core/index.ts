@@ -23,14 +23,14 @@ export type {
 } from './front-end.js';
 export type { Authorizer, ConnectionInfo, Identity, Permission } from './identity.js';
 export { EXCHANGE_TYPES, type Exchange, type ExchangeType } from './exchange.js';
+export { Message } from './message.js';
 export {
   Decimal,
   type HeaderTable,
   type HeaderValue,
-  Message,
   type Properties,
   type PropertiesCodec,
-} from './message.js';
+} from '../model/index.js';
 export { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 export { checkCarriable } from './property-limits.js';
 export type { Queue } from './queue.js';

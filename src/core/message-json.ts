@@ -9,7 +9,8 @@ import { isUtf8 } from 'node:buffer';
 import { SwitchyardError } from '../errors/index.js';
 import { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 import { checkCarriable } from './property-limits.js';
-import type { Message, Properties } from './message.js';
+import type { Properties } from '../model/index.js';
+import type { Message } from './message.js';
 
 export type BodyEncoding = 'utf8' | 'base64';
 

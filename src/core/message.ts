@@ -1,64 +1,12 @@
 /**
- * The one message container every protocol converts to and from (DESIGN.md section 1).
+ * The one message container every protocol converts to and from (DESIGN.md section 1). Its value
+ * types (properties, header tables, decimals) are in src/model, below both the core and the store.
  * The body is a Buffer view that is never copied on the hot path. Properties are decoded lazily:
  * a front end may hand over the properties still encoded in its own wire form together with a
  * decoder, and a consumer of the same protocol reuses those bytes untouched.
  */
 
-/** A header value. Integers that fit 32 bits, 64-bit integers (bigint), floats, strings, bytes, nested tables. */
-export type HeaderValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | Buffer
-  | Date
-  | Decimal
-  | null
-  | HeaderValue[]
-  | HeaderTable;
-
-export interface HeaderTable {
-  [key: string]: HeaderValue;
-}
-
-/** An AMQP-style decimal: value * 10^-scale. */
-export class Decimal {
-  constructor(
-    readonly scale: number,
-    readonly value: number,
-  ) {}
-}
-
-/** Message properties, named as in AMQP's basic class (the richest of our protocols). */
-export interface Properties {
-  contentType?: string;
-  contentEncoding?: string;
-  headers?: HeaderTable;
-  /** 1 = transient, 2 = persistent. */
-  deliveryMode?: number;
-  priority?: number;
-  correlationId?: string;
-  replyTo?: string;
-  /** Per-message TTL in milliseconds, as a decimal string (AMQP's convention). */
-  expiration?: string;
-  messageId?: string;
-  /** Seconds since the epoch. */
-  timestamp?: number;
-  type?: string;
-  userId?: string;
-  appId?: string;
-  clusterId?: string;
-}
-
-/**
- * A front end's codec for properties in its own wire form. `format` names the form; a consumer of
- * the same form may copy the encoded bytes to its wire as they are.
- */
-export interface PropertiesCodec {
-  readonly format: string;
-  decode(bytes: Buffer): Properties;
-}
+import type { Properties, PropertiesCodec } from '../model/index.js';
 
 export class Message {
   /** Id in the message store; 0 while the message is not stored. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Decimal, type Properties } from './message.js';
+import { Decimal, type Properties } from '../model/index.js';
 import { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 
 test('properties-json: every property and header value type round-trips', () => {

@@ -3,7 +3,7 @@
  * arrive in a wire form the store can keep as is. JSON, with the header values JSON has no type
  * for (bytes, 64-bit integers, timestamps, decimals) tagged, so decoding gives the same values.
  */
-import { Decimal, type HeaderValue, type Properties, type PropertiesCodec } from './message.js';
+import { Decimal, type HeaderValue, type Properties, type PropertiesCodec } from '../model/index.js';
 
 export const JSON_PROPERTIES_FORMAT = 'switchyard-json';
 

@@ -4,7 +4,7 @@
  * that consumer's delivery, far from the client that caused it. Short strings are at most 255
  * bytes, octets 0-255, timestamps unsigned, and tagged header values must fit their AMQP types.
  */
-import { Decimal, type HeaderTable, type HeaderValue, type Properties } from './message.js';
+import { Decimal, type HeaderTable, type HeaderValue, type Properties } from '../model/index.js';
 import { SwitchyardError } from '../errors/index.js';
 
 const SHORT_STRING_BYTES = 255;

@@ -5,7 +5,8 @@
  */
 import type { MessageRecord, MessageStore } from '../store/types.js';
 import { Deque } from '../util/deque.js';
-import type { HeaderTable, Message } from './message.js';
+import type { HeaderTable } from '../model/index.js';
+import type { Message } from './message.js';
 import { messageFromRecord } from './stored.js';
 
 export interface QueueEntry {

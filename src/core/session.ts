@@ -5,7 +5,8 @@
  * (global=false / global=true) describes, plus a pause switch the front end uses for flow control.
  */
 import { preconditionFailed, SwitchyardError } from '../errors/index.js';
-import type { HeaderTable, Message } from './message.js';
+import type { HeaderTable } from '../model/index.js';
+import type { Message } from './message.js';
 import type { Queue, QueueConsumer, QueueEntry } from './queue.js';
 import type { CoreTracer } from './tracer.js';
 

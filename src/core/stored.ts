@@ -4,7 +4,8 @@
  * rebuild a message without knowing any protocol.
  */
 import type { MessageRecord } from '../store/types.js';
-import { Message, type PropertiesCodec } from './message.js';
+import type { PropertiesCodec } from '../model/index.js';
+import { Message } from './message.js';
 import { JSON_PROPERTIES_CODEC } from './properties-json.js';
 
 const codecs = new Map<string, PropertiesCodec>([[JSON_PROPERTIES_CODEC.format, JSON_PROPERTIES_CODEC]]);

@@ -18,7 +18,8 @@ import {
 } from './exchange.js';
 import { parseXMatch, tablesEqual, valueEquals } from './headers-match.js';
 import type { DefinitionsSink } from '../store/types.js';
-import type { HeaderTable, HeaderValue, Message } from './message.js';
+import type { HeaderTable, HeaderValue } from '../model/index.js';
+import type { Message } from './message.js';
 import { Queue, type QueueOptions, type QueueOwner } from './queue.js';
 
 /** Prefix of direct reply-to pseudo-queues (RabbitMQ's `amq.rabbitmq.reply-to`). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { Decimal, type HeaderTable, type HeaderValue } from '../../core/message.js';
+import { Decimal, type HeaderTable, type HeaderValue } from '../../model/index.js';
 import {
   decodeTable,
   decodeValue,

@@ -20,7 +20,7 @@
  * length runs past the end of the file or whose CRC does not match is where a torn write ends.
  */
 import { crc32 } from 'node:zlib';
-import { Decimal, type HeaderTable, type HeaderValue } from '../../core/message.js';
+import { Decimal, type HeaderTable, type HeaderValue } from '../../model/index.js';
 
 /** Bytes before each record's payload. */
 export const RECORD_HEADER = 8;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { Decimal, type HeaderTable, type HeaderValue } from '../../core/message.js';
+import { Decimal, type HeaderTable, type HeaderValue } from '../../model/index.js';
 import {
   type BindingDef,
   type Definitions,

@@ -12,7 +12,7 @@
  * messages): a binary value under a (kind, key) pair, in no vhost. They are payloads too, indexed
  * by kind, then key, so nested maps keep any two pairs apart whatever characters they contain.
  */
-import type { HeaderTable } from '../../core/message.js';
+import type { HeaderTable } from '../../model/index.js';
 import { decodeTable, encodeTable, FormatError } from './codec.js';
 
 /** A virtual host. */

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { Decimal } from '../../core/message.js';
+import { Decimal } from '../../model/index.js';
 import { SwitchyardError } from '../../errors/index.js';
 import { frame } from './codec.js';
 import { type BindingDef, type Definitions, DefinitionsStore, type ExchangeDef } from './index.js';
