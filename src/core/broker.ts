@@ -3,13 +3,20 @@
  * their clients (CoreConnection, in connection.ts).
  */
 import { SwitchyardError } from '../errors/index.js';
-import type { BindingDef, DefinitionsSink, ExchangeDef, MessageStore, QueueDef } from '../store/types.js';
+import { MemoryRecordStore } from '../store/memory/records.js';
+import type {
+  BindingDef,
+  DefinitionsSink,
+  ExchangeDef,
+  MessageStore,
+  QueueDef,
+  RecordStore,
+} from '../store/types.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { CoreConnection } from './connection.js';
 import { isExchangeType } from './exchange.js';
 import type { Authorizer, ConnectionInfo } from './identity.js';
 import type { Queue } from './queue.js';
-import { MemoryRecordStore, type RecordStore } from './records.js';
 import type { CoreTracer } from './tracer.js';
 import { VHost } from './vhost.js';
 

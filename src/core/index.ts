@@ -34,7 +34,8 @@ export {
 export { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 export { checkCarriable } from './property-limits.js';
 export type { Queue } from './queue.js';
-export { MemoryRecordStore, type RecordStore } from './records.js';
+export { MemoryRecordStore } from '../store/memory/records.js';
+export type { RecordStore } from '../store/types.js';
 export {
   type ConsumeOptions,
   type Consumer,

@@ -72,3 +72,17 @@ export interface DefinitionsSink {
   putBinding(def: BindingDef): Promise<void>;
   deleteBinding(def: BindingDef): Promise<void>;
 }
+
+/**
+ * Durable keyed records a front end keeps beside the definitions: MQTT sessions and retained
+ * messages. With a data directory it is the definitions store (same journal, same fsync);
+ * without one it is memory (MemoryRecordStore).
+ */
+export interface RecordStore {
+  /** Stores or replaces a record; resolves once it is durable. */
+  putRecord(kind: string, key: string, value: Buffer): Promise<void>;
+  /** Removes a record (absent is fine); resolves once that is durable. */
+  deleteRecord(kind: string, key: string): Promise<void>;
+  /** The records of one kind as they are now (changes show at once, before they are durable). */
+  records(kind: string): ReadonlyMap<string, Buffer>;
+}
