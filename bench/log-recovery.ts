@@ -2,7 +2,7 @@
  * Recovery time of the message log (the issue: "the time to recover 1,000,000 persisted 1 KiB
  * messages is at most 5 s"). Not a test: run it by hand.
  *
- *   node --import tsx src/store/log/recover.bench.ts [count=1000000] [bodySize=1024] [dir]
+ *   node --import tsx bench/log-recovery.ts [count=1000000] [bodySize=1024] [dir]
  *
  * Writes `count` messages through MessageLog (one queue, all live) unless `dir` already holds a
  * log, then recovers it in a fresh child process, once with loadBodies 'none' and once with
@@ -15,7 +15,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageLog } from './message-log.js';
+import { MessageLog } from '../src/store/log/message-log.js';
 
 const MiB = 1048576;
 
