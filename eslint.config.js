@@ -17,6 +17,7 @@ export default tseslint.config(
       'scratch/**',
       'src/grpc/gen/**',
       'src/gateway/gen/**',
+      'src/cli/bench/inventory/gen/**',
       'examples/order-inventory/gen/**',
       'eslint.config.js',
     ],

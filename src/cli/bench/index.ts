@@ -126,7 +126,7 @@ async function startServers(o: BenchOptions, anomaly: (m: string) => void): Prom
     try {
       inventory = await startInventory();
     } catch (e) {
-      anomaly(`rpc: the Inventory service (examples/order-inventory) did not start: ${(e as Error).message}`);
+      anomaly(`rpc: the Inventory service did not start: ${(e as Error).message}`);
     }
   }
   let broker: ServerProcess;

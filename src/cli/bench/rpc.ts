@@ -1,5 +1,5 @@
 /**
- * Request/response: Inventory.UpdateStock (examples/order-inventory) as native gRPC straight to
+ * Request/response: Inventory.UpdateStock (./inventory) as native gRPC straight to
  * the service, and as REST/JSON through Switchyard's gateway, which calls the service over gRPC.
  * The REST path has one more hop: the difference is what a client choosing REST pays.
  */

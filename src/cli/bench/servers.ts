@@ -1,8 +1,9 @@
 /**
  * The processes a bench run starts: the embedded broker (this same CLI, every listener on port 0,
- * a temporary data dir) and, for the RPC scenario, the order-inventory example's Inventory service
- * with the broker's gateway pointed at it. Separate processes, so their CPU and RSS can be read
- * from /proc apart from the load generator's.
+ * a temporary data dir) and, for the RPC scenario, the Inventory service (./inventory, the one of
+ * examples/order-inventory) with the broker's gateway pointed at it. Separate processes, so their
+ * CPU and RSS can be read from /proc apart from the load generator's. Both run as built (dist/) or,
+ * from a source checkout, through tsx, the same way as this module.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -37,12 +38,15 @@ function brokerNodeFlags(): string[] {
   }
 }
 
-/** The CLI entry point this module belongs to: src/cli/main.ts under tsx, dist/cli/main.js built. */
-function cliMain(): { script: string; execArgv: string[] } {
+/**
+ * A module of this package as a script to run: `relative` (no extension) from this module, the .ts
+ * file under tsx when this module runs from source, the .js file of dist/ otherwise.
+ */
+function ownScript(relative: string): { script: string; execArgv: string[] } {
   const fromSource = import.meta.url.endsWith('.ts');
   return {
-    script: fileURLToPath(new URL(fromSource ? '../main.ts' : '../main.js', import.meta.url)),
-    execArgv: [...brokerNodeFlags(), ...(fromSource ? ['--import', 'tsx'] : [])],
+    script: fileURLToPath(new URL(`${relative}${fromSource ? '.ts' : '.js'}`, import.meta.url)),
+    execArgv: fromSource ? ['--import', 'tsx'] : [],
   };
 }
 
@@ -97,11 +101,12 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (!done) child.kill('SIGKILL');
 }
 
-/** The Inventory service of examples/order-inventory on an ephemeral port. */
+/** The Inventory service on an ephemeral port. */
 export async function startInventory(): Promise<ServerProcess> {
+  const main = ownScript('./inventory/main');
   const { child, ports } = await startNode(
     'inventory service',
-    ['--import', 'tsx', join(ROOT, 'examples/order-inventory/inventory-service.ts'), '0'],
+    [...main.execArgv, main.script, '0'],
     ['inventory'],
     { ...process.env, INVENTORY_SEED: JSON.stringify({ [RPC_SKU]: RPC_STOCK }) },
   );
@@ -117,31 +122,24 @@ export async function startEmbeddedBroker(inventoryPort: number | null): Promise
   const args = ['--host', '127.0.0.1', '--data-dir', join(dir, 'data')];
   for (const p of ['amqp', 'mqtt', 'http', 'grpc']) args.push(`--${p}-port`, '0');
   if (inventoryPort !== null) {
-    const proto = join(ROOT, 'examples/order-inventory/proto');
     const config = join(dir, 'switchyard.json');
-    // JSON is YAML: no YAML writer needed.
+    // JSON is YAML: no YAML writer needed. The definitions come by server reflection, which needs
+    // neither .proto files nor the buf compiler (neither is part of an installed package).
     writeFileSync(
       config,
       JSON.stringify({
         gateway: {
-          upstreams: [
-            {
-              name: 'inventory',
-              address: `http://127.0.0.1:${inventoryPort}`,
-              protoFiles: [join(proto, 'inventory/v1/inventory.proto')],
-              importPaths: [proto],
-            },
-          ],
+          upstreams: [{ name: 'inventory', address: `http://127.0.0.1:${inventoryPort}`, reflection: true }],
         },
       }),
     );
     args.push('--config', config);
   }
-  const main = cliMain();
+  const main = ownScript('../main');
   try {
     const { child, ports } = await startNode(
       'embedded broker',
-      [...main.execArgv, main.script, ...args],
+      [...brokerNodeFlags(), ...main.execArgv, main.script, ...args],
       ['amqp', 'mqtt', 'http', 'grpc'],
     );
     return {

@@ -1,10 +1,9 @@
 /**
- * The Inventory service: stock per SKU in memory, over native gRPC. UpdateStock never lets stock
+ * The Inventory service (examples/order-inventory, and the upstream of `switchyard bench`'s RPC
+ * rows, hence in src/): stock per SKU in memory, over native gRPC. UpdateStock never lets stock
  * go below zero (FAILED_PRECONDITION, stock unchanged), and remembers the result of each
  * idempotency key so that a retried call takes the items only once.
  */
-import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import {
@@ -160,34 +159,4 @@ export async function startInventoryService(
     host: opts.host ?? '127.0.0.1',
   });
   return { ...server, book };
-}
-
-/**
- * Run on its own: `tsx examples/order-inventory/inventory-service.ts [PORT]` (default 50061;
- * INVENTORY_SEED='{"widget":10}' replaces the seed stock). Prints "inventory listening on
- * HOST:PORT" once it listens; SIGINT/SIGTERM stop it.
- */
-async function main(): Promise<void> {
-  const seed = process.env.INVENTORY_SEED;
-  const service = await startInventoryService({
-    port: Number(process.argv[2] ?? 50061),
-    host: process.env.INVENTORY_HOST ?? '127.0.0.1',
-    ...(seed === undefined || seed === '' ? {} : { seed: JSON.parse(seed) as Record<string, number> }),
-  });
-  console.log(`inventory listening on ${new URL(service.url).host}`);
-  const stop = (): void => {
-    service.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-}
-
-if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  });
 }

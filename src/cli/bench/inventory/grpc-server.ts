@@ -1,5 +1,6 @@
 /**
- * The h2c (plaintext HTTP/2) server both example services run on. Closing it first aborts every
+ * The h2c (plaintext HTTP/2) server of the Inventory service, and of the Order service of
+ * examples/order-inventory. Closing it first aborts every
  * call's signal, so open WatchStock streams end with a status instead of being cut, then gives
  * sessions a moment to finish before destroying what is left.
  */
@@ -8,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { DescService } from '@bufbuild/protobuf';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import * as reflectionV1 from '../../src/grpc/gen/grpc/reflection/v1/reflection_pb.js';
-import { ReflectionIndex, reflectionInfo } from '../../src/grpc/reflection.js';
+import * as reflectionV1 from '../../../grpc/gen/grpc/reflection/v1/reflection_pb.js';
+import { ReflectionIndex, reflectionInfo } from '../../../grpc/reflection.js';
 
 export interface GrpcServer {
   /** e.g. http://127.0.0.1:50061, what a connect-node client or the gateway's `address` takes. */
