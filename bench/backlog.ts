@@ -42,7 +42,7 @@ import {
   type RestartInfo,
 } from './lib/backlog-phases.js';
 import { ROOT } from './lib/paths.js';
-import { createRun } from './lib/run-context.js';
+import { createRun, endLine, runScript } from './lib/run-context.js';
 import { formatNumber as fmt } from '../src/cli/bench/report.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -102,28 +102,24 @@ const values = parseFlags({
   name: NAME,
   help: HELP,
   args,
-  flags: {
-    messages: { type: 'string' },
-    size: { type: 'string' },
-    publishers: { type: 'string' },
-    window: { type: 'string' },
-    'max-seconds': { type: 'string' },
-    'abort-rss-mb': { type: 'string' },
-    'stall-seconds': { type: 'string' },
-    recovery: { type: 'boolean' },
-    drain: { type: 'string' },
-    prefetch: { type: 'string' },
-    restarts: { type: 'string' },
-    cache: { type: 'string' },
-    'start-timeout': { type: 'string' },
-    'data-dir': { type: 'string' },
-    'keep-data': { type: 'boolean' },
-    quick: { type: 'boolean' },
-    json: { type: 'string' },
-    log: { type: 'string' },
-    docs: { type: 'boolean' },
-    build: { type: 'boolean' },
-  },
+  strings: [
+    'messages',
+    'size',
+    'publishers',
+    'window',
+    'max-seconds',
+    'abort-rss-mb',
+    'stall-seconds',
+    'drain',
+    'prefetch',
+    'restarts',
+    'cache',
+    'start-timeout',
+    'data-dir',
+    'json',
+    'log',
+  ],
+  booleans: ['recovery', 'keep-data', 'quick', 'docs', 'build'],
 });
 const flag = flagReaders(NAME, values);
 const quick = flag.bool('quick', false);
@@ -166,15 +162,8 @@ if (cfg.size < 32) flag.fail('--size must be at least 32 (the body carries seque
 const COMMAND = commandLine(`npm run ${NAME}`, process.argv.slice(2), ' -- ');
 const run = createRun({ json: flag.text('json') ?? null, log: flag.text('log') ?? null });
 const { log, anomaly, anomalies } = run;
+/** Stops the broker running now (for a signal or a failure). */
 let stopping: (() => void) | null = null;
-for (const [signal, code] of [
-  ['SIGINT', 130],
-  ['SIGTERM', 143],
-] as const)
-  process.on(signal, () => {
-    stopping?.();
-    process.exit(code);
-  });
 
 async function main(): Promise<number> {
   const t0 = performance.now();
@@ -326,14 +315,7 @@ async function main(): Promise<number> {
     anomaly(`run failed: ${(e as Error).stack ?? String(e)}`);
     stopping?.();
   }
-  const endMeta = {
-    type: 'meta',
-    phase: 'end',
-    date: new Date().toISOString(),
-    duration_s: Math.round((performance.now() - t0) / 1000),
-    loadavg_at_end: loadavg(),
-    anomalies,
-  };
+  const endMeta = endLine(run, t0);
   run.writeRow(endMeta);
   if (!cfg.keepData) rmSync(dataDir, { recursive: true, force: true });
   else log(`data dir kept: ${dataDir}`);
@@ -355,11 +337,4 @@ async function main(): Promise<number> {
   return exitCode !== 0 || anomalies.length > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    log(`${NAME}: FAILED: ${(e as Error).stack ?? String(e)}`);
-    stopping?.();
-    process.exit(1);
-  },
-);
+runScript(NAME, run, main, () => stopping?.());

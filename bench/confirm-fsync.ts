@@ -30,7 +30,7 @@ import { addDurabilityRun } from './lib/docs-sections.js';
 import { childPids, gitInfo, libraryVersion } from './lib/machine.js';
 import { notesBlock } from './lib/peer-tables.js';
 import { ROOT } from './lib/paths.js';
-import { createRun } from './lib/run-context.js';
+import { createRun, runScript } from './lib/run-context.js';
 import { markedBody, replay } from './lib/strace-replay.js';
 
 const NAME = 'bench:confirm-fsync';
@@ -62,22 +62,19 @@ fdatasync that covers its message (see bench/lib/strace-replay.ts).
 const values = parseFlags({
   name: NAME,
   help: HELP,
-  flags: {
-    messages: { type: 'string' },
-    publishers: { type: 'string' },
-    window: { type: 'string' },
-    size: { type: 'string' },
-    consumer: { type: 'boolean' },
-    'segment-size': { type: 'string' },
-    'strace-s': { type: 'string' },
-    'keep-trace': { type: 'boolean' },
-    'check-trace': { type: 'string' },
-    ports: { type: 'string' },
-    json: { type: 'string' },
-    log: { type: 'string' },
-    docs: { type: 'boolean' },
-    build: { type: 'boolean' },
-  },
+  strings: [
+    'messages',
+    'publishers',
+    'window',
+    'size',
+    'segment-size',
+    'strace-s',
+    'check-trace',
+    'ports',
+    'json',
+    'log',
+  ],
+  booleans: ['consumer', 'keep-trace', 'docs', 'build'],
 });
 const flag = flagReaders(NAME, values);
 const checkTrace = flag.text('check-trace');
@@ -100,6 +97,9 @@ if (cfg.checkTrace !== null && cfg.ports === null) flag.fail('--check-trace need
 const COMMAND = commandLine(`npm run ${NAME}`, process.argv.slice(2), ' -- ');
 const run = createRun({ json: flag.text('json') ?? null, log: flag.text('log') ?? null });
 const { log, logRaw, anomaly, anomalies } = run;
+
+/** The broker under strace, while it runs. */
+let tracee: number | null = null;
 
 interface ClientResult {
   published: number;
@@ -127,6 +127,8 @@ async function runTraced(traceFile: string): Promise<ClientResult> {
   const env = { ...process.env };
   if (cfg.segmentSize > 0) env.SWITCHYARD_STORE_SEGMENT_SIZE = String(cfg.segmentSize);
   const child = spawn('strace', straceArgs, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  run.children.add(child);
+  child.once('close', () => run.children.delete(child));
   const exited = once(child, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
   const stderr: string[] = [];
   createInterface({ input: child.stderr }).on('line', (l) => {
@@ -153,6 +155,7 @@ async function runTraced(traceFile: string): Promise<ClientResult> {
     });
   });
   const brokerPid = childPids(child.pid!)[0] ?? null;
+  tracee = brokerPid;
   log(`switchyard under strace: pid ${brokerPid}, ${url.replace(/\?.*/, '')}; data dir ${dataDir}`);
 
   const connect = async (): Promise<ChannelModel> => {
@@ -232,6 +235,7 @@ async function runTraced(traceFile: string): Promise<ClientResult> {
     child.kill('SIGKILL');
     await exited;
   }
+  tracee = null;
   rmSync(dataDir, { recursive: true, force: true });
   snapshot.remove();
   return {
@@ -365,10 +369,7 @@ async function main(): Promise<number> {
   return ok && anomalies.length === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    log(`${NAME}: FAILED: ${(e as Error).stack ?? String(e)}`);
-    process.exit(1);
-  },
-);
+runScript(NAME, run, main, () => {
+  // strace detaches on SIGTERM (it is among run.children); the broker itself is stopped here.
+  if (tracee !== null) process.kill(tracee, 'SIGTERM');
+});

@@ -165,15 +165,8 @@ async function main(): Promise<void> {
   const values = parseFlags({
     name: NAME,
     help: HELP,
-    flags: {
-      connections: { type: 'string' },
-      concurrency: { type: 'string' },
-      'body-size': { type: 'string' },
-      'time-limit': { type: 'string' },
-      json: { type: 'string' },
-      build: { type: 'boolean' },
-      docs: { type: 'boolean' },
-    },
+    strings: ['connections', 'concurrency', 'body-size', 'time-limit', 'json'],
+    booleans: ['build', 'docs'],
   });
   const flag = flagReaders(NAME, values);
   const connections = flag.count('connections', 10_000);

@@ -15,22 +15,27 @@ export function usageError(name: string, msg: string, hint = '--help'): never {
   process.exit(2);
 }
 
-/** Parses `args` (--no-X negates a boolean); prints `help` and exits 0 on -h/--help. */
+/**
+ * Parses `args` (--no-X negates a boolean): `strings` take a value, `booleans` do not, `short` gives
+ * one-letter names. Prints `help` and exits 0 on -h/--help.
+ */
 export function parseFlags(o: {
   name: string;
   help: string;
-  flags: Flags;
+  strings: readonly string[];
+  booleans: readonly string[];
+  short?: Readonly<Record<string, string>>;
   args?: string[];
   hint?: string;
 }): FlagValues {
+  const options: Flags = { help: { type: 'boolean', short: 'h' } };
+  for (const name of o.strings)
+    options[name] = { type: 'string', ...(o.short?.[name] === undefined ? {} : { short: o.short[name] }) };
+  for (const name of o.booleans) options[name] = { type: 'boolean' };
   let values: FlagValues;
   try {
-    values = parseArgs({
-      args: o.args ?? process.argv.slice(2),
-      allowNegative: true,
-      strict: true,
-      options: { help: { type: 'boolean', short: 'h' }, ...o.flags },
-    }).values as FlagValues;
+    values = parseArgs({ args: o.args ?? process.argv.slice(2), allowNegative: true, strict: true, options })
+      .values as FlagValues;
   } catch (e) {
     return usageError(o.name, (e as Error).message, o.hint);
   }

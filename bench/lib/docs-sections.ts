@@ -149,8 +149,8 @@ so these scripts measure that path:
 Targets: a backlog of 2,000,000 persistent 1 KiB messages keeps the broker under 1 GiB RSS, and the
 publish rate over the last 10% of the messages is at least 2/3 of the rate over the first 10%;
 recovery of 1,000,000 messages takes at most 5 s; every confirm is sent after the fsync of its
-message. The runs below were made with the .mjs scripts these replaced (bench/backlog.mjs,
-bench/confirm-fsync.mjs); the commands shown are today's equivalents.
+message. Runs dated 2026-11 were made by bench/backlog.mjs and bench/confirm-fsync.mjs, which these
+scripts replaced with the same workloads; their commands are shown in today's form.
 
 \`\`\`sh
 npm run bench:backlog                          # backlog: 2,000,000 x 1 KiB (stops at --max-seconds 600), restart, drain 100,000

@@ -119,6 +119,53 @@ export async function loadHarness(): Promise<{
   return { libVersions: adapters.libVersions, pidListeningOn: proc.pidListeningOn };
 }
 
+/** The harness's timing of a flow item: warm-up, measured window, drain (seconds). */
+export interface FlowTiming {
+  readonly warmup: number;
+  readonly duration: number;
+  readonly drain: number;
+}
+
+/** The arguments of every invocation: scenario, target label, pass, tag, JSON output, broker pid. */
+export function baseArgs(o: {
+  scenario: string;
+  target: string;
+  pass: number;
+  tag: string;
+  pid: number | 'auto' | null;
+}): string[] {
+  const args = [
+    '-s',
+    o.scenario,
+    '--target',
+    o.target,
+    '--run',
+    String(o.pass),
+    '--tag',
+    o.tag,
+    '--format',
+    'json',
+  ];
+  return o.pid === null ? args : [...args, '--broker-pid', String(o.pid)];
+}
+
+/** A flow item's timing and size arguments, and the time bound of its invocation. */
+export function flowArgs(t: FlowTiming, size: number): { args: string[]; timeoutS: number } {
+  return {
+    args: [
+      '--duration',
+      String(t.duration),
+      '--warmup',
+      String(t.warmup),
+      '--drain',
+      String(t.drain),
+      '--size',
+      String(size),
+    ],
+    timeoutS: Math.ceil(t.warmup + t.duration + 2 * t.drain + 150),
+  };
+}
+
 /**
  * One `node bin/bench.js ARGS`, killed after timeoutS. Each JSON result line gets `decorate`d,
  * written with run.writeRow and returned; when the harness wrote none, a synthetic error row

@@ -4,7 +4,8 @@
  * of the same pass.
  */
 import { formatNumber } from '../../src/cli/bench/report.js';
-import type { HarnessRow } from './harness.js';
+import type { FlowTiming, HarnessRow } from './harness.js';
+import { type MachineInfo, median } from './machine.js';
 
 export type Field = (r: HarnessRow) => unknown;
 
@@ -91,3 +92,46 @@ export const verdict = (ok: boolean | null): string =>
 export function notesBlock(notes: readonly string[], none: string): string[] {
   return notes.length === 0 ? [none, ''] : ['Errors and anomalies:', '', ...notes.map((n) => `- ${n}`), ''];
 }
+
+/**
+ * The run's conditions, for the reader to judge its figures by: the machine, the load average at
+ * the start and end (and at the start of each harness run), the other jobs' CPU during the measured
+ * windows (of `measured`), the timing, the wall time (`wallNote`: what it includes).
+ */
+export function conditionsLine(o: {
+  machine: MachineInfo;
+  loadavg: readonly [number | undefined, number | undefined];
+  rows: readonly HarnessRow[];
+  measured: readonly HarnessRow[];
+  timing: FlowTiming & { repeat: number };
+  durationS: number;
+  wallNote?: string;
+}): string {
+  const numbers = (rows: readonly HarnessRow[], name: string) =>
+    rows.map((r) => r[name]).filter((x): x is number => typeof x === 'number');
+  const load = numbers(o.rows, 'loadavg_1m');
+  const other = numbers(o.measured, 'other_cpu_pct');
+  const m = o.machine;
+  const t = o.timing;
+  return (
+    `Machine: ${m.cpus} x ${m.cpu_model}, ${m.mem_gb} GiB RAM, ${m.kernel}. ` +
+    `Load average (1 min) at start ${formatNumber(o.loadavg[0], 2)}, at end ${formatNumber(o.loadavg[1], 2)}` +
+    `${load.length > 0 ? `, ${formatNumber(Math.min(...load), 2)}-${formatNumber(Math.max(...load), 2)} at the start of each run` : ''}; ` +
+    `${other.length > 0 ? `"other" CPU (neither broker nor client) median ${formatNumber(median(other), 1)}%, max ${formatNumber(Math.max(...other), 1)}% of one core. ` : ''}` +
+    `Timing: ${t.warmup} s warm-up + ${t.duration} s measured per run${t.repeat > 1 ? `, ${t.repeat} passes (cells: run 1 / run 2 / ...)` : ''}. ` +
+    `Wall time ${formatNumber(o.durationS / 60, 1)} min${o.wallNote ?? ''}.`
+  );
+}
+
+/** A run's heading and command line. */
+export const runHeading = (o: {
+  date: string;
+  scenarios: readonly string[];
+  quick: boolean;
+  command: string;
+}): string[] => [
+  `### ${o.date.slice(0, 10)} ${o.date.slice(11, 16)} UTC: ${o.scenarios.join(', ')}${o.quick ? ' (quick)' : ''}`,
+  '',
+  `Command: \`${o.command}\`.`,
+  '',
+];

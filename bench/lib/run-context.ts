@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { loadavg } from './machine.js';
 import { ROOT } from './paths.js';
 
 export interface ChildOutcome {
@@ -113,5 +114,61 @@ export function createRun(files: { json: string | null; log: string | null }): R
         child.on('close', (code, signal) => finish(code, signal));
       });
     },
+  };
+}
+
+/**
+ * Runs a script's `main` and exits with its code. SIGINT, SIGTERM or a failure first stop the
+ * children and call `stop` (the brokers the script started), so nothing is left running.
+ */
+export function runScript(
+  name: string,
+  run: RunContext,
+  main: () => Promise<number>,
+  stop: () => void,
+): void {
+  const abandon = () => {
+    for (const c of run.children) c.kill('SIGTERM');
+    stop();
+  };
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    process.on(signal, () => {
+      abandon();
+      process.exit(code);
+    });
+  main().then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      run.log(`${name}: FAILED: ${(e as Error).stack ?? String(e)}`);
+      abandon();
+      process.exit(1);
+    },
+  );
+}
+
+/** The last JSON line of a run: when it ended, how long it took, the load then, its anomalies. */
+export function endLine<T extends object>(
+  run: RunContext,
+  startedMs: number,
+  extra: T = {} as T,
+): T & {
+  type: 'meta';
+  phase: 'end';
+  date: string;
+  duration_s: number;
+  loadavg_at_end: number[];
+  anomalies: string[];
+} {
+  return {
+    type: 'meta',
+    phase: 'end',
+    date: new Date().toISOString(),
+    duration_s: Math.round((performance.now() - startedMs) / 1000),
+    loadavg_at_end: loadavg(),
+    ...extra,
+    anomalies: run.anomalies,
   };
 }
