@@ -49,7 +49,7 @@ const EXCHANGE = 'amq.topic';
 const CONFIRM_WINDOW = 256;
 
 /** A latch for "wake the sender when the window has room". */
-function waiter() {
+export function waiter() {
   let wake: (() => void) | null = null;
   return {
     wait: () => new Promise<void>((r) => (wake = r)),
