@@ -4,7 +4,7 @@
  * and start-up errors that name the upstream.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ import { configSchema } from '../src/config/schema.js';
 import { loadDefinitions, type UpstreamDefinitions } from '../src/gateway/definitions.js';
 import * as v1 from '../src/gateway/gen/grpc/reflection/v1/reflection_pb.js';
 import * as v1alpha from '../src/gateway/gen/grpc/reflection/v1alpha/reflection_pb.js';
-import { importName } from '../src/gateway/protoc.js';
+import { BUF_ENV, compileProtoFiles, importName, locateBuf } from '../src/gateway/protoc.js';
 import { startTestBroker } from './helpers.js';
 import { CATALOG_PROTO, catalogSet, FIXTURE_DIR, startUpstream } from './fixtures/gateway/upstream.js';
 
@@ -86,6 +86,56 @@ test('gateway definitions: from a descriptor set file', async () => {
     loadDefinitions(upstreamConfig({ descriptorSet: file }), noTransport),
     /not a FileDescriptorSet/,
   );
+});
+
+test('gateway definitions: without buf, .proto files fail naming the remedies; a descriptor set does not need buf', async () => {
+  const remedies =
+    /buf compiler, which was not found \(nowhere here\)\. .*npm install @bufbuild\/buf.*descriptorSet.*reflection: true/;
+  await assert.rejects(
+    compileProtoFiles([CATALOG_PROTO], [FIXTURE_DIR], () => ({ missing: 'nowhere here' })),
+    remedies,
+  );
+  // The same through a broker start, with SWITCHYARD_BUF naming a buf that is not there.
+  const dir = mkdtempSync(join(tmpdir(), 'gw-nobuf-'));
+  const set = join(dir, 'set.binpb');
+  writeFileSync(set, await catalogSet());
+  const before = process.env[BUF_ENV];
+  process.env[BUF_ENV] = join(dir, 'no-such-buf');
+  try {
+    await assert.rejects(
+      startTestBroker({}, undefined, {
+        gateway: {
+          upstreams: [
+            {
+              name: 'catalog',
+              address: 'http://127.0.0.1:1',
+              protoFiles: [CATALOG_PROTO],
+              importPaths: [FIXTURE_DIR],
+            },
+          ],
+        },
+      }),
+      /gateway upstream catalog: cannot compile .*catalog\.proto: protoFiles need the buf compiler.*SWITCHYARD_BUF=.*no-such-buf is not an executable file.*descriptorSet.*reflection: true/,
+    );
+    assertCatalog(await loadDefinitions(upstreamConfig({ descriptorSet: set }), noTransport));
+  } finally {
+    if (before === undefined) delete process.env[BUF_ENV];
+    else process.env[BUF_ENV] = before;
+  }
+});
+
+test('gateway definitions: SWITCHYARD_BUF names the buf binary to use', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gw-bufpath-'));
+  const fake = join(dir, 'buf');
+  writeFileSync(fake, '#!/bin/sh\n');
+  assert.deepEqual(locateBuf({ [BUF_ENV]: fake }), {
+    missing: `${BUF_ENV}=${fake} is not an executable file`,
+  });
+  chmodSync(fake, 0o755);
+  assert.deepEqual(locateBuf({ [BUF_ENV]: fake }), { found: { command: fake, args: [] } });
+  // Unset: the @bufbuild/buf package of this checkout's dev dependencies, run through node.
+  const pkg = locateBuf({ PATH: '' });
+  assert.ok('found' in pkg && pkg.found.command === process.execPath, JSON.stringify(pkg));
 });
 
 /** A reflection service that answers each file alone, so the client must follow imports. */

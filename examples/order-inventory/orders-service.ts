@@ -28,9 +28,9 @@ import {
   statusCodeName,
 } from '../../src/gateway/retry.js';
 import { Broker } from '../../src/grpc/gen/switchyard/v1/broker_pb.js';
-import { Inventory } from './gen/inventory/v1/inventory_pb.js';
+import { Inventory } from '../../src/cli/bench/inventory/gen/inventory/v1/inventory_pb.js';
 import { type Order, OrderSchema, Orders, type PlaceOrderRequest } from './gen/orders/v1/orders_pb.js';
-import { type GrpcServer, serveGrpc } from './grpc-server.js';
+import { type GrpcServer, serveGrpc } from '../../src/cli/bench/inventory/grpc-server.js';
 
 /** Where order events go: MQTT subscribers see `order/placed`, AMQP binds `order.*` on amq.topic. */
 export const ORDER_EXCHANGE = 'amq.topic';

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../../src/config/schema.js';
 import { type RunningServer, startServer } from '../../src/server/index.js';
-import { type InventoryService, startInventoryService } from './inventory-service.js';
+import { type InventoryService, startInventoryService } from '../../src/cli/bench/inventory/service.js';
 import { type OrdersService, retryEntry, startOrdersService } from './orders-service.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -3,12 +3,17 @@
  * services need no code generation. buf takes one source directory, so the import paths (and the
  * repository's proto/, which holds google/api) are merged into a temporary tree of .proto files,
  * the first import path winning when two hold the same name, as protoc's -I order does.
+ *
+ * buf is optional (a ~90 MB binary, and descriptor sets and reflection never need it): it is used
+ * where it can be found (SWITCHYARD_BUF, the @bufbuild/buf package, `buf` on PATH); otherwise
+ * `protoFiles` fail with an error that names the remedies.
  */
 import { execFile } from 'node:child_process';
+import { accessSync, constants as fsConstants, statSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { delimiter, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SwitchyardError } from '../errors/index.js';
 
@@ -19,9 +24,70 @@ export const BUILTIN_PROTO_DIR = fileURLToPath(new URL('../../proto', import.met
 const MAX_FILES = 20_000;
 const SKIP_DIRS = new Set(['node_modules', '.git']);
 
-function bufScript(): string {
-  const pkg = createRequire(import.meta.url).resolve('@bufbuild/buf/package.json');
-  return join(dirname(pkg), 'bin', 'buf');
+/** The environment variable that names a buf binary, for one installed neither by npm nor on PATH. */
+export const BUF_ENV = 'SWITCHYARD_BUF';
+
+/** How to run buf: a command and the arguments that come before buf's own. */
+export interface BufCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+/** A buf found, or why none was: the words for the error message. */
+export type BufLookup = { readonly found: BufCommand } | { readonly missing: string };
+
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The launcher script of the @bufbuild/buf npm package (it starts the platform's binary), if installed. */
+function bufPackageScript(): string | null {
+  let pkg: string;
+  try {
+    pkg = createRequire(import.meta.url).resolve('@bufbuild/buf/package.json');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return null;
+    throw e;
+  }
+  const script = join(dirname(pkg), 'bin', 'buf');
+  // Run through node (process.execPath): its executable bit does not matter.
+  return statSync(script, { throwIfNoEntry: false })?.isFile() === true ? script : null;
+}
+
+/**
+ * Finds buf: the file SWITCHYARD_BUF names (and nothing else when it is set), else the @bufbuild/buf
+ * package (a dev dependency of a source checkout, or installed beside Switchyard), else `buf` on PATH.
+ */
+export function locateBuf(env: NodeJS.ProcessEnv = process.env): BufLookup {
+  const named = env[BUF_ENV];
+  if (named !== undefined && named !== '') {
+    return isExecutableFile(named)
+      ? { found: { command: named, args: [] } }
+      : { missing: `${BUF_ENV}=${named} is not an executable file` };
+  }
+  const script = bufPackageScript();
+  if (script !== null) return { found: { command: process.execPath, args: [script] } };
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, 'buf');
+    if (isExecutableFile(candidate)) return { found: { command: candidate, args: [] } };
+  }
+  return { missing: `no @bufbuild/buf package, no ${BUF_ENV}, no buf on PATH` };
+}
+
+function bufMissing(files: readonly string[], why: string): SwitchyardError {
+  return new SwitchyardError(
+    'INVALID_CONFIG',
+    `cannot compile ${files.join(', ')}: protoFiles need the buf compiler, which was not found (${why}). ` +
+      'Either install it (npm install @bufbuild/buf, or buf on PATH, or its path in ' +
+      `${BUF_ENV}), or give this upstream a descriptorSet (buf build -o set.binpb, or protoc ` +
+      '--include_imports -o set.binpb) or reflection: true instead of protoFiles',
+  );
 }
 
 async function protoFilesUnder(root: string): Promise<string[]> {
@@ -49,10 +115,14 @@ export function importName(file: string, importPaths: readonly string[]): string
   return undefined;
 }
 
-/** Compiles `files` (paths on disk) with their imports into a serialized FileDescriptorSet. */
+/**
+ * Compiles `files` (paths on disk) with their imports into a serialized FileDescriptorSet.
+ * `lookup` finds buf (tests replace it).
+ */
 export async function compileProtoFiles(
   files: readonly string[],
   importPaths: readonly string[],
+  lookup: () => BufLookup = locateBuf,
 ): Promise<Uint8Array> {
   // A file given with no import path containing it is found through its own directory.
   const paths = [...importPaths, ...files.map((f) => dirname(f)), BUILTIN_PROTO_DIR];
@@ -63,6 +133,8 @@ export async function compileProtoFiles(
       throw new SwitchyardError('INVALID_CONFIG', `cannot read ${f}: ${e.message}`);
     });
   }
+  const buf = lookup();
+  if ('missing' in buf) throw bufMissing(files, buf.missing);
   const tree = await mkdtemp(join(tmpdir(), 'switchyard-gateway-proto-'));
   try {
     const seen = new Set<string>();
@@ -78,11 +150,11 @@ export async function compileProtoFiles(
         await copyFile(f, join(tree, rel));
       }
     }
-    const args = [bufScript(), 'build', tree, '-o', '-#format=binpb'];
+    const args = [...buf.found.args, 'build', tree, '-o', '-#format=binpb'];
     for (const n of names) args.push('--path', join(tree, n));
     return await new Promise<Uint8Array>((res, rej) => {
       execFile(
-        process.execPath,
+        buf.found.command,
         args,
         { encoding: 'buffer', maxBuffer: 256 << 20, timeout: 60_000 },
         (err, stdout, stderr) => {

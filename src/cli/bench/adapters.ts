@@ -49,7 +49,7 @@ const EXCHANGE = 'amq.topic';
 const CONFIRM_WINDOW = 256;
 
 /** A latch for "wake the sender when the window has room". */
-function waiter() {
+export function waiter() {
   let wake: (() => void) | null = null;
   return {
     wait: () => new Promise<void>((r) => (wake = r)),
@@ -300,61 +300,78 @@ async function openWs(url: URL): Promise<WebSocket> {
   return ws;
 }
 
-const wsAdapter: Adapter = {
-  listener: 'http',
-  label: 'WebSocket (binary frames)',
-  persistable: false,
-  async subscribe(url, key, onBody) {
-    const ws = await openWs(url);
-    const subscribed = new Promise<void>((resolve, reject) => {
-      ws.on('message', (data: Buffer, isBinary) => {
-        // Binary delivery: 1 byte type, 4 bytes header length, JSON header, then the body.
-        if (isBinary) onBody(data.subarray(5 + data.readUInt32BE(1)));
-        else {
-          const f = JSON.parse(data.toString()) as { op: string; code?: string; message?: string };
-          if (f.op === 'subscribed') resolve();
+/**
+ * binary: publishes and deliveries in the binary frame form (docs/websocket-protocol.md section 5);
+ * otherwise JSON text frames with the body as a string (the bench's bodies are ASCII).
+ */
+function wsAdapter(binary: boolean): Adapter {
+  return {
+    listener: 'http',
+    label: `WebSocket (${binary ? 'binary' : 'JSON'} frames)`,
+    persistable: false,
+    async subscribe(url, key, onBody) {
+      const ws = await openWs(url);
+      const subscribed = new Promise<void>((resolve, reject) => {
+        ws.on('message', (data: Buffer, isBinary) => {
+          // Binary delivery: 1 byte type, 4 bytes header length, JSON header, then the body.
+          if (isBinary) {
+            onBody(data.subarray(5 + data.readUInt32BE(1)));
+            return;
+          }
+          const f = JSON.parse(data.toString()) as {
+            op: string;
+            code?: string;
+            message?: string;
+            body?: string;
+            bodyEncoding?: string;
+          };
+          if (f.op === 'deliver')
+            onBody(Buffer.from(f.body ?? '', f.bodyEncoding === 'base64' ? 'base64' : 'utf8'));
+          else if (f.op === 'subscribed') resolve();
           else if (f.op === 'error') reject(new Error(`ws: ${f.code}: ${f.message}`));
-        }
+        });
       });
-    });
-    ws.send(JSON.stringify({ op: 'subscribe', sub: 's', exchange: EXCHANGE, key, binary: true }));
-    await subscribed;
-    return {
-      close: async () => {
-        ws.close();
-      },
-    };
-  },
-  async publisher(url, key) {
-    const ws = await openWs(url);
-    const header = Buffer.from(JSON.stringify({ exchange: EXCHANGE, routingKey: key }));
-    const prefix = Buffer.alloc(5 + header.length);
-    prefix[0] = 0x01;
-    prefix.writeUInt32BE(header.length, 1);
-    header.copy(prefix, 5);
-    return {
-      send: (body) => {
-        ws.send(Buffer.concat([prefix, body]), { binary: true });
-        return ws.bufferedAmount < 1 << 20;
-      },
-      drain: async () => {
-        // ws has no drain event of its own; its buffer empties within a few ms.
-        for (let i = 0; i < 1000 && ws.bufferedAmount >= 1 << 19; i++) await sleep(1);
-      },
-      close: async () => {
-        ws.close();
-      },
-    };
-  },
-  async idle(url) {
-    const ws = await openWs(url);
-    return {
-      close: async () => {
-        ws.close();
-      },
-    };
-  },
-};
+      ws.send(JSON.stringify({ op: 'subscribe', sub: 's', exchange: EXCHANGE, key, binary }));
+      await subscribed;
+      return {
+        close: async () => {
+          ws.close();
+        },
+      };
+    },
+    async publisher(url, key) {
+      const ws = await openWs(url);
+      const header = Buffer.from(JSON.stringify({ exchange: EXCHANGE, routingKey: key }));
+      const prefix = Buffer.alloc(5 + header.length);
+      prefix[0] = 0x01;
+      prefix.writeUInt32BE(header.length, 1);
+      header.copy(prefix, 5);
+      const jsonHead = `{"op":"publish","exchange":"${EXCHANGE}","routingKey":${JSON.stringify(key)},"body":`;
+      return {
+        send: (body) => {
+          if (binary) ws.send(Buffer.concat([prefix, body]), { binary: true });
+          else ws.send(`${jsonHead}${JSON.stringify(body.toString('utf8'))}}`);
+          return ws.bufferedAmount < 1 << 20;
+        },
+        drain: async () => {
+          // ws has no drain event of its own; its buffer empties within a few ms.
+          for (let i = 0; i < 1000 && ws.bufferedAmount >= 1 << 19; i++) await sleep(1);
+        },
+        close: async () => {
+          ws.close();
+        },
+      };
+    },
+    async idle(url) {
+      const ws = await openWs(url);
+      return {
+        close: async () => {
+          ws.close();
+        },
+      };
+    },
+  };
+}
 
 // ---------------------------------------------------------------- HTTP publish + SSE
 
@@ -457,6 +474,7 @@ export const ADAPTERS: Record<MessagingProtocol, Adapter> = {
   'mqtt-qos2': mqttAdapter(2),
   'grpc-session': grpcSessionAdapter,
   'grpc-unary': grpcUnaryAdapter,
-  ws: wsAdapter,
+  ws: wsAdapter(true),
+  'ws-json': wsAdapter(false),
   'http-sse': httpSseAdapter,
 };

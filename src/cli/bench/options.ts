@@ -12,6 +12,7 @@ export const PROTOCOL_IDS = [
   'grpc-session',
   'grpc-unary',
   'ws',
+  'ws-json',
   'http-sse',
   'rpc-grpc',
   'rpc-rest',
@@ -65,7 +66,7 @@ connections, over AMQP, MQTT QoS 0/1/2, gRPC, WebSocket and HTTP + SSE. See docs
 
   --quick               a short run (within 30 s): 1 KiB only, short phases, 200 idle connections
   --duration S          seconds per measured phase (default 2; --quick 0.5)
-  --budget S            hard bound of the whole run (default 170; --quick 28)
+  --budget S            hard bound of the whole run (default 170; --quick 30)
   --protocols LIST      ${PROTOCOL_IDS.join(',')} (default all)
   --scenarios LIST      ${SCENARIOS.join(',')} (default all)
   --sizes LIST          throughput payload sizes, e.g. 16,1k,64k (default 1k,16,64k; --quick 1k);
@@ -77,7 +78,7 @@ connections, over AMQP, MQTT QoS 0/1/2, gRPC, WebSocket and HTTP + SSE. See docs
   --no-persistent       skip the persistent rows (durable queue + persistent messages + confirms)
   --target URL          a broker to measure instead of the embedded one; repeatable:
                         amqp://user:pass@host:5672/vhost, mqtt://host:1883,
-                        http://user:pass@host:8080 (ws, http-sse), grpc://user:pass@host:50051
+                        http://user:pass@host:8080 (ws, ws-json, http-sse), grpc://user:pass@host:50051
   --broker-pid PID      the --target broker's pid, for its CPU and RSS
   --rpc-target URL      with --target: http://host:port (a Switchyard gateway serving the
                         order-inventory example) and/or grpc://host:port (the Inventory service)
@@ -208,7 +209,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   return {
     quick,
     durationS: positive('duration', s('duration'), quick ? 0.5 : 2, false),
-    budgetS: positive('budget', s('budget'), quick ? 28 : 170, false),
+    budgetS: positive('budget', s('budget'), quick ? 30 : 170, false),
     protocols: list('protocols', s('protocols'), PROTOCOL_IDS),
     scenarios: list('scenarios', s('scenarios'), SCENARIOS),
     sizes,

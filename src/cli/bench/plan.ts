@@ -25,7 +25,8 @@ export interface Step {
 }
 
 /** Connection kinds: the idle scenario measures one protocol of each. */
-const kindOf = (p: MessagingProtocol) => (p.startsWith('mqtt') ? 'mqtt' : p.startsWith('grpc') ? 'grpc' : p);
+const kindOf = (p: MessagingProtocol) =>
+  p.startsWith('mqtt') ? 'mqtt' : p.startsWith('grpc') ? 'grpc' : p.startsWith('ws') ? 'ws' : p;
 
 export interface Planned {
   readonly steps: Step[];

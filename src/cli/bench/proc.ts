@@ -19,14 +19,25 @@ export function cpuMicros(pid: number): number | null {
   }
 }
 
-/** VmRSS of pid, in KiB. */
-export function rssKib(pid: number): number | null {
+/** VmRSS (resident now) and VmHWM (the peak so far) of pid, in KiB. */
+export function memoryKib(pid: number): { rss: number; peak: number | null } | null {
+  let status: string;
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
     return null;
   }
+  const kib = (key: string) => {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) : null;
+  };
+  const rss = kib('VmRSS');
+  return rss === null ? null : { rss, peak: kib('VmHWM') };
+}
+
+/** VmRSS of pid, in KiB. */
+export function rssKib(pid: number): number | null {
+  return memoryKib(pid)?.rss ?? null;
 }
 
 /** CPU spent by some processes between start() and the returned stop(), in microseconds. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { changePct, renderTable, rowKey, tableCells } from './report.js';
+import { changePct, formatNumber, renderMarkdownTable, renderTable, rowKey, tableCells } from './report.js';
 import { parseResults, type ResultRow } from './schema.js';
 
 const row = (over: Partial<ResultRow>): ResultRow => ({
@@ -80,4 +80,19 @@ test('parseResults reads back what a run writes, skipping meta and summary lines
   );
   assert.throws(() => parseResults('{"type":"result"}'), /line 1/);
   assert.throws(() => parseResults('x'), /line 1: not JSON/);
+});
+
+test('renderMarkdownTable: padded columns, at least three dashes, pipes in cells escaped', () => {
+  assert.equal(
+    renderMarkdownTable(
+      ['size', 'msg/s'],
+      [
+        ['1 KiB', formatNumber(123456)],
+        ['a|b', formatNumber(undefined)],
+      ],
+    ),
+    ['| size  | msg/s   |', '| ----- | ------- |', '| 1 KiB | 123,456 |', '| a\\|b  | -       |'].join('\n'),
+  );
+  assert.equal(formatNumber(2.345, 1), '2.3');
+  assert.equal(formatNumber(Number.NaN), '-');
 });

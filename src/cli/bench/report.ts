@@ -30,10 +30,14 @@ export function formatSize(bytes: number): string {
   return `${bytes} B`;
 }
 
-const num = (v: number | undefined, digits = 0) =>
-  v === undefined
+/** A number with thousands separators and `digits` decimals; '-' for a missing or NaN value. */
+export function formatNumber(v: number | null | undefined, digits = 0): string {
+  return v === undefined || v === null || Number.isNaN(v)
     ? '-'
     : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+const num = formatNumber;
 
 interface Metric {
   readonly head: string;
@@ -95,4 +99,22 @@ export function renderTable(cells: readonly (readonly string[])[]): string {
       .join('  ')
       .trimEnd();
   return [line(cells[0]!, true), ...cells.slice(1).map((r) => line(r, false))].join('\n');
+}
+
+/**
+ * A markdown table with padded columns (the layout biome's markdown formatter wants), for the
+ * tables the bench/ scripts write into docs/benchmarks.md.
+ */
+export function renderMarkdownTable(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const escapePipes = (c: string) => c.replaceAll('|', '\\|');
+  const all = [head, ...rows].map((r) => r.map(escapePipes));
+  const len = (c: string) => [...c].length;
+  const widths = head.map((_, i) => Math.max(3, ...all.map((r) => len(r[i] ?? ''))));
+  const line = (r: readonly string[]) =>
+    `| ${widths.map((w, i) => (r[i] ?? '') + ' '.repeat(w - len(r[i] ?? ''))).join(' | ')} |`;
+  return [
+    line(all[0]!),
+    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
+    ...all.slice(1).map(line),
+  ].join('\n');
 }

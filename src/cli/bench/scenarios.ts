@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep, setImmediate as yieldLoop } from 'node:timers/promises';
-import { ADAPTERS, type Adapter, type Closable, type Publisher } from './adapters.js';
+import { ADAPTERS, type Adapter, type Closable, type Publisher, waiter } from './adapters.js';
 import { LatencyRecorder, type Percentiles } from './histogram.js';
 import type { MessagingProtocol, TargetUrls } from './options.js';
 import { cpuSpan, ownCpuSpan, rssKib } from './proc.js';
@@ -17,14 +17,20 @@ export interface PhaseContext {
   readonly brokerPid: number | null;
   readonly durationS: number;
   readonly quick: boolean;
+  /**
+   * Multiplies the waits that only bound a stuck phase (warm-up, in-flight messages after it, the
+   * wire phase): a run given a longer --budget than its plan needs waits longer, so a slow machine
+   * makes a run slower, not failed. Measured windows do not change.
+   */
+  readonly patience: number;
   anomaly(msg: string): void;
 }
 
-/** Time allowed for in-flight messages to arrive after a phase. */
+/** Time allowed for in-flight messages to arrive after a phase (times the context's patience). */
 const DRAIN_MS = 3000;
 /** Messages counted through the proxy for wire bytes per message. */
 const WIRE_MESSAGES = { quick: 300, full: 1000 };
-/** Upper bound of the wire phase, however slow the protocol. */
+/** Upper bound of the wire phase, however slow the protocol (times the context's patience). */
 const WIRE_MS = 3000;
 
 let keySeq = 0;
@@ -98,20 +104,6 @@ async function pump(
   return sent;
 }
 
-function roomSignal() {
-  let wake: (() => void) | null = null;
-  return {
-    wait: () => new Promise<void>((r) => (wake = r)),
-    notify: () => {
-      if (wake !== null) {
-        const w = wake;
-        wake = null;
-        w();
-      }
-    },
-  };
-}
-
 /** Messages published but not received that the sender allows: about 4 MiB, 16 to 1000 messages. */
 const windowFor = (size: number) => Math.max(16, Math.min(1000, Math.floor((4 << 20) / size)));
 
@@ -135,18 +127,18 @@ async function wireBytesPerMessage(
     const body = timedBody(0, size);
     // Warm-up: lazily opened state (HTTP keep-alive sockets, credit) is not counted.
     for (let i = 0; i < 20; i++) pub.send(body);
-    if (!(await until(() => received >= 20, 2000))) return undefined;
+    if (!(await until(() => received >= 20, 2000 * ctx.patience))) return undefined;
     const target = ctx.quick ? WIRE_MESSAGES.quick : WIRE_MESSAGES.full;
     const count = size >= 32 * 1024 ? Math.ceil(target / 5) : target;
     const before = proxy.total();
-    const end = performance.now() + WIRE_MS;
+    const end = performance.now() + WIRE_MS * ctx.patience;
     let sent = 0;
     while (sent < count && performance.now() < end) {
       if (!pub.send(body)) await Promise.race([pub.drain(), sleep(100)]);
       sent++;
-      if (sent - (received - 20) >= 100) await until(() => sent - (received - 20) < 50, 1000);
+      if (sent - (received - 20) >= 100) await until(() => sent - (received - 20) < 50, 1000 * ctx.patience);
     }
-    await until(() => received - 20 >= sent, DRAIN_MS);
+    await until(() => received - 20 >= sent, DRAIN_MS * ctx.patience);
     await sleep(50); // trailing acknowledgements (PUBACK, HTTP responses, confirms)
     const got = received - 20;
     return got > 0 ? Math.round((proxy.total() - before) / got) : undefined;
@@ -185,7 +177,7 @@ export async function maxRate(
   const url = endpoint(ctx, adapter);
   const key = freshKey(protocol);
   let received = 0;
-  const room = roomSignal();
+  const room = waiter();
   const window = windowFor(size) * subscribers;
   let sent = 0;
   const onBody = () => {
@@ -200,7 +192,7 @@ export async function maxRate(
     const body = timedBody(0, size);
     for (let i = 0; i < 50; i++) pub.send(body);
     sent = 50;
-    await until(() => received >= 50 * subscribers, 2000);
+    await until(() => received >= 50 * subscribers, 2000 * ctx.patience);
     const base = received;
     const broker = cpuSpan(ctx.brokerPid === null ? [] : [ctx.brokerPid]);
     const client = ownCpuSpan();
@@ -216,11 +208,17 @@ export async function maxRate(
       close: () => pub.close(),
     };
     await pump(counted, body, t0 + durationS * 1000, outstanding, window, room);
-    const elapsedS = (performance.now() - t0) / 1000;
-    const got = received - base;
+    let elapsedS = (performance.now() - t0) / 1000;
+    let got = received - base;
     const brokerCpu = broker();
     const clientCpu = client();
-    await until(() => received >= sent * subscribers, DRAIN_MS);
+    await until(() => received >= sent * subscribers, DRAIN_MS * ctx.patience);
+    if (got === 0) {
+      // Nothing arrived within the window: it was shorter than the path's latency (a very short
+      // --duration, or a starved machine). The rate is then what arrived over the time it took.
+      got = received - base;
+      elapsedS = (performance.now() - t0) / 1000;
+    }
     const lost = sent * subscribers - received;
     if (lost > 0)
       ctx.anomaly(
@@ -283,7 +281,7 @@ export async function fixedRate(
     const pub = await adapter.publisher(url, key, false);
     opened.push(pub);
     for (let i = 0; i < 20; i++) pub.send(timedBody(0, size));
-    await until(() => received >= 20, 2000);
+    await until(() => received >= 20, 2000 * ctx.patience);
     measuring = true;
     const interval = 1000 / rate;
     const total = Math.max(1, Math.round(rate * durationS));
@@ -302,7 +300,7 @@ export async function fixedRate(
       if (wait > 2) await sleep(wait - 1.5);
       else await yieldLoop();
     }
-    await until(() => rec.count >= total, DRAIN_MS);
+    await until(() => rec.count >= total, DRAIN_MS * ctx.patience);
     const elapsedS = (performance.now() - start) / 1000;
     const brokerCpu = broker();
     const lost = total - rec.count;
