@@ -20,68 +20,28 @@ import { mkdir, open as openFileDefault, readdir, unlink, type FileHandle } from
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SwitchyardError } from '../../errors/index.js';
-import {
-  type CorruptInfo,
-  RECORD_HEADER,
-  type RecordVisitor,
-  scanSegment,
-  typeCrc,
-  writeHeader,
-} from './scan.js';
+import { RECORD_HEADER, type RecordVisitor, scanSegment, typeCrc, writeHeader } from './scan.js';
 
 export type { CorruptInfo, RecordVisitor } from './scan.js';
 export { RECORD_HEADER, RECORD_MAGIC } from './scan.js';
 
-/** Where a record's payload (or a part of it) lies. */
-export interface RecordLocation {
-  readonly segment: number;
-  /** File offset of the first payload byte. */
-  readonly offset: number;
-  readonly length: number;
-}
+import type {
+  AppendResult,
+  DurableCallback,
+  RecordLocation,
+  SegmentLogOptions,
+  SegmentLogStats,
+  TruncateInfo,
+} from './segment-types.js';
 
-/** What `append` returns: the payload's location and the batch (epoch) that will hold it. */
-export interface AppendResult extends RecordLocation {
-  readonly epoch: number;
-}
-
-/** A torn tail cut from the last segment at open. */
-export interface TruncateInfo {
-  readonly segment: number;
-  /** The segment's new size. */
-  readonly offset: number;
-  /** Bytes removed. */
-  readonly removed: number;
-}
-
-export type DurableCallback = (err: Error | undefined) => void;
-
-export interface SegmentLogOptions {
-  /** A segment is rolled before it would exceed this many bytes. Default 64 MiB. */
-  segmentSize?: number;
-  /** Read size while scanning at open. Default 8 MiB. */
-  scanChunkSize?: number;
-  /** Schedule flushes by itself (setImmediate after a batch's first append). Default true. */
-  autoFlush?: boolean;
-  /** Read handles of sealed segments kept open (least recently used are closed). Default 64. */
-  maxOpenFiles?: number;
-  /** Every valid record found at open, in log order; the payload is a view valid during the call. */
-  onRecord?: RecordVisitor;
-  /** A damaged record in the middle of the log, skipped. */
-  onCorrupt?: (info: CorruptInfo) => void;
-  /** A torn tail of the last segment, cut away. */
-  onTruncate?: (info: TruncateInfo) => void;
-  /** For tests: opens files (e.g. to count or delay datasync). */
-  openFile?: (path: string, flags: string) => Promise<FileHandle>;
-}
-
-export interface SegmentLogStats {
-  records: number;
-  flushes: number;
-  datasyncs: number;
-  writevCalls: number;
-  bytesWritten: number;
-}
+export type {
+  AppendResult,
+  DurableCallback,
+  RecordLocation,
+  SegmentLogOptions,
+  SegmentLogStats,
+  TruncateInfo,
+};
 
 /** Parts up to this size are copied into the batch slab; larger ones are written from the caller's Buffer. */
 export const COPY_LIMIT = 4096;
