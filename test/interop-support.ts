@@ -2,9 +2,16 @@
  * Helpers shared by the interop suites: amqplib connections that are closed in `after`, channels
  * that record server-sent errors, bounded waits for deliveries, and running external clients.
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
+import amqp, {
+  type Channel,
+  type ChannelModel,
+  type ConsumeMessage,
+  type GetMessage,
+  type Options,
+} from 'amqplib';
 
 /** An error amqplib raised for a channel.close or connection.close from the broker. */
 export interface BrokerError extends Error {
@@ -79,6 +86,25 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Takes every ready message from a queue with basic.get (bounded), acking them. */
+export async function drain(ch: Channel, queue: string, max = 100): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < max; i++) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) return out;
+    out.push(m.content.toString());
+  }
+  throw new Error(`more than ${max} messages in ${queue}`);
+}
+
+/** The message of a get-ok; fails on get-empty. */
+export function getOk(m: GetMessage | false): GetMessage {
+  assert.notEqual(m, false, 'expected get-ok, got get-empty');
+  return m as GetMessage;
 }
 
 /**
