@@ -129,6 +129,24 @@ export class AmqpTestClient {
     return f.method as Method<K>;
   }
 
+  /** channel.open, answered by open-ok. */
+  async openChannel(channel: number): Promise<void> {
+    this.send(channel, { kind: 'channel.open' });
+    await this.expect('channel.open-ok', channel);
+  }
+
+  /** The next method, a connection.close (channel 0) or channel.close: [code, text, class-id, method-id]. */
+  async closeReason(channel: number): Promise<[number, string, number, number]> {
+    const c =
+      channel === 0 ? await this.expect('connection.close', 0) : await this.expect('channel.close', channel);
+    return [c.replyCode, c.replyText, c.replyClassId, c.replyMethodId];
+  }
+
+  /** The frames received and not taken, heartbeats left out. */
+  unread(): ServerFrame[] {
+    return this.received.filter((f) => f.type !== 'heartbeat');
+  }
+
   /** A content-carrying method (deliver, get-ok, return) with its header and body frames. */
   async content<K extends 'basic.deliver' | 'basic.get-ok' | 'basic.return'>(kind: K): Promise<Content<K>> {
     const method = await this.expect(kind);
