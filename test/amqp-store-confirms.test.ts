@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import amqp from 'amqplib';
-import { listenAmqp, type AmqpListener } from '../src/amqp/listener.js';
-import { Broker } from '../src/core/index.js';
+import { AmqpFrontEnd } from '../src/amqp/index.js';
+import { Broker, type Listening } from '../src/core/index.js';
 import type { MessageRecord, MessageStore } from '../src/store/types.js';
 import { txRpc } from './interop-support.js';
 
@@ -70,15 +70,17 @@ async function until(cond: () => boolean, ms = 5000): Promise<void> {
 }
 
 let store: FakeStore;
-let listener: AmqpListener;
+let amqpFrontEnd: AmqpFrontEnd;
+let listener: Listening;
 let url: string;
 before(async () => {
   store = new FakeStore();
-  listener = await listenAmqp(new Broker({ store }), '127.0.0.1', 0);
+  amqpFrontEnd = new AmqpFrontEnd(new Broker({ store }));
+  listener = await amqpFrontEnd.listen('127.0.0.1', 0);
   url = `amqp://guest:guest@127.0.0.1:${listener.address.port}`;
 });
 after(async () => {
-  await listener.close();
+  await Promise.all([listener.close(), amqpFrontEnd.close()]);
 });
 
 test('store: a persistent publish to a durable queue is confirmed only after its flush', async () => {

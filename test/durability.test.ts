@@ -40,7 +40,8 @@ test('durability: durable definitions and persistent messages survive a restart;
   conn = await amqp.connect(b.url);
   const probe = async (check: (c: amqp.Channel) => Promise<unknown>) => {
     const c = await conn.createChannel();
-    c.on('error', () => {}); // the 404 closes this channel; the rejection is what we check
+    // The 404 closes this channel; it must be the only error the channel reports.
+    c.on('error', (e: Error) => assert.match(e.message, /404/));
     await assert.rejects(check(c), /404/);
   };
   ch = await conn.createConfirmChannel();

@@ -2,9 +2,18 @@
  * Helpers shared by the interop suites: amqplib connections that are closed in `after`, channels
  * that record server-sent errors, bounded waits for deliveries, and running external clients.
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
+import { after, describe } from 'node:test';
+import amqp, {
+  type Channel,
+  type ChannelModel,
+  type ConsumeMessage,
+  type GetMessage,
+  type Options,
+} from 'amqplib';
+import { interopTargets, type Target } from './helpers.js';
 
 /** An error amqplib raised for a channel.close or connection.close from the broker. */
 export interface BrokerError extends Error {
@@ -62,6 +71,25 @@ function track<C extends Channel>(ch: C): C & { errors: BrokerError[]; closed: P
   return t;
 }
 
+/**
+ * Declares an amqplib suite once per interop target (Switchyard, and RabbitMQ when RABBITMQ_URL
+ * is set), so a difference from RabbitMQ shows up as a failure: `amqplib against <target>`, with
+ * the connections it opened closed after it and the targets stopped after the file.
+ */
+export async function amqplibSuites(suite: (target: Target, conns: Connections) => void): Promise<void> {
+  const targets = await interopTargets();
+  after(async () => {
+    for (const t of targets) await t.stop();
+  });
+  for (const target of targets) {
+    describe(`amqplib against ${target.name}`, () => {
+      const conns = new Connections(target.url);
+      after(() => conns.closeAll());
+      suite(target, conns);
+    });
+  }
+}
+
 /** Resolves with the rejection of `p` (fails when `p` resolves). */
 export async function rejection(p: Promise<unknown>): Promise<BrokerError> {
   try {
@@ -79,6 +107,34 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Takes every ready message from a queue with basic.get (bounded), acking them. */
+export async function drain(ch: Channel, queue: string, max = 100): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < max; i++) {
+    const m = await ch.get(queue, { noAck: true });
+    if (m === false) return out;
+    out.push(m.content.toString());
+  }
+  throw new Error(`more than ${max} messages in ${queue}`);
+}
+
+/** The message of a get-ok; fails on get-empty. */
+export function getOk(m: GetMessage | false): GetMessage {
+  assert.notEqual(m, false, 'expected get-ok, got get-empty');
+  return m as GetMessage;
+}
+
+/** Resolves true when `p` resolves within `ms`, false when the time runs out first. */
+function settledWithin(p: Promise<void>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  return Promise.race([p.then(() => true), t]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -110,11 +166,8 @@ export class Inbox {
     while (this.messages.length < n) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out: ${this.messages.length} of ${n} deliveries arrived`);
-      await within(
-        new Promise<void>((r) => this.waiters.push(r)),
-        left,
-        `delivery ${this.messages.length + 1} of ${n}`,
-      ).catch(() => {});
+      // Woken by a delivery, or by the time running out; the loop then checks which.
+      await settledWithin(new Promise<void>((r) => this.waiters.push(r)), left);
     }
     return this.messages.slice(0, n);
   }
@@ -191,6 +244,8 @@ export class RawAmqp {
   private readonly frames: RawFrame[] = [];
   private waiters: (() => void)[] = [];
   readonly closed: Promise<number>;
+  /** The socket's last error (a reset when the broker drops the connection). */
+  error: Error | undefined;
   private readonly started = Date.now();
 
   private constructor(readonly socket: Socket) {
@@ -209,7 +264,10 @@ export class RawAmqp {
       this.wake();
     });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve(Date.now() - this.started)));
-    socket.on('error', () => {});
+    // The broker resets connections it drops; the test looks at `closed` and the frames.
+    socket.on('error', (e) => {
+      this.error = e;
+    });
     void this.closed.then(() => this.wake());
   }
 
@@ -237,7 +295,7 @@ export class RawAmqp {
       if (this.socket.destroyed) throw new Error('socket closed while waiting for a frame');
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('timed out waiting for a frame');
-      await within(new Promise<void>((r) => this.waiters.push(r)), left, 'a frame').catch(() => {});
+      await settledWithin(new Promise<void>((r) => this.waiters.push(r)), left);
     }
   }
 

@@ -1,12 +1,18 @@
 /**
- * One AMQP 0-9-1 connection: the protocol header, the connection-class handshake (start, tune,
- * open), heartbeats, frame dispatch to channels, batched socket writes and close handling in both
- * directions. It takes any Duplex stream, so tests can run it over an in-memory pair.
+ * One AMQP 0-9-1 connection. It owns the socket (any Duplex, so tests run it over an in-memory
+ * pair), the frame parser, the output buffer and its flushes, heartbeats and the handshake
+ * timeout, the connection-level state and the channel table; it routes each frame to its
+ * channel and turns errors into channel.close or connection.close. The methods themselves are
+ * handled in handlers/ (dispatch.ts), which see this class only as a ConnectionContext.
+ *
+ * Hot path: a socket chunk is parsed into frames, each frame is handled as it comes out of the
+ * parser, and everything written meanwhile goes out in one flush at the end of the turn.
  */
 import type { Duplex } from 'node:stream';
 import { type Broker, type CoreConnection, Pause } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
-import { AmqpChannel } from './channel.js';
+import type { Clock, Timer } from '../util/clock.js';
+import { AmqpChannel, type ChannelHost, type HeldFrame } from './channel.js';
 import {
   type AmqpMethod,
   type AmqpMethodInit,
@@ -20,90 +26,66 @@ import {
   writeHeartbeat,
   writeMethodFrame,
 } from './codec/index.js';
+import { contentBody, contentHeader } from './handlers/basic-publish.js';
+import { channelOpen, sendStart } from './handlers/connection-methods.js';
+import type { ClientCapabilities, ConnectionContext, ConnectionState, MethodId } from './handlers/context.js';
+import { dispatchChannelMethod, dispatchConnectionMethod } from './handlers/dispatch.js';
 import { type CloseReason, toCloseReason } from './map.js';
-import { MECHANISMS, parseCredentials } from './sasl.js';
-
-export interface AmqpOptions {
-  readonly frameMax: number;
-  readonly channelMax: number;
-  /** Heartbeat interval we propose, seconds (0 = off). */
-  readonly heartbeat: number;
-  readonly maxMessageSize: number;
-  readonly version: string;
-  /** Bytes pending on a connection above which deliveries to it pause. */
-  readonly writeHighWater: number;
-  /** Milliseconds a client has from TCP accept to connection.open (RabbitMQ's handshake_timeout). */
-  readonly handshakeTimeout: number;
-}
-
-export const DEFAULT_AMQP_OPTIONS: AmqpOptions = {
-  frameMax: 131072,
-  channelMax: 2047,
-  heartbeat: 60,
-  maxMessageSize: 128 * 1024 * 1024,
-  version: '0.1.0',
-  writeHighWater: 1024 * 1024,
-  handshakeTimeout: 10_000,
-};
-
-type State = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
-
-/** RabbitMQ's names for the connection states, used in its error texts. */
-const RABBIT_STATE_NAMES: Record<State, string> = {
-  header: 'pre_init',
-  start: 'starting',
-  tune: 'tuning',
-  open: 'opening',
-  running: 'running',
-  closing: 'closing',
-  closed: 'closed',
-};
+import type { AmqpSettings } from './settings.js';
 
 /** How long we wait for connection.close-ok before dropping the socket. */
 const CLOSE_TIMEOUT_MS = 3000;
+/** After a close during the handshake: a client that failed it may not answer (RabbitMQ closes at once). */
+const HANDSHAKE_CLOSE_TIMEOUT_MS = 100;
+/** An idle connection gives back its output chunk after this long without a write. */
+const RELEASE_OUTPUT_AFTER_MS = 1000;
 
-export class AmqpConnection {
+export class AmqpConnection implements ConnectionContext, ChannelHost {
   readonly out = new OutBuffer();
-  state: State = 'header';
+  state: ConnectionState = 'header';
   frameMax = FRAME_MIN_SIZE;
+  /** Heartbeat interval agreed in tune-ok, seconds (0 = off). */
   heartbeat = 0;
   consumerCancelNotify = false;
+  user = '';
+  channelMax = 0;
+  readonly maxMessageSize: number;
+  failedMethod: MethodId | undefined;
+  /** Time of the last byte read / written (ms, from the broker's clock). */
+  lastRead: number;
+  lastWrite: number;
+
   /** The client announced the connection.blocked capability. */
   private blockedCapable = false;
   /** Channels whose publishes wait for a resource alarm to end (their frames are held). */
   private blockedChannels: AmqpChannel[] | undefined;
-  /** Time of the last byte read / written (ms, from the listener's clock). */
-  lastRead: number;
-  lastWrite: number;
-
+  private readonly clock: Clock;
   private readonly parser: FrameParser;
   private readonly channels = new Map<number, AmqpChannel>();
   private core: CoreConnection | undefined;
-  private user = '';
-  private channelMax = 0;
   private headerBuf: Buffer | undefined;
   private flushScheduled = false;
   private congested = false;
   private pausedForWrite = false;
   /** Channels with confirms to write at the next flush (created on first use). */
   private confirmChannels: Set<AmqpChannel> | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
+  private closeTimer: Timer | undefined;
   private reported = false;
   private readonly acceptedAt: number;
-  /** The method frame being handled, named in the close if it causes a connection error. */
-  failedMethod: { readonly classId: number; readonly methodId: number } | undefined;
 
   constructor(
     private readonly socket: Duplex,
-    private readonly broker: Broker,
-    readonly options: AmqpOptions,
+    readonly broker: Broker,
+    readonly settings: AmqpSettings,
     readonly remoteAddress: string,
     private readonly onClosed: (c: AmqpConnection) => void,
-    now: number,
   ) {
+    this.clock = broker.clock;
+    const now = this.clock.now();
     this.lastRead = now;
     this.lastWrite = now;
     this.acceptedAt = now;
+    this.maxMessageSize = settings.maxMessageSize;
     // Until connection.tune-ok the spec's minimum frame size applies (RabbitMQ's initial_frame_max):
     // a client that has not logged in cannot make the broker buffer a large frame.
     this.parser = new FrameParser(FRAME_MIN_SIZE);
@@ -116,19 +98,19 @@ export class AmqpConnection {
 
   // Socket listeners are arrow-function fields: one closure each, shared by the events.
   private readonly onData = (chunk: Buffer): void => {
-    this.lastRead = Date.now();
+    this.lastRead = this.clock.now();
     if (this.state === 'closed') return;
     try {
       if (this.state === 'header') {
         chunk = this.readHeader(chunk);
-        if (chunk.length === 0 || (this.state as State) !== 'start') return;
+        if (chunk.length === 0 || (this.state as ConnectionState) !== 'start') return;
       }
       this.parser.push(chunk, this.onFrame);
     } catch (e) {
       // As RabbitMQ, a connection error caused by a method names it in the close's class-id
       // and method-id (0/0 for a content or malformed frame).
       const m = this.failedMethod;
-      this.closeWith(toCloseReason(e), m?.classId ?? 0, m?.methodId ?? 0, true);
+      this.closeWith(toCloseReason(e), m?.classId ?? 0, m?.methodId ?? 0);
     }
     // Replies written by channel handlers go out with this turn's flush.
     if (this.out.length > 0) this.scheduleFlush();
@@ -144,35 +126,13 @@ export class AmqpConnection {
     }
     this.headerBuf = undefined;
     if (verdict === 'mismatch') {
+      // Spec 4.2.2: the server MUST respond with a valid protocol header and then close the socket.
       this.state = 'closed';
       this.socket.end(PROTOCOL_HEADER);
       return Buffer.alloc(0);
     }
     this.state = 'start';
-    this.send(0, {
-      kind: 'connection.start',
-      versionMajor: 0,
-      versionMinor: 9,
-      serverProperties: {
-        product: 'Switchyard',
-        version: this.options.version,
-        platform: `Node.js ${process.version}`,
-        copyright: 'Switchyard authors',
-        information: 'https://github.com/switchyard',
-        capabilities: {
-          publisher_confirms: true,
-          exchange_exchange_bindings: true,
-          'basic.nack': true,
-          consumer_cancel_notify: true,
-          'connection.blocked': true,
-          authentication_failure_close: true,
-          per_consumer_qos: true,
-          direct_reply_to: true,
-        },
-      },
-      mechanisms: MECHANISMS,
-      locales: 'en_US',
-    });
+    sendStart(this);
     return buf.subarray(8);
   }
 
@@ -191,17 +151,15 @@ export class AmqpConnection {
         const m = decodeMethod(payload);
         // Kept only while the method is handled: if it throws, onData's catch names it.
         this.failedMethod = m;
-        if (channel === 0) this.connectionMethod(m);
-        else if (m.kind === 'channel.open') this.openChannel(channel);
-        else this.channelFrame(channel, () => this.channelMethod(channel, m), m);
+        if (channel === 0) dispatchConnectionMethod(this, m);
+        else if (m.kind === 'channel.open') channelOpen(this, channel);
+        else this.channelFrame(type, channel, payload, m);
         this.failedMethod = undefined;
         return;
       }
       case FrameType.HEADER:
-        this.channelFrame(channel, (ch) => ch.handleHeader(payload));
-        return;
       case FrameType.BODY:
-        this.channelFrame(channel, (ch) => ch.handleBody(payload));
+        this.channelFrame(type, channel, payload, undefined);
         return;
       case FrameType.HEARTBEAT:
         // RabbitMQ answers a heartbeat on a channel other than 0 with 505 UNEXPECTED_FRAME.
@@ -213,99 +171,11 @@ export class AmqpConnection {
     }
   };
 
-  private connectionMethod(m: AmqpMethod): void {
-    switch (m.kind) {
-      case 'connection.start-ok': {
-        if (this.state !== 'start') break;
-        this.consumerCancelNotify = capability(m.clientProperties, 'consumer_cancel_notify');
-        this.blockedCapable = capability(m.clientProperties, 'connection.blocked');
-        const creds = parseCredentials(m.mechanism, m.response);
-        if (
-          creds === undefined ||
-          !this.broker.authenticate(creds.user, creds.password, this.remoteAddress)
-        ) {
-          if (!capability(m.clientProperties, 'authentication_failure_close')) {
-            // A client that did not announce authentication_failure_close takes a dropped
-            // socket as the refusal and may not expect connection.close here (RabbitMQ does
-            // the same).
-            this.state = 'closed';
-            this.socket.destroy();
-            return;
-          }
-          this.failedMethod = undefined; // RabbitMQ's refusal names no method (class-id 0)
-          throw new SwitchyardError(
-            'AUTHENTICATION_FAILED',
-            `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
-          );
-        }
-        this.user = creds.user;
-        this.state = 'tune';
-        this.send(0, {
-          kind: 'connection.tune',
-          channelMax: this.options.channelMax,
-          frameMax: this.options.frameMax,
-          heartbeat: this.options.heartbeat,
-        });
-        return;
-      }
-      case 'connection.tune-ok': {
-        if (this.state !== 'tune') break;
-        const fm = m.frameMax === 0 ? this.options.frameMax : m.frameMax;
-        if (fm < FRAME_MIN_SIZE || fm > this.options.frameMax) {
-          throw new SwitchyardError(
-            'NOT_ALLOWED',
-            `negotiated frame_max = ${m.frameMax} is outside the range ${FRAME_MIN_SIZE}..${this.options.frameMax}`,
-          );
-        }
-        this.frameMax = fm;
-        this.parser.setMaxFrameSize(fm);
-        this.channelMax =
-          m.channelMax === 0 ? this.options.channelMax : Math.min(m.channelMax, this.options.channelMax);
-        this.heartbeat = m.heartbeat;
-        this.state = 'open';
-        return;
-      }
-      case 'connection.open': {
-        if (this.state !== 'open') break;
-        this.core = this.broker.connect({
-          protocol: 'amqp',
-          remoteAddress: this.remoteAddress,
-          user: this.user,
-          vhost: m.virtualHost,
-        });
-        this.state = 'running';
-        this.send(0, { kind: 'connection.open-ok' });
-        if (this.broker.publishersBlocked) this.blockedChanged(true, this.broker.blockedReason);
-        return;
-      }
-      case 'connection.close':
-        this.send(0, { kind: 'connection.close-ok' });
-        this.flush();
-        this.state = 'closed';
-        this.releaseCore();
-        this.socket.end();
-        return;
-      case 'connection.update-secret':
-        if (this.state !== 'running') break;
-        // No token-based authentication yet: the new secret is accepted as is.
-        this.send(0, { kind: 'connection.update-secret-ok' });
-        return;
-      case 'connection.blocked':
-      case 'connection.unblocked':
-        return;
-      default:
-        break;
-    }
-    // RabbitMQ (rabbit_reader:handle_method0) answers any other method on channel 0 with
-    // 504 CHANNEL_ERROR and names its own connection state.
-    throw new SwitchyardError(
-      'CHANNEL_ERROR',
-      `unexpected method in connection state ${RABBIT_STATE_NAMES[this.state]}`,
-    );
-  }
-
-  /** Routes a frame to its channel; turns a channel error into channel.close, a hard one into connection.close. */
-  private channelFrame(id: number, run: (ch: AmqpChannel) => void, m?: AmqpMethod): void {
+  /**
+   * Hands a frame to its channel's handler; turns a channel error into channel.close, and lets
+   * a hard one through to close the connection.
+   */
+  private channelFrame(type: number, id: number, payload: Buffer, m: AmqpMethod | undefined): void {
     if (this.state !== 'running') {
       throw new SwitchyardError('COMMAND_INVALID', `frame on channel ${id} before the connection is open`);
     }
@@ -321,15 +191,17 @@ export class AmqpConnection {
     }
     if (ch.held !== undefined) {
       // A reply on this channel waits for the store: later frames wait behind it, in order.
-      ch.held.push(() => this.channelFrame(id, run, m));
+      ch.held.push({ type, payload, method: m });
       return;
     }
     if (m?.kind === 'basic.publish' && this.broker.publishersBlocked) {
-      this.holdPublish(ch, () => this.channelFrame(id, run, m));
+      this.holdPublish(ch, { type, payload, method: m });
       return;
     }
     try {
-      run(ch);
+      if (type === FrameType.METHOD) dispatchChannelMethod(ch, m!);
+      else if (type === FrameType.HEADER) contentHeader(ch, payload);
+      else contentBody(ch, payload);
     } catch (e) {
       const r = toCloseReason(e);
       if (r.hard) throw e;
@@ -338,53 +210,22 @@ export class AmqpConnection {
   }
 
   /** Runs frames that waited behind a held reply (see AmqpChannel.holdUntil). */
-  replay(frames: readonly (() => void)[], ch: AmqpChannel): void {
+  replay(frames: readonly HeldFrame[], ch: AmqpChannel): void {
     for (let i = 0; i < frames.length; i++) {
       if (ch.held !== undefined) {
         // Another reply is held: the rest waits again, still in order.
         for (let j = i; j < frames.length; j++) ch.held.push(frames[j]!);
         return;
       }
+      const f = frames[i]!;
       try {
-        frames[i]!();
+        this.channelFrame(f.type, ch.id, f.payload, f.method);
       } catch (e) {
-        this.closeWith(toCloseReason(e), 0, 0, true);
+        this.closeWith(toCloseReason(e), 0, 0);
         return;
       }
     }
     this.wrote();
-  }
-
-  private openChannel(id: number): void {
-    if (this.state !== 'running') {
-      throw new SwitchyardError('COMMAND_INVALID', `channel.open before the connection is open`);
-    }
-    if (this.channels.has(id)) throw new SwitchyardError('CHANNEL_ERROR', `second 'channel.open' seen`);
-    if (id > this.channelMax) {
-      throw new SwitchyardError(
-        'NOT_ALLOWED',
-        `channel number ${id} exceeds the negotiated channel_max ${this.channelMax}`,
-      );
-    }
-    this.channels.set(id, new AmqpChannel(this, id, this.core!));
-    this.send(id, { kind: 'channel.open-ok' });
-  }
-
-  private channelMethod(id: number, m: AmqpMethod): void {
-    switch (m.kind) {
-      case 'channel.close': {
-        const ch = this.channels.get(id)!;
-        ch.release();
-        this.channels.delete(id);
-        this.confirmChannels?.delete(ch);
-        this.send(id, { kind: 'channel.close-ok' });
-        return;
-      }
-      case 'channel.close-ok':
-        return;
-      default:
-        this.channels.get(id)!.handleMethod(m);
-    }
   }
 
   private closeChannel(ch: AmqpChannel, r: CloseReason, m: AmqpMethod | undefined): void {
@@ -402,7 +243,7 @@ export class AmqpConnection {
   }
 
   /** Sends connection.close and waits (bounded) for close-ok; the core state is released at once. */
-  closeWith(r: CloseReason, classId: number, methodId: number, _hard: boolean): void {
+  closeWith(r: CloseReason, classId: number, methodId: number): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     const wasHandshaking = this.state === 'start' || this.state === 'tune' || this.state === 'header';
     this.state = 'closing';
@@ -415,13 +256,9 @@ export class AmqpConnection {
       replyMethodId: methodId,
     });
     this.flush();
-    if (wasHandshaking) {
-      // A client that failed the handshake may not answer; RabbitMQ closes right after the close.
-      this.closeTimer = setTimeout(() => this.socket.destroy(), 100);
-    } else {
-      this.closeTimer = setTimeout(() => this.socket.destroy(), CLOSE_TIMEOUT_MS);
-    }
-    this.closeTimer.unref?.();
+    this.closeTimer = this.clock.after(wasHandshaking ? HANDSHAKE_CLOSE_TIMEOUT_MS : CLOSE_TIMEOUT_MS, () =>
+      this.socket.destroy(),
+    );
   }
 
   private finishClose(kind: string): void {
@@ -430,6 +267,61 @@ export class AmqpConnection {
     this.state = 'closed';
     this.socket.end();
   }
+
+  /** Broker shutdown or operator close: 320 CONNECTION_FORCED. */
+  forceClose(text: string): void {
+    this.closeWith(toCloseReason(new SwitchyardError('CONNECTION_FORCED', text)), 0, 0);
+  }
+
+  // --- ConnectionContext: the handshake handlers move the state on through these.
+
+  loggedIn(user: string, caps: ClientCapabilities): void {
+    this.user = user;
+    this.consumerCancelNotify = caps.consumerCancelNotify;
+    this.blockedCapable = caps.connectionBlocked;
+    this.state = 'tune';
+  }
+
+  tuned(frameMax: number, channelMax: number, heartbeat: number): void {
+    this.frameMax = frameMax;
+    this.parser.setMaxFrameSize(frameMax);
+    this.channelMax = channelMax;
+    this.heartbeat = heartbeat;
+    this.state = 'open';
+  }
+
+  opened(core: CoreConnection): void {
+    this.core = core;
+    this.state = 'running';
+  }
+
+  closeRequested(): void {
+    this.send(0, { kind: 'connection.close-ok' });
+    this.flush();
+    this.state = 'closed';
+    this.releaseCore();
+    this.socket.end();
+  }
+
+  drop(): void {
+    this.state = 'closed';
+    this.socket.destroy();
+  }
+
+  hasChannel(id: number): boolean {
+    return this.channels.has(id);
+  }
+
+  openChannel(id: number): void {
+    this.channels.set(id, new AmqpChannel(this, id, this.core!));
+  }
+
+  forget(ch: AmqpChannel): void {
+    this.channels.delete(ch.id);
+    this.confirmChannels?.delete(ch);
+  }
+
+  // --- resource alarms
 
   /**
    * A resource alarm started or ended. As RabbitMQ does: tell the client (connection.blocked /
@@ -456,26 +348,23 @@ export class AmqpConnection {
    * A publish during a resource alarm: it and everything after it on the channel wait, and the
    * socket is no longer read, until the alarm ends. Consumers on other connections go on.
    */
-  private holdPublish(ch: AmqpChannel, frame: () => void): void {
+  private holdPublish(ch: AmqpChannel, frame: HeldFrame): void {
     ch.held = [frame];
     (this.blockedChannels ??= []).push(ch);
     this.socket.pause();
   }
 
-  /** Broker shutdown or operator close: 320 CONNECTION_FORCED. */
-  forceClose(text: string): void {
-    this.closeWith({ replyCode: 320, replyText: `CONNECTION_FORCED - ${text}`, hard: true }, 0, 0, true);
-  }
+  // --- time
 
   /**
-   * Called by the listener's clock: drops a client that has not opened the connection within the
-   * handshake timeout, sends heartbeats and drops a peer that missed two.
+   * Called every second by the front end's clock: drops a client that has not opened the
+   * connection within the handshake timeout, sends heartbeats and drops a peer that missed two.
    */
   tick(now: number): void {
     if (this.state === 'closed') return;
     const handshaking =
       this.state === 'header' || this.state === 'start' || this.state === 'tune' || this.state === 'open';
-    if (handshaking && now - this.acceptedAt > this.options.handshakeTimeout) {
+    if (handshaking && now - this.acceptedAt > this.settings.handshakeTimeout) {
       // Without this a client that connects and sends nothing (or stops mid-handshake, before
       // heartbeats are negotiated) holds its socket forever. RabbitMQ drops it after its
       // handshake_timeout (10 s), without a close method.
@@ -485,11 +374,12 @@ export class AmqpConnection {
       return;
     }
     // An idle connection gives back its output chunk: idle connections should cost a few KiB each.
-    if (now - this.lastWrite > 1000 && this.out.length === 0) this.out.release();
+    if (now - this.lastWrite > RELEASE_OUTPUT_AFTER_MS && this.out.length === 0) this.out.release();
     if (this.heartbeat === 0) return;
     const ms = this.heartbeat * 1000;
     if (now - this.lastRead > 2 * ms) {
-      // Missed heartbeats: RabbitMQ drops the socket without a close method.
+      // Missed heartbeats (spec 4.2.7: after two intervals without traffic the peer is dead):
+      // RabbitMQ drops the socket without a close method.
       this.state = 'closed';
       this.releaseCore();
       this.socket.destroy();
@@ -516,12 +406,13 @@ export class AmqpConnection {
   /** Something was appended to `out`: schedule a flush, and pause deliveries above the high-water mark. */
   wrote(): void {
     this.scheduleFlush();
-    if (!this.pausedForWrite && this.out.length > this.options.writeHighWater) this.pauseDeliveries();
+    if (!this.pausedForWrite && this.out.length > this.settings.writeHighWater) this.pauseDeliveries();
   }
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
+    // One flush per event-loop turn, after every frame of the turn's chunks (not a timer).
     setImmediate(this.flushNow);
   }
 
@@ -538,7 +429,7 @@ export class AmqpConnection {
     if (this.out.length === 0) return;
     const chunks = this.out.take();
     if (this.state === 'closed' || this.socket.destroyed) return;
-    this.lastWrite = Date.now();
+    this.lastWrite = this.clock.now();
     let ok = true;
     if (chunks.length === 1) ok = this.socket.write(chunks[0]!);
     else {
@@ -556,7 +447,7 @@ export class AmqpConnection {
 
   private readonly onDrain = (): void => {
     this.congested = false;
-    if (this.pausedForWrite && this.out.length <= this.options.writeHighWater) this.resumeDeliveries();
+    if (this.pausedForWrite && this.out.length <= this.settings.writeHighWater) this.resumeDeliveries();
   };
 
   private pauseDeliveries(): void {
@@ -580,7 +471,7 @@ export class AmqpConnection {
   }
 
   private readonly teardown = (): void => {
-    if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
+    this.closeTimer?.cancel();
     this.state = 'closed';
     this.releaseCore();
     if (!this.socket.destroyed) this.socket.destroy();
@@ -589,9 +480,4 @@ export class AmqpConnection {
       this.onClosed(this);
     }
   };
-}
-
-function capability(props: Record<string, unknown>, name: string): boolean {
-  const caps = props.capabilities;
-  return typeof caps === 'object' && caps !== null && (caps as Record<string, unknown>)[name] === true;
 }

@@ -1,7 +1,17 @@
 /**
- * Error mapping between the broker's errors and AMQP's close methods.
+ * Core ⇄ wire mapping for AMQP 0-9-1: the broker's errors as close methods, and the message's
+ * properties and routing key as content headers and delivery fields carry them.
  */
+import type { Message } from '../core/index.js';
 import { isSwitchyardError, SwitchyardError } from '../errors/index.js';
+import { carriableProperties, cutToShortString, fitsShortString } from './codec/carriable.js';
+import { AMQP_PROPERTIES_CODEC, BasicFlag, encodeProperties } from './codec/index.js';
+
+// Module constants (not BasicFlag.X lookups) on the per-publish path.
+const FLAG_CONTENT_TYPE = BasicFlag.CONTENT_TYPE;
+const FLAG_CONTENT_ENCODING = BasicFlag.CONTENT_ENCODING;
+const FLAG_HEADERS = BasicFlag.HEADERS;
+const FLAG_DELIVERY_MODE = BasicFlag.DELIVERY_MODE;
 
 export interface CloseReason {
   readonly replyCode: number;
@@ -15,7 +25,7 @@ export function toCloseReason(e: unknown): CloseReason {
   if (isSwitchyardError(e))
     return { replyCode: e.spec.amqp, replyText: truncate(e.amqpText), hard: e.spec.amqpHard };
   const msg = e instanceof Error ? e.message : String(e);
-  return { replyCode: 541, replyText: truncate(`INTERNAL_ERROR - ${msg}`), hard: true };
+  return toCloseReason(new SwitchyardError('INTERNAL_ERROR', msg));
 }
 
 /** A reply-text is a short string: at most 255 bytes on the wire. */
@@ -26,9 +36,41 @@ function truncate(s: string): string {
   return out;
 }
 
-export function amqpError(
-  code: ConstructorParameters<typeof SwitchyardError>[0],
-  message: string,
-): SwitchyardError {
-  return new SwitchyardError(code, message);
+/**
+ * The delivery-mode property read straight from the encoded properties (0 when absent), so a
+ * publish need not decode them to know whether it is persistent; undefined if they are malformed
+ * (the full decoder then reports it). Layout: AMQP 0-9-1 section 4.2.6.1, class basic.
+ */
+export function peekDeliveryMode(props: Buffer): number | undefined {
+  if (props.length < 2) return undefined;
+  const flags = props.readUInt16BE(0);
+  if ((flags & FLAG_DELIVERY_MODE) === 0) return 0;
+  let pos = 2;
+  if ((flags & FLAG_CONTENT_TYPE) !== 0) pos += 1 + (props[pos] ?? 0);
+  if ((flags & FLAG_CONTENT_ENCODING) !== 0) pos += 1 + (props[pos] ?? 0);
+  if ((flags & FLAG_HEADERS) !== 0) {
+    if (pos + 4 > props.length) return undefined;
+    pos += 4 + props.readUInt32BE(pos);
+  }
+  return props[pos];
+}
+
+/** The content-header property bytes for msg (codec/carriable.ts says what a too-long field becomes). */
+export function propsBytes(msg: Message): Buffer {
+  const cached = msg.encodedProperties(AMQP_PROPERTIES_CODEC.format);
+  if (cached !== undefined) return cached;
+  const key = msg.routingKey;
+  if (!fitsShortString(key)) return encodeProperties(carriableProperties(msg.properties, key));
+  try {
+    return encodeProperties(msg.properties);
+  } catch {
+    // A property this wire cannot carry as is (a header value, a too-long field): carried in a
+    // form it can, as codec/carriable.ts says.
+    return encodeProperties(carriableProperties(msg.properties));
+  }
+}
+
+/** The routing key as basic.deliver, get-ok and return carry it: at most 255 bytes. */
+export function routingKeyOf(msg: Message): string {
+  return fitsShortString(msg.routingKey) ? msg.routingKey : cutToShortString(msg.routingKey);
 }

@@ -2,10 +2,9 @@
  * The composition root: config → core → front ends. Owns the listeners and the shutdown order.
  */
 import { join } from 'node:path';
-import { AMQP_PROPERTIES_CODEC } from '../amqp/codec/index.js';
-import { listenAmqp, type AmqpListener } from '../amqp/listener.js';
+import { AMQP_PROPERTIES_CODEC, AmqpFrontEnd } from '../amqp/index.js';
 import type { Config } from '../config/schema.js';
-import { Broker, registerPropertiesCodec } from '../core/index.js';
+import { Broker, type Listening, registerPropertiesCodec } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
 import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
@@ -46,7 +45,7 @@ export interface RunningServer {
   readonly recovery: RecoveryReport;
   readonly listeners: readonly ListenerInfo[];
   /** The AMQP listener, when enabled. */
-  readonly amqp: AmqpListener | undefined;
+  readonly amqp: Listening | undefined;
   readonly mqtt: MqttListener | undefined;
   readonly http: HttpListener | undefined;
   readonly grpc: GrpcListener | undefined;
@@ -109,7 +108,8 @@ export async function startServer(
     await tracing?.shutdown();
   };
   const listeners: ListenerInfo[] = [];
-  let amqp: AmqpListener | undefined;
+  let amqp: Listening | undefined;
+  let amqpFrontEnd: AmqpFrontEnd | undefined;
   let mqtt: MqttListener | undefined;
   let http: HttpListener | undefined;
   let grpc: GrpcListener | undefined;
@@ -134,17 +134,19 @@ export async function startServer(
   const closeListeners = async () => {
     // Servers stop accepting first; their close resolves once the front ends closed every connection.
     const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close(), grpc?.close()]);
+    const amqpClosed = amqpFrontEnd?.close();
     mqttFrontEnd?.close();
     grpcFrontEnd.close();
     wsFrontEnd.close();
     httpFrontEnd.close();
     gateway?.close();
     await stopped;
+    await amqpClosed;
   };
   try {
     mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
     if (config.amqp.port !== 'off') {
-      amqp = await listenAmqp(broker, config.host, config.amqp.port, {
+      amqpFrontEnd = new AmqpFrontEnd(broker, {
         frameMax: config.amqp.frameMax,
         channelMax: config.amqp.channelMax,
         heartbeat: config.amqp.heartbeat,
@@ -152,6 +154,7 @@ export async function startServer(
         handshakeTimeout: config.amqp.handshakeTimeout,
         version,
       });
+      amqp = await amqpFrontEnd.listen(config.host, config.amqp.port);
       listeners.push({ protocol: 'amqp', host: amqp.address.address, port: amqp.address.port });
     }
     if (config.mqtt.port !== 'off') {

@@ -1,6 +1,8 @@
 /**
  * AMQP 0-9-1 wire constants (amqp0-9-1.xml `<constant>` elements and section 4.2 of the spec),
- * plus the RabbitMQ extensions (confirm class, connection.blocked, basic.nack).
+ * plus the RabbitMQ extensions (confirm class, connection.blocked, basic.nack). The reply codes
+ * are not here: each is an entry of the error catalogue (src/errors), beside the other protocols'
+ * codes for the same error.
  */
 
 /** Frame types (spec 4.2.3). RabbitMQ closes with FRAME_ERROR (501) on any other type. */
@@ -48,30 +50,6 @@ export const ClassId = {
   TX: 90,
 } as const;
 export type ClassIdValue = (typeof ClassId)[keyof typeof ClassId];
-
-/** Reply codes (spec 1.2 "Constants"). Soft errors close a channel, hard errors the connection. */
-export const ReplyCode = {
-  REPLY_SUCCESS: 200,
-  CONTENT_TOO_LARGE: 311,
-  NO_ROUTE: 312,
-  NO_CONSUMERS: 313,
-  CONNECTION_FORCED: 320,
-  INVALID_PATH: 402,
-  ACCESS_REFUSED: 403,
-  NOT_FOUND: 404,
-  RESOURCE_LOCKED: 405,
-  PRECONDITION_FAILED: 406,
-  FRAME_ERROR: 501,
-  SYNTAX_ERROR: 502,
-  COMMAND_INVALID: 503,
-  CHANNEL_ERROR: 504,
-  UNEXPECTED_FRAME: 505,
-  RESOURCE_ERROR: 506,
-  NOT_ALLOWED: 530,
-  NOT_IMPLEMENTED: 540,
-  INTERNAL_ERROR: 541,
-} as const;
-export type ReplyCodeValue = (typeof ReplyCode)[keyof typeof ReplyCode];
 
 /**
  * Field-table value tags as RabbitMQ reads and writes them (its errata to spec 4.2.5.5: `s` is a

@@ -19,8 +19,6 @@ export {
   MAX_TABLE_DEPTH,
   PROTOCOL_HEADER,
   PROTOCOL_HEADER_BYTES,
-  ReplyCode,
-  type ReplyCodeValue,
 } from './constants.js';
 export {
   type ContentHeader,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { peekDeliveryMode } from './channel.js';
+import { peekDeliveryMode } from './map.js';
 import { decodeProperties, encodeProperties } from './codec/index.js';
 
 test('peekDeliveryMode: agrees with the full decoder on arbitrary properties', () => {

@@ -1,0 +1,91 @@
+/**
+ * The AMQP 0-9-1 front end: accepts connections (listener.ts), runs an AmqpConnection on each,
+ * and drives what every connection needs from outside: one shared one-second clock tick for
+ * heartbeats and handshake timeouts (so an idle connection costs no timer of its own), and the
+ * broker's resource alarms (connection.blocked).
+ */
+import type { Duplex } from 'node:stream';
+import type { Broker, FrontEnd, FrontEndStats, Listening } from '../core/index.js';
+import type { Timer } from '../util/clock.js';
+import { AmqpConnection } from './connection.js';
+import { listenAmqp } from './listener.js';
+import { type AmqpSettings, DEFAULT_AMQP_SETTINGS } from './settings.js';
+
+export { AMQP_PROPERTIES_CODEC } from './codec/index.js';
+export { AmqpConnection } from './connection.js';
+export { type AmqpSettings, DEFAULT_AMQP_SETTINGS } from './settings.js';
+
+/** How often connections check heartbeats and the handshake timeout. */
+const TICK_MS = 1000;
+
+export class AmqpFrontEnd implements FrontEnd {
+  readonly protocol = 'amqp';
+  readonly settings: AmqpSettings;
+  private readonly connections = new Set<AmqpConnection>();
+  private readonly ticker: Timer;
+  private readonly unwatch: () => void;
+  private closing = false;
+  /** Resolves close() once the last connection has gone. */
+  private allClosed: (() => void) | undefined;
+
+  /** `settings` override DEFAULT_AMQP_SETTINGS field by field. */
+  constructor(
+    private readonly broker: Broker,
+    settings: Partial<AmqpSettings> = {},
+  ) {
+    this.settings = { ...DEFAULT_AMQP_SETTINGS, ...settings };
+    const clock = broker.clock;
+    this.ticker = clock.every(TICK_MS, () => {
+      const now = clock.now();
+      for (const c of this.connections) c.tick(now);
+    });
+    this.unwatch = broker.onBlockedChange((blocked, reason) => {
+      for (const c of this.connections) c.blockedChanged(blocked, reason);
+    });
+  }
+
+  listen(host: string, port: number): Promise<Listening> {
+    return listenAmqp(host, port, this.accept);
+  }
+
+  /** Runs the protocol on an accepted stream: a TCP socket, or one end of a duplex pair in tests. */
+  readonly accept = (socket: Duplex, remoteAddress: string): AmqpConnection | undefined => {
+    if (this.closing) {
+      socket.destroy();
+      return undefined;
+    }
+    const c = new AmqpConnection(socket, this.broker, this.settings, remoteAddress, this.closed);
+    this.connections.add(c);
+    return c;
+  };
+
+  private readonly closed = (c: AmqpConnection): void => {
+    this.connections.delete(c);
+    if (this.connections.size === 0) this.allClosed?.();
+  };
+
+  /**
+   * Closes every connection with 320 CONNECTION_FORCED; resolves when all are gone (after their
+   * close-ok, or the close timeout).
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.ticker.cancel();
+      this.unwatch();
+    }
+    return new Promise<void>((resolve) => {
+      if (this.connections.size === 0) return resolve();
+      const before = this.allClosed;
+      this.allClosed = () => {
+        before?.();
+        resolve();
+      };
+      for (const c of this.connections) c.forceClose('broker shutdown');
+    });
+  }
+
+  stats(): FrontEndStats {
+    return { connections: this.connections.size };
+  }
+}

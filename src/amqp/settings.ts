@@ -1,0 +1,29 @@
+/**
+ * The AMQP front end's settings (the `amqp` section of the config, less the port) and their
+ * defaults.
+ */
+
+export interface AmqpSettings {
+  /** The largest frame we accept and offer in connection.tune (spec 4.2.1: at least 4096). */
+  readonly frameMax: number;
+  readonly channelMax: number;
+  /** Heartbeat interval we propose, seconds (0 = off). */
+  readonly heartbeat: number;
+  readonly maxMessageSize: number;
+  /** The broker version announced in connection.start. */
+  readonly version: string;
+  /** Bytes pending on a connection above which deliveries to it pause. */
+  readonly writeHighWater: number;
+  /** Milliseconds a client has from TCP accept to connection.open (RabbitMQ's handshake_timeout). */
+  readonly handshakeTimeout: number;
+}
+
+export const DEFAULT_AMQP_SETTINGS: AmqpSettings = {
+  frameMax: 131072,
+  channelMax: 2047,
+  heartbeat: 60,
+  maxMessageSize: 128 * 1024 * 1024,
+  version: '0.1.0',
+  writeHighWater: 1024 * 1024,
+  handshakeTimeout: 10_000,
+};
