@@ -44,7 +44,7 @@ export {
   type Session,
   type SettleOutcome,
 } from './session.js';
-export { messageFromRecord, registerPropertiesCodec } from './stored.js';
+export { messageFromRecord } from './stored.js';
 export { REPLY_TO } from './vhost.js';
 export {
   type AnonymousPolicy,

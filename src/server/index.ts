@@ -2,9 +2,9 @@
  * The composition root: config → core → front ends. Owns the listeners and the shutdown order.
  */
 import { join } from 'node:path';
-import { AMQP_PROPERTIES_CODEC, AmqpFrontEnd } from '../amqp/index.js';
+import { AmqpFrontEnd } from '../amqp/index.js';
 import type { Config } from '../config/schema.js';
-import { Broker, type Listening, registerPropertiesCodec } from '../core/index.js';
+import { Broker, type Listening } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
 import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
@@ -20,10 +20,6 @@ import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
 import { metricsHandler } from './metrics.js';
-
-// Stored messages keep their properties in the wire form they came in; the core rebuilds them
-// with that form's codec (paging, recovery), whether or not its listener is on.
-registerPropertiesCodec(AMQP_PROPERTIES_CODEC);
 
 export interface ListenerInfo {
   readonly protocol: string;

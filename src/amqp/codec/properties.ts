@@ -7,47 +7,12 @@
  * route or a conversion needs a field (DESIGN.md section 5a); an AMQP consumer gets the same bytes.
  */
 
-import type { Properties, PropertiesCodec } from '../../core/index.js';
+import type { Properties } from '../../core/index.js';
 import { BasicFlag } from './constants.js';
-import { readFieldTable } from './field-table.js';
 import { OutBuffer } from './out-buffer.js';
-import { Reader, syntaxError, unencodable } from './reader.js';
+import { unencodable } from './reader.js';
 
-/** The `format` name of AMQP 0-9-1 basic property bytes (core's PropertiesCodec#format). */
-export const AMQP_PROPERTIES_FORMAT = 'amqp091';
-
-/**
- * Decodes the flags word and property list. Short strings are decoded as UTF-8 without validation,
- * as RabbitMQ does (binary correlation ids exist in the wild; the raw bytes stay in the message).
- */
-export function decodeProperties(bytes: Buffer): Properties {
-  const r = new Reader(bytes);
-  const flags = r.u16('property flags');
-  // 0-9-1 basic has 14 properties, which fit one flags word: a continuation word means the peer
-  // speaks something else, and its extra words would be read as property values.
-  if ((flags & BasicFlag.CONTINUATION) !== 0) throw syntaxError('property flags continuation bit set');
-  const p: Properties = {};
-  if (flags === 0) {
-    r.expectEnd('content properties');
-    return p;
-  }
-  if (flags & BasicFlag.CONTENT_TYPE) p.contentType = r.shortStrLossy('content-type');
-  if (flags & BasicFlag.CONTENT_ENCODING) p.contentEncoding = r.shortStrLossy('content-encoding');
-  if (flags & BasicFlag.HEADERS) p.headers = readFieldTable(r);
-  if (flags & BasicFlag.DELIVERY_MODE) p.deliveryMode = r.u8('delivery-mode');
-  if (flags & BasicFlag.PRIORITY) p.priority = r.u8('priority');
-  if (flags & BasicFlag.CORRELATION_ID) p.correlationId = r.shortStrLossy('correlation-id');
-  if (flags & BasicFlag.REPLY_TO) p.replyTo = r.shortStrLossy('reply-to');
-  if (flags & BasicFlag.EXPIRATION) p.expiration = r.shortStrLossy('expiration');
-  if (flags & BasicFlag.MESSAGE_ID) p.messageId = r.shortStrLossy('message-id');
-  if (flags & BasicFlag.TIMESTAMP) p.timestamp = r.u64Approx('timestamp');
-  if (flags & BasicFlag.TYPE) p.type = r.shortStrLossy('type');
-  if (flags & BasicFlag.USER_ID) p.userId = r.shortStrLossy('user-id');
-  if (flags & BasicFlag.APP_ID) p.appId = r.shortStrLossy('app-id');
-  if (flags & BasicFlag.CLUSTER_ID) p.clusterId = r.shortStrLossy('cluster-id');
-  r.expectEnd('content properties');
-  return p;
-}
+export { AMQP_PROPERTIES_CODEC, AMQP_PROPERTIES_FORMAT, decodeProperties } from '../../model/amqp091.js';
 
 function octet(v: number, name: string): number {
   if (!Number.isInteger(v) || v < 0 || v > 255) throw unencodable(`${name} ${v} is not an octet`);
@@ -114,14 +79,3 @@ export function encodeProperties(p: Properties): Buffer {
   }
   return Buffer.concat(chunks);
 }
-
-/**
- * The properties codec a Message carries next to the bytes of a content header (core's
- * PropertiesCodec): `new Message(exchange, routingKey, body, undefined, propsBytes,
- * AMQP_PROPERTIES_CODEC)`. The bytes stay a view of the same socket chunk as the body; an AMQP
- * consumer gets them back through `message.encodedProperties(AMQP_PROPERTIES_FORMAT)`.
- */
-export const AMQP_PROPERTIES_CODEC: PropertiesCodec = Object.freeze({
-  format: AMQP_PROPERTIES_FORMAT,
-  decode: decodeProperties,
-});
