@@ -32,14 +32,12 @@ import { prepareDist, pagingWindow } from './lib/dist-snapshot.js';
 import { addDurabilityRun } from './lib/docs-sections.js';
 import { fileSystemOf, gitInfo, libraryVersion, loadavg, machineInfo, round } from './lib/machine.js';
 import { backlogSection, type BacklogMeta, recoverySection } from './lib/backlog-report.js';
+import { type DrainResult, drainPhase, type RestartInfo } from './lib/backlog-drain.js';
 import {
   type BacklogConfig,
-  type DrainResult,
-  drainPhase,
   evictFromCache,
   type PublishSummary,
   publishPhase,
-  type RestartInfo,
 } from './lib/backlog-phases.js';
 import { ROOT } from './lib/paths.js';
 import { createRun, endLine, runScript } from './lib/run-context.js';

@@ -1,6 +1,7 @@
 /** The markdown bench/backlog.ts writes: a backlog run or a recovery run, with targets and verdicts. */
 import { formatNumber as fmt, formatSize, renderMarkdownTable } from '../../src/cli/bench/report.js';
-import type { BacklogConfig, DrainResult, PublishSummary, RestartInfo } from './backlog-phases.js';
+import type { DrainResult, RestartInfo } from './backlog-drain.js';
+import type { BacklogConfig, PublishSummary } from './backlog-phases.js';
 import type { PagingWindow } from './dist-snapshot.js';
 import type { GitInfo, MachineInfo } from './machine.js';
 import { notesBlock, verdict } from './peer-tables.js';
