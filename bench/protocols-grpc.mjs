@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { ROOT } from './lib-common.mjs';
 
-const pb = await import(pathToFileURL(join(ROOT, 'dist/grpc/gen/switchyard/v1/broker_pb.js')).href);
+const pb = await import(pathToFileURL(join(ROOT, 'dist/gen/switchyard/v1/broker_pb.js')).href);
 
 const CREDIT = 8192;
 const PATH = '/switchyard.v1.Broker/Session';

@@ -14,12 +14,12 @@ import {
   createGrpcWebTransport,
 } from '@connectrpc/connect-node';
 import amqp from 'amqplib';
-import { Health, HealthCheckResponse_ServingStatus } from '../src/grpc/gen/grpc/health/v1/health_pb.js';
+import { Health, HealthCheckResponse_ServingStatus } from '../src/gen/grpc/health/v1/health_pb.js';
 import {
   ServerReflection,
   ServerReflectionRequestSchema,
-} from '../src/grpc/gen/grpc/reflection/v1/reflection_pb.js';
-import { ServerReflection as ServerReflectionAlpha } from '../src/grpc/gen/grpc/reflection/v1alpha/reflection_pb.js';
+} from '../src/gen/grpc/reflection/v1/reflection_pb.js';
+import { ServerReflection as ServerReflectionAlpha } from '../src/gen/grpc/reflection/v1alpha/reflection_pb.js';
 import {
   Broker,
   type PublishRequest,
@@ -27,7 +27,7 @@ import {
   type SessionRequest,
   SessionRequestSchema,
   type SessionResponse,
-} from '../src/grpc/gen/switchyard/v1/broker_pb.js';
+} from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, uniq } from './helpers.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { DescService } from '@bufbuild/protobuf';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import * as reflectionV1 from '../../src/grpc/gen/grpc/reflection/v1/reflection_pb.js';
+import * as reflectionV1 from '../../src/gen/grpc/reflection/v1/reflection_pb.js';
 import { ReflectionIndex, reflectionInfo } from '../../src/grpc/reflection.js';
 
 export interface GrpcServer {

@@ -27,7 +27,7 @@ import {
   retryInterceptor,
   statusCodeName,
 } from '../../src/gateway/retry.js';
-import { Broker } from '../../src/grpc/gen/switchyard/v1/broker_pb.js';
+import { Broker } from '../../src/gen/switchyard/v1/broker_pb.js';
 import { Inventory } from './gen/inventory/v1/inventory_pb.js';
 import { type Order, OrderSchema, Orders, type PlaceOrderRequest } from './gen/orders/v1/orders_pb.js';
 import { type GrpcServer, serveGrpc } from './grpc-server.js';

@@ -13,8 +13,8 @@ import {
   HealthCheckResponseSchema,
   type HealthListResponse,
   HealthListResponseSchema,
-} from './gen/grpc/health/v1/health_pb.js';
-import { Broker as BrokerService } from './gen/switchyard/v1/broker_pb.js';
+} from '../gen/grpc/health/v1/health_pb.js';
+import { Broker as BrokerService } from '../gen/switchyard/v1/broker_pb.js';
 import { Outbox } from './outbox.js';
 
 const SERVICES = ['', BrokerService.typeName];

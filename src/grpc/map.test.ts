@@ -5,7 +5,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import fc from 'fast-check';
 import { Decimal, Message } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
-import { type Message as WireMessage, MessageSchema } from './gen/switchyard/v1/broker_pb.js';
+import { type Message as WireMessage, MessageSchema } from '../gen/switchyard/v1/broker_pb.js';
 import {
   argumentsFromStruct,
   argumentsToStruct,

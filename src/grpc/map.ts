@@ -14,7 +14,7 @@ import {
   type Properties,
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
-import { type Message as WireMessage, MessageSchema } from './gen/switchyard/v1/broker_pb.js';
+import { type Message as WireMessage, MessageSchema } from '../gen/switchyard/v1/broker_pb.js';
 import { setOwn } from '../util/own-property.js';
 
 /** The trace context a call's metadata carries (W3C names), for messages without their own. */

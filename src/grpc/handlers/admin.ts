@@ -18,7 +18,7 @@ import type {
   InspectQueueRequest,
   PurgeQueueRequest,
   UnbindRequest,
-} from '../gen/switchyard/v1/broker_pb.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
 import { argumentsFromStruct, argumentsToStruct, invalid } from '../map.js';
 
 /** Runs a definition change and answers once its write is on disk. */

@@ -17,7 +17,7 @@ import type {
   PublishRequest,
   PublishResponseSchema,
   PublishStreamResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
 import { bodyOf, propertiesFromGrpc, type TraceMetadata, toConnectError } from '../map.js';
 
 /** Trailer of a failed PublishStream: how many messages were confirmed before the failure. */

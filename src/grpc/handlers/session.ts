@@ -29,7 +29,7 @@ import {
   SessionResponse_ErrorSchema,
   SessionResponse_SubscribedSchema,
   SessionResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
 import { invalid, messageToGrpc, type TraceMetadata, toConnectError } from '../map.js';
 import { Outbox } from '../outbox.js';
 import { publishInput } from './publish.js';

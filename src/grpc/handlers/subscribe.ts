@@ -26,7 +26,7 @@ import {
   type SubscribeRequest,
   type SubscribeResponse,
   SubscribeResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
 import { invalid, messageToGrpc, toConnectError } from '../map.js';
 import { Outbox } from '../outbox.js';
 

@@ -8,7 +8,7 @@ import {
   SessionResponse_ConfirmSchema,
   SessionResponseSchema,
   SubscribeResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
 import { messageToGrpc } from '../map.js';
 import { encodeConfirmFrame, encodeDeliveryFrame } from './encode.js';
 

@@ -7,7 +7,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type AnonymousPolicy, asSwitchyardError, type Broker } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
 import { identifyCaller, openConnection, VHOST_KEY } from '../call.js';
-import { Broker as BrokerService } from '../gen/switchyard/v1/broker_pb.js';
+import { Broker as BrokerService } from '../../gen/switchyard/v1/broker_pb.js';
 import type { SubscriptionRegistry } from '../handlers/subscribe.js';
 import { ERROR_CODE_KEY } from '../map.js';
 import { NativeCall, parseGrpcTimeout, refuse, Status } from './call.js';

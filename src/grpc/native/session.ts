@@ -12,7 +12,7 @@ import {
   SessionRequestSchema,
   type SessionResponse,
   SessionResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
 import { SessionCall } from '../handlers/session.js';
 import { decodeInto, type NativeCall, type NativeCallOwner, Status } from './call.js';
 import { encodeConfirmFrame, encodeDeliveryFrame } from './encode.js';

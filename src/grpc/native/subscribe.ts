@@ -8,7 +8,7 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { CoreConnection, Subscription } from '../../core/index.js';
 import type { Caller } from '../call.js';
-import { SubscribeRequestSchema, SubscribeResponseSchema } from '../gen/switchyard/v1/broker_pb.js';
+import { SubscribeRequestSchema, SubscribeResponseSchema } from '../../gen/switchyard/v1/broker_pb.js';
 import { openSubscription, type SubscriptionRegistry, startedResponse } from '../handlers/subscribe.js';
 import { decodeInto, endWithError, type NativeCall, type NativeCallOwner, Status } from './call.js';
 import { encodeDeliveryFrame } from './encode.js';
