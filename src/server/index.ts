@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { AMQP_PROPERTIES_CODEC } from '../amqp/codec/index.js';
 import { listenAmqp, type AmqpListener } from '../amqp/listener.js';
 import type { Config } from '../config/schema.js';
-import { Broker, registerPropertiesCodec } from '../core/index.js';
+import { Broker, type Listening, registerPropertiesCodec } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
 import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
@@ -13,7 +13,7 @@ import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
 import { MqttFrontEnd } from '../mqtt/front-end.js';
 import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
-import { GrpcFrontEnd, type GrpcListener } from '../grpc/index.js';
+import { GrpcFrontEnd } from '../grpc/index.js';
 import { Gateway } from '../gateway/index.js';
 import { HttpFrontEnd } from '../http/index.js';
 import { startTracing } from '../observe/tracing.js';
@@ -49,7 +49,7 @@ export interface RunningServer {
   readonly amqp: AmqpListener | undefined;
   readonly mqtt: MqttListener | undefined;
   readonly http: HttpListener | undefined;
-  readonly grpc: GrpcListener | undefined;
+  readonly grpc: Listening | undefined;
   /** The gRPC gateway, when upstreams are configured and the HTTP listener is on. */
   readonly gateway: Gateway | undefined;
   /** The MQTT front end (sessions, retained messages). */
@@ -112,7 +112,7 @@ export async function startServer(
   let amqp: AmqpListener | undefined;
   let mqtt: MqttListener | undefined;
   let http: HttpListener | undefined;
-  let grpc: GrpcListener | undefined;
+  let grpc: Listening | undefined;
   let mqttFrontEnd: MqttFrontEnd | undefined;
   let gateway: Gateway | undefined;
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
@@ -135,11 +135,9 @@ export async function startServer(
     // Servers stop accepting first; their close resolves once the front ends closed every connection.
     const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close(), grpc?.close()]);
     mqttFrontEnd?.close();
-    grpcFrontEnd.close();
-    wsFrontEnd.close();
-    httpFrontEnd.close();
+    const frontEnds = Promise.all([grpcFrontEnd, wsFrontEnd, httpFrontEnd].map((f) => f.close()));
     gateway?.close();
-    await stopped;
+    await Promise.all([stopped, frontEnds]);
   };
   try {
     mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
@@ -169,7 +167,7 @@ export async function startServer(
       });
       const upgrades = new Map<string, UpgradeHandler>([
         ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
-        ['/ws', wsFrontEnd.upgrade],
+        ...wsFrontEnd.http.upgrades,
       ]);
       // The broker's own paths win over a gateway route at the same path.
       for (const [path, h] of gateway?.upgrades() ?? []) if (!upgrades.has(path)) upgrades.set(path, h);
@@ -180,9 +178,9 @@ export async function startServer(
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
         metricsHandler(gateway),
-        httpFrontEnd.handle,
+        httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
-        grpcFrontEnd.httpHandler,
+        grpcFrontEnd.http.handle,
       ];
       http = await listenHttp(config.host, config.http.port, upgrades, handlers);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });

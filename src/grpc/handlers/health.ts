@@ -13,9 +13,9 @@ import {
   HealthCheckResponseSchema,
   type HealthListResponse,
   HealthListResponseSchema,
-} from '../gen/grpc/health/v1/health_pb.js';
-import { Broker as BrokerService } from '../gen/switchyard/v1/broker_pb.js';
-import { Outbox } from './outbox.js';
+} from '../../gen/grpc/health/v1/health_pb.js';
+import { Broker as BrokerService } from '../../gen/switchyard/v1/broker_pb.js';
+import { Outbox } from '../outbox.js';
 
 const SERVICES = ['', BrokerService.typeName];
 const NO_FLOW = { full() {}, drained() {} };

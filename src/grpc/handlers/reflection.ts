@@ -20,7 +20,7 @@ import type {
   ServerReflectionRequest,
   ServerReflectionResponse,
   ServerReflectionResponseSchema,
-} from '../gen/grpc/reflection/v1/reflection_pb.js';
+} from '../../gen/grpc/reflection/v1/reflection_pb.js';
 
 type ResponseSchema = typeof ServerReflectionResponseSchema;
 type Answer = NonNullable<MessageInitShape<ResponseSchema>['messageResponse']>;

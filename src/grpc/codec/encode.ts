@@ -5,8 +5,8 @@
  * result decodes to exactly what messageToGrpc (map.ts) builds, which encode.test.ts checks
  * with random messages. Fields at their proto3 default are left out, as protobuf does.
  */
-import type { Delivery, Message } from '../../core/index.js';
-import { CLUSTER_ID_HEADER, headerText, priorityOf, timestampOf } from '../map.js';
+import { type Delivery, headerText, type Message } from '../../core/index.js';
+import { CLUSTER_ID_HEADER, priorityOf, timestampOf } from '../map.js';
 import { FRAME_HEADER } from './framing.js';
 
 const LEN = 2;

@@ -9,7 +9,8 @@
  * gone to another consumer. When no record matches (it expired, the broker restarted, the id is
  * unknown) every requeued event is sent again: at least once, never lost.
  */
-import type { Message } from '../core/index.js';
+import type { Message } from '../../core/index.js';
+import type { Clock } from '../../util/clock.js';
 
 /** A message as it is recognised when it comes back: its store id, or itself when not stored. */
 export type MessageKey = number | Message;
@@ -35,14 +36,17 @@ interface ResumeRecord {
 export class ResumeRecords {
   private readonly byOwner = new Map<string, ResumeRecord[]>();
 
-  constructor(private readonly ttlMs = RESUME_TTL_MS) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly ttlMs = RESUME_TTL_MS,
+  ) {}
 
   /** Keeps the unsettled events (in write order) of a stream that closed. */
-  record(owner: string, events: readonly WrittenEvent[], now = Date.now()): void {
+  record(owner: string, events: readonly WrittenEvent[]): void {
     if (events.length === 0) return;
     let list = this.byOwner.get(owner);
     if (list === undefined) this.byOwner.set(owner, (list = []));
-    list.push({ events, at: now });
+    list.push({ events, at: this.clock.now() });
     if (list.length > MAX_RECORDS) list.shift();
   }
 
@@ -50,9 +54,10 @@ export class ResumeRecords {
    * The messages a client that read up to event `lastId` has already received, from the newest
    * record that holds that id; the record is used up. Undefined when none holds it.
    */
-  take(owner: string, lastId: string, now = Date.now()): Set<MessageKey> | undefined {
+  take(owner: string, lastId: string): Set<MessageKey> | undefined {
     const list = this.byOwner.get(owner);
     if (list === undefined) return undefined;
+    const now = this.clock.now();
     for (let r = list.length - 1; r >= 0; r--) {
       const rec = list[r]!;
       if (now - rec.at > this.ttlMs) continue;
@@ -66,7 +71,8 @@ export class ResumeRecords {
   }
 
   /** Drops expired records. */
-  sweep(now = Date.now()): void {
+  sweep(): void {
+    const now = this.clock.now();
     for (const [owner, list] of this.byOwner) {
       const keep = list.filter((r) => now - r.at <= this.ttlMs);
       if (keep.length === 0) this.byOwner.delete(owner);

@@ -13,10 +13,10 @@
  * had not read.
  */
 import type { ServerResponse } from 'node:http';
-import type { CoreConnection, Delivery, Subscription, SubscriptionHandlers } from '../core/index.js';
-import type { SwitchyardError } from '../errors/index.js';
-import { Deque } from '../util/deque.js';
-import { deliveryJsonText } from './map.js';
+import type { CoreConnection, Delivery, Subscription, SubscriptionHandlers } from '../../core/index.js';
+import { SwitchyardError } from '../../errors/index.js';
+import { Deque } from '../../util/deque.js';
+import { deliveryJsonText } from '../map.js';
 import type { MessageKey, WrittenEvent } from './resume.js';
 
 /** Reconnection delay EventSource clients are told (the `retry:` field), ms. */
@@ -178,8 +178,9 @@ export class SseStream implements SubscriptionHandlers {
     if (last < 0) return;
     try {
       this.sub!.ack(last, true);
-    } catch {
-      // The session is closing: nothing left to settle.
+    } catch (e) {
+      // A tag the session no longer holds (it was closed under the stream): nothing to settle.
+      if (!(e instanceof SwitchyardError && e.code === 'PRECONDITION_FAILED')) this.fail(e as Error);
     }
   }
 

@@ -9,7 +9,7 @@ import {
   SessionResponseSchema,
   SubscribeResponseSchema,
 } from '../../gen/switchyard/v1/broker_pb.js';
-import { messageToGrpc } from '../map.js';
+import { deliveryToGrpc } from '../map.js';
 import { encodeConfirmFrame, encodeDeliveryFrame } from './encode.js';
 
 const show = (v: unknown) => JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? String(x) : x));
@@ -83,13 +83,7 @@ const delivery = fc.record({
 
 /** What the protobuf-es path (map.ts) makes of a delivery. */
 function expected(subscription: string, d: Parameters<typeof encodeDeliveryFrame>[2]) {
-  return create(DeliverySchema, {
-    subscription,
-    deliveryId: BigInt(d.id),
-    redelivered: d.redelivered,
-    queue: d.queue,
-    message: messageToGrpc(d.message),
-  });
+  return deliveryToGrpc(subscription, d);
 }
 
 test('encode: a Session delivery decodes to what map.ts builds (property)', () => {

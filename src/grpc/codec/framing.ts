@@ -5,6 +5,8 @@
  * against the limit before anything is buffered.
  */
 
+import { Status } from './status.js';
+
 export const FRAME_HEADER = 5;
 
 /** Why the byte stream is not valid framing; the call ends with `grpcStatus`. */
@@ -16,10 +18,6 @@ export class FramingError extends Error {
     super(message);
   }
 }
-
-/** gRPC status codes the framing can end a call with. */
-const RESOURCE_EXHAUSTED = 8;
-const INTERNAL = 13;
 
 export class FrameDecoder {
   /** Bytes of an unfinished message (or header) carried over from earlier chunks. */
@@ -97,7 +95,7 @@ export class FrameDecoder {
   private check(flag: number, len: number): number {
     if (flag !== 0) {
       throw new FramingError(
-        INTERNAL,
+        Status.INTERNAL,
         flag === 1
           ? 'compressed message, but no grpc-encoding was sent'
           : `invalid compressed flag ${flag} in a message header`,
@@ -105,7 +103,7 @@ export class FrameDecoder {
     }
     if (len > this.maxMessageSize) {
       throw new FramingError(
-        RESOURCE_EXHAUSTED,
+        Status.RESOURCE_EXHAUSTED,
         `message of ${len} bytes is larger than the limit of ${this.maxMessageSize}`,
       );
     }

@@ -3,22 +3,26 @@
  * stream: ten thousand idle subscribers cost ten thousand writes a tick, not ten thousand
  * timers), and the resume records of durable-queue streams that closed.
  */
-import { ResumeRecords, type MessageKey, type WrittenEvent } from './resume.js';
-import type { SseStream, StreamOwner } from './sse-stream.js';
+import type { Clock, Timer } from '../../util/clock.js';
+import { type MessageKey, ResumeRecords, type WrittenEvent } from './resume.js';
+import type { SseStream, StreamOwner } from './stream.js';
 
 export class SseHub implements StreamOwner {
-  readonly records = new ResumeRecords();
+  readonly records: ResumeRecords;
   private readonly streams = new Set<SseStream>();
   /** Resumable streams by owner (user NUL vhost NUL queue). */
   private readonly resumable = new Map<string, Set<SseStream>>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private lastStreamNo = 0;
 
   constructor(
     /** Events a stream may have unwritten, and unsettled in its resume window. */
     readonly buffer: number,
     private readonly heartbeatMs: number,
-  ) {}
+    private readonly clock: Clock,
+  ) {
+    this.records = new ResumeRecords(clock);
+  }
 
   nextStreamNo(): number {
     return ++this.lastStreamNo;
@@ -35,20 +39,14 @@ export class SseHub implements StreamOwner {
       if (set === undefined) this.resumable.set(s.owner, (set = new Set()));
       set.add(s);
     }
-    if (this.timer === undefined) {
-      this.timer = setInterval(this.tick, this.heartbeatMs);
-      this.timer.unref();
-    }
+    this.timer ??= this.clock.every(this.heartbeatMs, this.tick);
   }
 
   removed(s: SseStream): void {
     this.streams.delete(s);
     const set = this.resumable.get(s.owner);
     if (set?.delete(s) && set.size === 0) this.resumable.delete(s.owner);
-    if (this.streams.size === 0 && this.timer !== undefined && this.records.size === 0) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    if (this.streams.size === 0 && this.records.size === 0) this.stopTimer();
   }
 
   recordUnsettled(owner: string, events: readonly WrittenEvent[]): void {
@@ -76,16 +74,17 @@ export class SseHub implements StreamOwner {
   /** Ends every stream (shutdown). */
   close(): void {
     for (const s of [...this.streams]) s.end();
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
+    this.stopTimer();
   }
 
   private readonly tick = (): void => {
     for (const s of this.streams) s.heartbeat();
     this.records.sweep();
-    if (this.streams.size === 0 && this.records.size === 0 && this.timer !== undefined) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
+    if (this.streams.size === 0 && this.records.size === 0) this.stopTimer();
   };
+
+  private stopTimer(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
 }

@@ -1,15 +1,25 @@
 /**
- * What the upgrade request says before any WebSocket exists: the credentials (an Authorization
- * header, or, since browsers cannot set headers on a WebSocket, an `auth.<base64url>` offered
- * subprotocol), the vhost (`?vhost=`), and whether the client speaks `switchyard.v1`. A refused
- * upgrade is answered as plain HTTP with a JSON body, before the handshake completes.
+ * The upgrade route (/ws): what the upgrade request says before any WebSocket exists — the
+ * credentials (an Authorization header, or, since browsers cannot set headers on a WebSocket, an
+ * `auth.<base64url>` offered subprotocol), the vhost (`?vhost=`), and whether the client speaks
+ * `switchyard.v1` — and the core connection it opens. A refused upgrade is answered as plain
+ * HTTP with a JSON body, before the handshake completes.
  */
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Credentials } from '../core/index.js';
+import {
+  type AnonymousPolicy,
+  asSwitchyardError,
+  type Broker,
+  type CoreConnection,
+  type Credentials,
+  identify,
+} from '../core/index.js';
 import { type ErrorCode, SwitchyardError } from '../errors/index.js';
 import { parseBasicAuth } from '../util/basic-auth.js';
 
+/** The path of the native WebSocket protocol on the shared HTTP listener. */
+export const WS_PATH = '/ws';
 export const SUBPROTOCOL = 'switchyard.v1';
 const AUTH_PREFIX = 'auth.';
 
@@ -90,4 +100,30 @@ export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, m
       `\r\n${body}`,
     () => socket.destroy(),
   );
+}
+
+/**
+ * Authenticates an upgrade and opens its core connection, or answers it with an HTTP error
+ * (undefined then).
+ */
+export function admitUpgrade(
+  broker: Broker,
+  anonymous: AnonymousPolicy,
+  req: IncomingMessage,
+  socket: Duplex,
+): CoreConnection | undefined {
+  const remoteAddress = req.socket.remoteAddress ?? '';
+  let vhost = '/';
+  try {
+    const hs = readHandshake(req);
+    vhost = hs.vhost;
+    const user = identify(broker, hs.credentials, remoteAddress, anonymous);
+    return broker.connect({ protocol: 'ws', remoteAddress, user, vhost });
+  } catch (e) {
+    const err = asSwitchyardError(e);
+    // broker.connect refuses only an unknown vhost: a missing resource, so 404.
+    if (err.code === 'NOT_ALLOWED') refuseUpgrade(socket, 404, 'NOT_FOUND', `vhost '${vhost}' not found`);
+    else refuseUpgrade(socket, err.spec.http, err.code, err.message);
+    return undefined;
+  }
 }
