@@ -18,7 +18,7 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
 import amqp from 'amqplib';
 import mqtt from 'mqtt';
-import { Inventory } from '../src/cli/bench/inventory/gen/inventory/v1/inventory_pb.js';
+import { Inventory } from '../src/gen/inventory/v1/inventory_pb.js';
 import { Orders } from '../examples/order-inventory/gen/orders/v1/orders_pb.js';
 import {
   type OrderPlacedEvent,

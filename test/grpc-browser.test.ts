@@ -18,7 +18,7 @@ const TP = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 const PAGE = `
 import { createClient } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-web';
-import { Broker } from '../src/grpc/gen/switchyard/v1/broker_pb.js';
+import { Broker } from '../src/gen/switchyard/v1/broker_pb.js';
 
 globalThis.run = async (prefix, traceparent) => {
   const out = {};

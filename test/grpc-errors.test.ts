@@ -22,7 +22,7 @@ import {
   SessionRequestSchema,
   type SessionResponse,
   SubscribeRequestSchema,
-} from '../src/grpc/gen/switchyard/v1/broker_pb.js';
+} from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, uniq } from './helpers.js';
 
 const MAX = 4096;

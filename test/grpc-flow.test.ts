@@ -16,7 +16,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from '@connectrpc/connect-node';
-import { Health, HealthCheckResponse_ServingStatus } from '../src/grpc/gen/grpc/health/v1/health_pb.js';
+import { Health, HealthCheckResponse_ServingStatus } from '../src/gen/grpc/health/v1/health_pb.js';
 import {
   Broker,
   PublishRequestSchema,
@@ -24,7 +24,7 @@ import {
   SessionResponseSchema,
   SubscribeRequestSchema,
   SubscribeResponseSchema,
-} from '../src/grpc/gen/switchyard/v1/broker_pb.js';
+} from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 
 const b = await startTestBroker();

@@ -13,7 +13,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { Broker } from '../src/grpc/gen/switchyard/v1/broker_pb.js';
+import { Broker } from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, uniq } from './helpers.js';
 import { run } from './interop-support.js';
 

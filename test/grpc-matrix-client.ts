@@ -5,7 +5,7 @@
 import { create } from '@bufbuild/protobuf';
 import { createClient } from '@connectrpc/connect';
 import { createGrpcTransport } from '@connectrpc/connect-node';
-import { Broker, MessageSchema } from '../src/grpc/gen/switchyard/v1/broker_pb.js';
+import { Broker, MessageSchema } from '../src/gen/switchyard/v1/broker_pb.js';
 
 export interface MatrixSeen {
   body: Buffer;

@@ -27,8 +27,8 @@ import {
   retryInterceptor,
   statusCodeName,
 } from '../../src/gateway/retry.js';
-import { Broker } from '../../src/grpc/gen/switchyard/v1/broker_pb.js';
-import { Inventory } from '../../src/cli/bench/inventory/gen/inventory/v1/inventory_pb.js';
+import { Broker } from '../../src/gen/switchyard/v1/broker_pb.js';
+import { Inventory } from '../../src/gen/inventory/v1/inventory_pb.js';
 import { type Order, OrderSchema, Orders, type PlaceOrderRequest } from './gen/orders/v1/orders_pb.js';
 import { type GrpcServer, serveGrpc } from '../../src/cli/bench/inventory/grpc-server.js';
 

@@ -30,6 +30,9 @@ export {
   type HeaderValue,
   type Properties,
   type PropertiesCodec,
+  headerJson,
+  headerText,
+  type JsonValue,
 } from '../model/index.js';
 export { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 export { checkCarriable } from './property-limits.js';
@@ -70,5 +73,6 @@ export {
   messageToJson,
   propertiesFromJson,
   propertiesToJson,
+  traceHeaderText,
 } from './message-json.js';
 export type { CoreTracer } from './tracer.js';

@@ -9,7 +9,7 @@ import { isUtf8 } from 'node:buffer';
 import { SwitchyardError } from '../errors/index.js';
 import { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
 import { checkCarriable } from './property-limits.js';
-import type { Properties } from '../model/index.js';
+import type { HeaderValue, Properties } from '../model/index.js';
 import type { Message } from './message.js';
 
 export type BodyEncoding = 'utf8' | 'base64';
@@ -91,6 +91,17 @@ export function messageToJson(msg: Message, extra?: Record<string, unknown>): Re
     bodyEncoding,
     properties: propertiesToJson(msg.properties),
   };
+}
+
+/**
+ * A trace-context header (traceparent, tracestate) as the JSON forms also give it at their top
+ * level: text, or bytes read as UTF-8 (a client may send the header as an AMQP byte array);
+ * undefined for any other type, which is no trace context.
+ */
+export function traceHeaderText(v: HeaderValue | undefined): string | undefined {
+  if (typeof v === 'string') return v;
+  if (Buffer.isBuffer(v)) return v.toString('utf8');
+  return undefined;
 }
 
 function invalid(message: string): SwitchyardError {

@@ -4,20 +4,11 @@
  * back: the allowed upstream headers and trailers as HTTP headers.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { grpcTimeoutMs } from '../util/grpc-timeout.js';
 import { badRequest } from './transcode.js';
 
 /** Trace context always passes, so the upstream continues the client's trace. */
 const ALWAYS_FORWARDED = ['traceparent', 'tracestate'];
-
-/** gRPC's grpc-timeout units (PROTOCOL-HTTP2.md, "Timeout"), in milliseconds. */
-const UNIT_MS: Readonly<Record<string, number>> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1000,
-  m: 1,
-  u: 0.001,
-  n: 0.000001,
-};
 
 /**
  * The client's deadline in milliseconds, from `grpc-timeout` (gRPC's form, e.g. `500m`, `2S`)
@@ -26,12 +17,12 @@ const UNIT_MS: Readonly<Record<string, number>> = {
 export function clientTimeoutMs(headers: IncomingHttpHeaders): number | undefined {
   const grpc = headers['grpc-timeout'];
   if (typeof grpc === 'string') {
-    const m = /^(\d{1,8})([HMSmun])$/.exec(grpc.trim());
-    if (m === null)
+    const ms = grpcTimeoutMs(grpc.trim());
+    if (Number.isNaN(ms))
       throw badRequest(
         `grpc-timeout: '${grpc}' is not a gRPC timeout (1 to 8 digits and a unit H M S m u n)`,
       );
-    return Math.max(1, Math.ceil(Number(m[1]) * UNIT_MS[m[2]!]!));
+    return Math.max(1, Math.ceil(ms));
   }
   const plain = headers['x-timeout'];
   if (typeof plain === 'string') {

@@ -27,8 +27,8 @@ import {
 import type { Transport } from '@connectrpc/connect';
 import type { GatewayUpstreamConfig } from '../config/schema.js';
 import { SwitchyardError } from '../errors/index.js';
-import { file_google_api_annotations } from './gen/google/api/annotations_pb.js';
-import { file_google_api_http } from './gen/google/api/http_pb.js';
+import { file_google_api_annotations } from '../gen/google/api/annotations_pb.js';
+import { file_google_api_http } from '../gen/google/api/http_pb.js';
 import { compileProtoFiles } from './protoc.js';
 import { fetchByReflection } from './reflection-client.js';
 

@@ -7,8 +7,8 @@ import { type DescService, fromBinary } from '@bufbuild/protobuf';
 import { type FileDescriptorProto, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, type Transport } from '@connectrpc/connect';
 import { SwitchyardError } from '../errors/index.js';
-import * as v1 from './gen/grpc/reflection/v1/reflection_pb.js';
-import * as v1alpha from './gen/grpc/reflection/v1alpha/reflection_pb.js';
+import * as v1 from '../gen/grpc/reflection/v1/reflection_pb.js';
+import * as v1alpha from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
 
 /** Enough for any real schema; stops a broken server from sending us around in circles. */
 const MAX_FILES = 10_000;

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DescMethodStreaming, DescMethodUnary, JsonValue, Message } from '@bufbuild/protobuf';
 import { ConnectError } from '@connectrpc/connect';
-import { readBody } from './body.js';
+import { readBody } from '../util/read-body.js';
+import { BODY_ERRORS } from './body.js';
 import { clientGone, clientTimeoutMs, type HeaderRules } from './call-options.js';
 import { ndjsonValues } from './ndjson.js';
 import type { RouteMatch } from './routes.js';
@@ -110,7 +111,7 @@ export async function serveRest(
 }
 
 async function jsonBody(req: IncomingMessage, limit: number): Promise<JsonValue | undefined> {
-  const buf = await readBody(req, limit);
+  const buf = await readBody(req, limit, BODY_ERRORS);
   const text = buf.toString('utf8');
   if (text.trim() === '') return undefined;
   return parseJson(text);

@@ -8,6 +8,7 @@
  */
 import type { Message } from '@bufbuild/protobuf';
 import { Code, ConnectError, type Interceptor, type StreamResponse } from '@connectrpc/connect';
+import { grpcTimeoutMs } from '../util/grpc-timeout.js';
 
 export interface RetryPolicy {
   /** Attempts in total, the first included; 1 = no retry. */
@@ -177,10 +178,8 @@ async function* retryBeforeFirstMessage(
 export function deadlineOf(header: Headers, now: number): number | undefined {
   const connectMs = header.get('connect-timeout-ms');
   if (connectMs !== null && /^\d{1,10}$/.test(connectMs)) return now + Number(connectMs);
-  const m = /^(\d{1,8})([HMSmun])$/.exec(header.get('grpc-timeout') ?? '');
-  if (m === null) return undefined;
-  const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 1e-3, n: 1e-6 }[m[2] as 'H'];
-  return now + Number(m[1]) * unitMs;
+  const ms = grpcTimeoutMs(header.get('grpc-timeout') ?? '');
+  return Number.isNaN(ms) ? undefined : now + ms;
 }
 
 /** A retry carries what is left of the deadline, not the whole timeout again. */

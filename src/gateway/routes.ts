@@ -13,8 +13,8 @@ import {
   hasOption,
 } from '@bufbuild/protobuf';
 import { SwitchyardError } from '../errors/index.js';
-import { http } from './gen/google/api/annotations_pb.js';
-import type { HttpRule } from './gen/google/api/http_pb.js';
+import { http } from '../gen/google/api/annotations_pb.js';
+import type { HttpRule } from '../gen/google/api/http_pb.js';
 import {
   compareSpecificity,
   matchTemplate,

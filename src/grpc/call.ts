@@ -155,3 +155,11 @@ export function unlessAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T>
     );
   });
 }
+
+/**
+ * A failure nobody is left to answer (the call it belonged to is over, e.g. closing the request
+ * stream of an ended call): reported as a process warning rather than lost.
+ */
+export function warnAfterCall(e: unknown): void {
+  process.emitWarning(`gRPC: after the end of a call: ${e instanceof Error ? e.message : String(e)}`);
+}

@@ -7,14 +7,25 @@ import { create, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
   checkCarriable,
-  Decimal,
+  type Delivery,
   type HeaderTable,
   type HeaderValue,
+  headerJson,
+  headerText,
   type Message,
   type Properties,
+  type PublishInput,
+  type SubscriptionOptions,
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
-import { type Message as WireMessage, MessageSchema } from './gen/switchyard/v1/broker_pb.js';
+import {
+  DeliverySchema,
+  MessageSchema,
+  type Delivery as WireDelivery,
+  type PublishRequest,
+  type SubscribeRequest,
+  type Message as WireMessage,
+} from '../gen/switchyard/v1/broker_pb.js';
 import { setOwn } from '../util/own-property.js';
 
 /** The trace context a call's metadata carries (W3C names), for messages without their own. */
@@ -105,6 +116,56 @@ export function propertiesFromGrpc(
   return p;
 }
 
+/**
+ * The core's publish input for a publish request (Publish, PublishStream, a Session's publish);
+ * throws INVALID_ARGUMENT for a bad field.
+ */
+export function publishInput(
+  r: { exchange: string; routingKey: string; message?: PublishRequest['message']; mandatory: boolean },
+  user: string,
+  trace: TraceMetadata,
+): PublishInput {
+  return {
+    exchange: r.exchange,
+    routingKey: r.routingKey,
+    body: bodyOf(r.message),
+    properties: propertiesFromGrpc(r.message, user, trace),
+    mandatory: r.mandatory,
+  };
+}
+
+/** Subscription options for a queue-or-exchange source; INVALID_ARGUMENT when there is none. */
+export function sourceOptions(
+  source: SubscribeRequest['source'],
+  bindingKey: string,
+): Pick<SubscriptionOptions, 'queue' | 'exchange' | 'bindingKey'> {
+  switch (source.case) {
+    case 'queue':
+      if (source.value === '') throw invalid('queue must not be empty');
+      return { queue: source.value };
+    case 'exchange':
+      return { exchange: source.value, bindingKey };
+    default:
+      throw invalid('subscribe to a queue or to an exchange: set one of queue, exchange');
+  }
+}
+
+/** A delivery id from the wire as the core's tag (ids beyond 2^53 are never ours: unknown). */
+export function deliveryTag(id: bigint): number {
+  return id > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(id);
+}
+
+/** A delivery as switchyard.v1.Delivery (Subscribe and Session each put it in their envelope). */
+export function deliveryToGrpc(subscription: string, d: Delivery): WireDelivery {
+  const v = create(DeliverySchema);
+  v.subscription = subscription;
+  v.deliveryId = BigInt(d.id);
+  v.redelivered = d.redelivered;
+  v.queue = d.queue;
+  v.message = messageToGrpc(d.message);
+  return v;
+}
+
 /** A delivered (or inspected) container message as switchyard.v1.Message. */
 export function messageToGrpc(msg: Message): WireMessage {
   const out = create(MessageSchema);
@@ -152,53 +213,6 @@ export function timestampOf(p: Properties): bigint {
   return Number.isSafeInteger(s) ? BigInt(s) : 0n;
 }
 
-/**
- * A header value from another protocol as text: strings as they are, numbers and 64-bit
- * integers in decimal, booleans as true/false, bytes in base64, timestamps in ISO 8601 (UTC),
- * AMQP decimals in decimal notation, null as "", arrays and tables as JSON.
- */
-export function headerText(v: HeaderValue): string {
-  if (typeof v === 'string') return v;
-  if (
-    typeof v === 'object' &&
-    v !== null &&
-    !Buffer.isBuffer(v) &&
-    !(v instanceof Date) &&
-    !(v instanceof Decimal)
-  ) {
-    return JSON.stringify(jsonOf(v));
-  }
-  const j = jsonOf(v);
-  return j === null ? '' : String(j);
-}
-
-/** A header or argument value in JSON's types (what google.protobuf.Struct can carry). */
-export function jsonOf(v: HeaderValue): JsonValue {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isFinite(v) ? v : String(v);
-  if (typeof v === 'bigint') {
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(v)
-      : String(v);
-  }
-  if (Buffer.isBuffer(v)) return v.toString('base64');
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? '' : v.toISOString();
-  if (v instanceof Decimal) return decimalText(v);
-  if (Array.isArray(v)) return v.map(jsonOf);
-  const o: JsonObject = {};
-  for (const k of Object.keys(v)) setOwn(o, k, jsonOf(v[k]!));
-  return o;
-}
-
-function decimalText(d: Decimal): string {
-  const neg = d.value < 0;
-  const digits = Math.abs(d.value)
-    .toString()
-    .padStart(d.scale + 1, '0');
-  const text = d.scale === 0 ? digits : `${digits.slice(0, -d.scale)}.${digits.slice(-d.scale)}`;
-  return neg ? `-${text}` : text;
-}
-
 /** google.protobuf.Struct arguments (x-message-ttl, alternate-exchange...) as a header table. */
 export function argumentsFromStruct(s: JsonObject | undefined): HeaderTable {
   const out: HeaderTable = {};
@@ -217,7 +231,7 @@ function fromJson(v: JsonValue): HeaderValue {
 
 /** An argument table as google.protobuf.Struct. */
 export function argumentsToStruct(t: HeaderTable): JsonObject {
-  return jsonOf(t) as JsonObject;
+  return headerJson(t) as JsonObject;
 }
 
 /**

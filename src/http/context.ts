@@ -8,7 +8,7 @@ import { type AnonymousPolicy, type Broker, type CoreConnection, identify } from
 import { SwitchyardError } from '../errors/index.js';
 import { parseBasicAuth } from '../util/basic-auth.js';
 import type { PendingGets } from './pending-gets.js';
-import type { SseHub } from './sse-hub.js';
+import type { SseHub } from './sse/hub.js';
 
 export interface HttpSettings {
   readonly anonymous: AnonymousPolicy;

@@ -13,10 +13,11 @@ import {
   messageToJson,
   type Properties,
   propertiesFromJson,
+  traceHeaderText,
 } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { setOwn } from '../util/own-property.js';
-import { parseJsonObject } from './body.js';
+import { parseJsonObject } from './codec/body.js';
 
 /** The Content-Type that makes a publish body the JSON envelope rather than the message bytes. */
 export const ENVELOPE_TYPE = 'application/vnd.switchyard.message+json';
@@ -43,7 +44,7 @@ export function isEnvelope(contentType: string | undefined): boolean {
  * Node hands header values over as latin1; a client that sent UTF-8 (allowed as opaque octets
  * by RFC 9110) gets its text back when the bytes are valid UTF-8.
  */
-export function headerText(v: string): string {
+export function decodeHeaderValue(v: string): string {
   if (/^[\x00-\x7f]*$/.test(v)) return v;
   const bytes = Buffer.from(v, 'latin1');
   return isUtf8(bytes) ? bytes.toString('utf8') : v;
@@ -52,7 +53,7 @@ export function headerText(v: string): string {
 function header(h: IncomingHttpHeaders, name: string): string | undefined {
   const v = h[name];
   if (v === undefined) return undefined;
-  return headerText(Array.isArray(v) ? v.join(', ') : v);
+  return decodeHeaderValue(Array.isArray(v) ? v.join(', ') : v);
 }
 
 const DIGITS = /^\d+$/;
@@ -209,9 +210,9 @@ function messageJson(msg: Message): Record<string, unknown> {
   const j = messageToJson(msg);
   const h = msg.properties.headers;
   if (h !== undefined) {
-    const tp = text(h.traceparent);
+    const tp = traceHeaderText(h.traceparent);
     if (tp !== undefined) j.traceparent = tp;
-    const ts = text(h.tracestate);
+    const ts = traceHeaderText(h.tracestate);
     if (ts !== undefined) j.tracestate = ts;
   }
   return j;
@@ -231,12 +232,6 @@ export function deliveryJsonText(msg: Message, id: string, redelivered: boolean,
     lastMessage = msg;
   }
   return `{"id":${JSON.stringify(id)},"redelivered":${redelivered},"queue":${JSON.stringify(queue)},${lastText}`;
-}
-
-function text(v: unknown): string | undefined {
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return undefined;
 }
 
 function clip(s: string): string {

@@ -3,7 +3,8 @@
  * requeues, the per-user cap.
  */
 import assert from 'node:assert/strict';
-import { mock, test } from 'node:test';
+import { test } from 'node:test';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import { Broker, type CoreConnection, publishConfirmed } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { PendingGets } from './pending-gets.js';
@@ -44,7 +45,7 @@ const ready = (admin: CoreConnection) =>
 
 test('pending gets: ack, requeue and reject by id; the lease ends with its last id', async () => {
   const { broker, admin } = await fill(3);
-  const leases = new PendingGets();
+  const leases = new PendingGets(new ManualClock());
   const ids = lease(leases, broker, 3);
   assert.equal(ready(admin), 0);
   assert.equal(leases.settle('guest', '/', 'q', [ids[0]!], 'ack'), 1);
@@ -59,7 +60,7 @@ test('pending gets: ack, requeue and reject by id; the lease ends with its last 
 
 test('pending gets: an unknown id fails the whole call and settles nothing', async () => {
   const { broker } = await fill(2);
-  const leases = new PendingGets();
+  const leases = new PendingGets(new ManualClock());
   const ids = lease(leases, broker, 2);
   const refused = (call: () => unknown) =>
     assert.throws(call, (e: unknown) => e instanceof SwitchyardError && e.code === 'PRECONDITION_FAILED');
@@ -76,25 +77,22 @@ test('pending gets: an unknown id fails the whole call and settles nothing', asy
 
 test('pending gets: a lease that runs out puts its messages back, redelivered', async () => {
   const { broker, admin } = await fill(2);
-  mock.timers.enable({ apis: ['setTimeout'] });
-  try {
-    const leases = new PendingGets(20);
-    const ids = lease(leases, broker, 2);
-    mock.timers.tick(19);
-    assert.equal(ready(admin), 0);
-    mock.timers.tick(1);
-    assert.equal(ready(admin), 2);
-    assert.throws(() => leases.settle('guest', '/', 'q', [ids[0]!], 'ack'), /lease/);
-  } finally {
-    mock.timers.reset();
-  }
+  const clock = new ManualClock();
+  const leases = new PendingGets(clock, 20);
+  const ids = lease(leases, broker, 2);
+  clock.advance(19);
+  assert.equal(ready(admin), 0);
+  clock.advance(1);
+  assert.equal(ready(admin), 2);
+  assert.throws(() => leases.settle('guest', '/', 'q', [ids[0]!], 'ack'), /lease/);
+  assert.equal(clock.pending, 0, 'no timer left behind');
   const s = admin.openSession();
   assert.equal(admin.get(s, 'q', true)!.redelivered, true);
 });
 
 test('pending gets: at most maxLeases per user and vhost; close() ends them all', async () => {
   const { broker, admin } = await fill(3);
-  const leases = new PendingGets(60_000, 2);
+  const leases = new PendingGets(new ManualClock(), 60_000, 2);
   lease(leases, broker, 1);
   lease(leases, broker, 1);
   assert.throws(

@@ -11,6 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CoreConnection, Session, SettleOutcome } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
+import type { Clock, Timer } from '../util/clock.js';
 
 /** How long fetched messages stay reserved for the client that fetched them. */
 export const LEASE_MS = 60_000;
@@ -26,7 +27,7 @@ interface Lease {
   readonly session: Session;
   /** Delivery numbers not yet settled. */
   readonly open: Set<number>;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: Timer;
 }
 
 export class PendingGets {
@@ -34,6 +35,7 @@ export class PendingGets {
   private readonly perOwner = new Map<string, number>();
 
   constructor(
+    private readonly clock: Clock,
     private readonly leaseMs = LEASE_MS,
     private readonly maxLeases = MAX_LEASES,
   ) {}
@@ -63,8 +65,7 @@ export class PendingGets {
     let token = randomBytes(6).toString('hex');
     while (this.leases.has(token)) token = randomBytes(6).toString('hex');
     const owner = ownerOf(user, vhost);
-    const timer = setTimeout(() => this.end(token), this.leaseMs);
-    timer.unref();
+    const timer = this.clock.after(this.leaseMs, () => this.end(token));
     this.leases.set(token, { token, owner, queue, conn, session, open: new Set(tags), timer });
     this.perOwner.set(owner, (this.perOwner.get(owner) ?? 0) + 1);
     return token;
@@ -118,7 +119,7 @@ export class PendingGets {
     const lease = this.leases.get(token);
     if (lease === undefined) return;
     this.leases.delete(token);
-    clearTimeout(lease.timer);
+    lease.timer.cancel();
     const left = (this.perOwner.get(lease.owner) ?? 1) - 1;
     if (left === 0) this.perOwner.delete(lease.owner);
     else this.perOwner.set(lease.owner, left);

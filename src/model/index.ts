@@ -6,3 +6,4 @@ export {
   type Properties,
   type PropertiesCodec,
 } from './values.js';
+export { headerJson, headerText, type JsonValue } from './header-text.js';

@@ -12,7 +12,7 @@ import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
 import { MqttFrontEnd } from '../mqtt/front-end.js';
 import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
-import { GrpcFrontEnd, type GrpcListener } from '../grpc/index.js';
+import { GrpcFrontEnd } from '../grpc/index.js';
 import { Gateway } from '../gateway/index.js';
 import { HttpFrontEnd } from '../http/index.js';
 import { startTracing } from '../observe/tracing.js';
@@ -44,7 +44,7 @@ export interface RunningServer {
   readonly amqp: Listening | undefined;
   readonly mqtt: MqttListener | undefined;
   readonly http: HttpListener | undefined;
-  readonly grpc: GrpcListener | undefined;
+  readonly grpc: Listening | undefined;
   /** The gRPC gateway, when upstreams are configured and the HTTP listener is on. */
   readonly gateway: Gateway | undefined;
   /** The MQTT front end (sessions, retained messages). */
@@ -108,7 +108,7 @@ export async function startServer(
   let amqpFrontEnd: AmqpFrontEnd | undefined;
   let mqtt: MqttListener | undefined;
   let http: HttpListener | undefined;
-  let grpc: GrpcListener | undefined;
+  let grpc: Listening | undefined;
   let mqttFrontEnd: MqttFrontEnd | undefined;
   let gateway: Gateway | undefined;
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
@@ -132,12 +132,9 @@ export async function startServer(
     const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close(), grpc?.close()]);
     const amqpClosed = amqpFrontEnd?.close();
     mqttFrontEnd?.close();
-    grpcFrontEnd.close();
-    wsFrontEnd.close();
-    httpFrontEnd.close();
+    const frontEnds = Promise.all([grpcFrontEnd, wsFrontEnd, httpFrontEnd].map((f) => f.close()));
     gateway?.close();
-    await stopped;
-    await amqpClosed;
+    await Promise.all([stopped, frontEnds, amqpClosed]);
   };
   try {
     mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
@@ -168,7 +165,7 @@ export async function startServer(
       });
       const upgrades = new Map<string, UpgradeHandler>([
         ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
-        ['/ws', wsFrontEnd.upgrade],
+        ...wsFrontEnd.http.upgrades,
       ]);
       // The broker's own paths win over a gateway route at the same path.
       for (const [path, h] of gateway?.upgrades() ?? []) if (!upgrades.has(path)) upgrades.set(path, h);
@@ -179,9 +176,9 @@ export async function startServer(
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
         metricsHandler(gateway),
-        httpFrontEnd.handle,
+        httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
-        grpcFrontEnd.httpHandler,
+        grpcFrontEnd.http.handle,
       ];
       http = await listenHttp(config.host, config.http.port, upgrades, handlers);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });

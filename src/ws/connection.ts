@@ -3,7 +3,8 @@
  * are batched per event-loop turn (the socket is corked on the first send and uncorked on the
  * next tick, so one writev carries them all), and the outgoing buffer is bounded: past
  * HIGH_WATER every subscription of this connection pauses and reading stops until the socket
- * drains, so messages wait in their queues and a slow client slows only itself.
+ * drains, so messages wait in their queues and a slow client slows only itself. A connection
+ * that publishes is not read either while a resource alarm blocks publishers.
  */
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
@@ -13,7 +14,8 @@ import {
   type Delivery,
   type PublishCallback,
 } from '../core/index.js';
-import type { SwitchyardError } from '../errors/index.js';
+import { ERRORS, type SwitchyardError } from '../errors/index.js';
+import type { Clock } from '../util/clock.js';
 import {
   BinaryKind,
   encodeBinaryFrame,
@@ -24,9 +26,14 @@ import {
   type RequestContext,
   RequestError,
 } from './codec/index.js';
+import type { WsContext } from './handlers/context.js';
+import { handleCredit } from './handlers/credit.js';
+import { handlePing } from './handlers/ping.js';
 import { handlePublish } from './handlers/publish.js';
-import { handleCredit, handleSettle, handleSubscribe, handleUnsubscribe } from './handlers/subscriptions.js';
-import { deliveryHeaderJson, deliveryJson, errorJson, pongJson } from './map.js';
+import { handleSettle } from './handlers/settle.js';
+import { handleSubscribe } from './handlers/subscribe.js';
+import { handleUnsubscribe } from './handlers/unsubscribe.js';
+import { deliveryHeaderJson, deliveryJson, errorJson } from './map.js';
 import type { WsSubscription } from './subscription.js';
 
 /** Outgoing bytes buffered past which deliveries pause and reading stops. */
@@ -37,24 +44,27 @@ export const HIGH_WATER = 1024 * 1024;
  */
 const COPY_BODY_LIMIT = 16 * 1024;
 
-/** WebSocket close codes (RFC 6455 section 7.4.1). */
-export const CloseCode = {
-  GOING_AWAY: 1001,
-  INTERNAL_ERROR: 1011,
-} as const;
+/** RFC 6455 section 7.4.1: the endpoint is going away (the broker shuts down). */
+export const GOING_AWAY = 1001;
 
-export class WsConnection {
+/** Why the client is not read; a bit each. */
+const OUTPUT_FULL = 1;
+const PUBLISHERS_BLOCKED = 2;
+
+export class WsConnection implements WsContext {
   /** Subscriptions by the client's name for them. */
   readonly subs = new Map<string, WsSubscription>();
   /** Server pings sent without a pong since. */
   missedPongs = 0;
-  /** The outgoing buffer is past HIGH_WATER: deliveries and reading are paused. */
-  blocked = false;
+  /** The outgoing buffer is past HIGH_WATER: deliveries are paused. */
+  outputFull = false;
+  private readingPaused = 0;
+  /** Whether the client has published: only then does a resource alarm stop its reading. */
+  private publisher = false;
   private corked = false;
   private closed = false;
   private drains = 0;
 
-  /** Reports the errors of publishes without an id (no confirm is wanted, errors still are). */
   readonly reportPublishError: PublishCallback = (err) => {
     if (err !== undefined) this.sendError(err, { request: 'publish' });
   };
@@ -63,6 +73,7 @@ export class WsConnection {
     readonly ws: WebSocket,
     private readonly socket: Duplex,
     readonly core: CoreConnection,
+    private readonly clock: Clock,
     private readonly onClosed: (c: WsConnection) => void,
   ) {
     ws.on('message', this.onMessage);
@@ -113,7 +124,7 @@ export class WsConnection {
         handleUnsubscribe(this, req);
         return;
       case 'ping':
-        this.sendText(pongJson(req.id));
+        handlePing(this, req);
         return;
     }
   }
@@ -151,6 +162,18 @@ export class WsConnection {
     this.sendText(errorJson(err, ctx));
   }
 
+  published(): void {
+    this.publisher = true;
+    // What was read is accepted; nothing more is read while publishers are blocked.
+    if (this.core.broker.publishersBlocked) this.pauseReading(PUBLISHERS_BLOCKED);
+  }
+
+  /** A resource alarm started or ended (Broker.onBlockedChange): publishers stop or go on. */
+  publishersBlocked(blocked: boolean): void {
+    if (!blocked) this.resumeReading(PUBLISHERS_BLOCKED);
+    else if (this.publisher) this.pauseReading(PUBLISHERS_BLOCKED);
+  }
+
   /** One server ping; after two without a pong the client is gone (half-open TCP) and is dropped. */
   heartbeat(): void {
     if (this.missedPongs >= 2) {
@@ -163,17 +186,17 @@ export class WsConnection {
 
   /** Closes with 1001 (shutdown); a client that does not answer the close is cut off after `graceMs`. */
   shutdown(graceMs: number): void {
-    this.ws.close(CloseCode.GOING_AWAY, 'broker shutting down');
-    const t = setTimeout(() => this.ws.terminate(), graceMs);
-    this.ws.once('close', () => clearTimeout(t));
+    this.ws.close(GOING_AWAY, 'broker shutting down');
+    const t = this.clock.after(graceMs, () => this.ws.terminate());
+    this.ws.once('close', () => t.cancel());
   }
 
-  /** A broker bug while serving this client: it alone is closed, with 1011. */
+  /** A broker bug while serving this client: it alone is closed, with 1011 (the catalogue's). */
   private fail(e: unknown): void {
     if (this.closed) return;
     const err = asSwitchyardError(e);
     process.emitWarning(`websocket connection closed after an internal error: ${err.message}`);
-    this.ws.close(CloseCode.INTERNAL_ERROR, 'internal error');
+    this.ws.close(ERRORS.INTERNAL_ERROR.ws, 'internal error');
   }
 
   private cork(): void {
@@ -188,23 +211,34 @@ export class WsConnection {
     this.socket.uncork();
   };
 
+  private pauseReading(reason: number): void {
+    if (this.readingPaused === 0) this.ws.pause();
+    this.readingPaused |= reason;
+  }
+
+  private resumeReading(reason: number): void {
+    if ((this.readingPaused & reason) === 0) return;
+    this.readingPaused &= ~reason;
+    if (this.readingPaused === 0 && !this.closed) this.ws.resume();
+  }
+
   private checkBuffer(): void {
-    if (this.blocked || this.socket.writableLength < HIGH_WATER) return;
-    this.blocked = true;
+    if (this.outputFull || this.socket.writableLength < HIGH_WATER) return;
+    this.outputFull = true;
     for (const s of this.subs.values()) s.core.pause();
-    this.ws.pause();
+    this.pauseReading(OUTPUT_FULL);
   }
 
   private readonly onDrain = (): void => {
-    if (!this.blocked || this.closed) return;
-    this.blocked = false;
-    this.ws.resume();
+    if (!this.outputFull || this.closed) return;
+    this.outputFull = false;
+    this.resumeReading(OUTPUT_FULL);
     // Resuming may deliver at once and fill the buffer again: stop as soon as it does, and start
     // with another subscription each time so one deep queue cannot starve the others.
     const subs = [...this.subs.values()];
     const n = subs.length;
     const first = n === 0 ? 0 : this.drains++ % n;
-    for (let k = 0; k < n && !this.blocked; k++) subs[(first + k) % n]!.core.resume();
+    for (let k = 0; k < n && !this.outputFull; k++) subs[(first + k) % n]!.core.resume();
   };
 
   private readonly onPong = (): void => {

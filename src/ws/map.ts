@@ -7,8 +7,8 @@ import {
   type Delivery,
   encodeBody,
   encodeJsonProperties,
-  type HeaderValue,
   type Properties,
+  traceHeaderText,
 } from '../core/index.js';
 import type { SwitchyardError } from '../errors/index.js';
 import type { RequestContext, RequestId } from './codec/index.js';
@@ -83,17 +83,10 @@ function propertiesJson(p: Properties): string {
 function traceFields(p: Properties): string {
   const h = p.headers;
   if (h === undefined) return '';
-  const parent = text(h.traceparent);
-  const state = text(h.tracestate);
+  const parent = traceHeaderText(h.traceparent);
+  const state = traceHeaderText(h.tracestate);
   let out = '';
   if (parent !== undefined) out += `,"traceparent":${JSON.stringify(parent)}`;
   if (state !== undefined) out += `,"tracestate":${JSON.stringify(state)}`;
   return out;
-}
-
-/** AMQP clients may send a header as bytes (long string) rather than text. */
-function text(v: HeaderValue | undefined): string | undefined {
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  return undefined;
 }

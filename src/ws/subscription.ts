@@ -1,10 +1,19 @@
 /**
- * A client's named subscription: the core Subscription plus how its deliveries are framed.
+ * A client's named subscription: the core Subscription plus how its deliveries are framed. It
+ * knows its connection only through SubscriptionOwner, so the two do not import each other.
  */
 import type { Delivery, Subscription, SubscriptionHandlers } from '../core/index.js';
 import type { SwitchyardError } from '../errors/index.js';
-import type { WsConnection } from './connection.js';
 import { cancelledJson } from './map.js';
+
+/** What a subscription needs of its connection. */
+export interface SubscriptionOwner {
+  /** The connection's subscriptions by the client's name for them. */
+  readonly subs: Map<string, WsSubscription>;
+  /** Sends a delivery in the form the subscription asked for. */
+  deliver(sub: WsSubscription, d: Delivery): void;
+  sendText(text: string): void;
+}
 
 export class WsSubscription implements SubscriptionHandlers {
   /** The name as a JSON string, quoted once rather than in every delivery. */
@@ -13,7 +22,7 @@ export class WsSubscription implements SubscriptionHandlers {
   core!: Subscription;
 
   constructor(
-    private readonly conn: WsConnection,
+    private readonly conn: SubscriptionOwner,
     readonly name: string,
     /** Deliveries in the binary form. */
     readonly binary: boolean,

@@ -5,7 +5,7 @@
  */
 import { createClient } from '@connectrpc/connect';
 import { createGrpcWebTransport } from '@connectrpc/connect-web';
-import { Broker } from '../../src/grpc/gen/switchyard/v1/broker_pb.js';
+import { Broker } from '../../src/gen/switchyard/v1/broker_pb.js';
 
 interface Outcome {
   routed: number;

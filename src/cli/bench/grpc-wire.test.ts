@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fromBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
-import { PublishRequestSchema, SessionRequestSchema } from '../../grpc/gen/switchyard/v1/broker_pb.js';
+import { PublishRequestSchema, SessionRequestSchema } from '../../gen/switchyard/v1/broker_pb.js';
 import { lenField, sessionPublishFrame, unaryPublishFrame } from './grpc-wire.js';
 import { scheduledTimeOf, timedBody } from './scenarios.js';
 

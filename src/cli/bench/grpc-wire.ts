@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { type ClientHttp2Session, type ClientHttp2Stream, connect } from 'node:http2';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
-import { SessionRequestSchema, SessionResponseSchema } from '../../grpc/gen/switchyard/v1/broker_pb.js';
+import { SessionRequestSchema, SessionResponseSchema } from '../../gen/switchyard/v1/broker_pb.js';
 
 const SESSION_PATH = '/switchyard.v1.Broker/Session';
 const PUBLISH_PATH = '/switchyard.v1.Broker/Publish';

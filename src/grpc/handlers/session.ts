@@ -1,267 +1,25 @@
 /**
- * Session (bidirectional): publishes, subscriptions, acks, nacks and credit in; confirms,
- * deliveries and errors out. SessionCall is the state machine, with no transport in it: each
- * request is handled synchronously and its answers are pushed to an output whose fullness pauses
- * the session's subscriptions. A failed request is answered with an error naming it; the session
- * goes on. When the client half-closes, the call ends once every publish is answered.
+ * Session (bidirectional) over connect: requests from an async iterable, each handled by the
+ * call's SessionCall (session-call.ts); responses through a bounded Outbox, whose fullness pauses
+ * the subscriptions and stops the reading of requests. While a resource alarm blocks publishers, a
+ * session that publishes stops reading too (PublishGate).
  */
-import { create } from '@bufbuild/protobuf';
 import { ConnectError, type HandlerContext } from '@connectrpc/connect';
-import {
-  asSwitchyardError,
-  type Broker,
-  type CoreConnection,
-  type Delivery as CoreDelivery,
-  type PublishOutcome,
-  publishWithConfirm,
-  Subscription,
-} from '../../core/index.js';
-import { SwitchyardError } from '../../errors/index.js';
-import { connect, traceOf } from '../call.js';
-import {
-  DeliverySchema,
-  type SessionRequest,
-  type SessionRequest_Publish,
-  type SessionRequest_Subscribe,
-  type SessionResponse,
-  SessionResponse_CancelledSchema,
-  SessionResponse_ConfirmSchema,
-  SessionResponse_ErrorSchema,
-  SessionResponse_SubscribedSchema,
-  SessionResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
-import { invalid, messageToGrpc, type TraceMetadata, toConnectError } from '../map.js';
+import type { Broker, CoreConnection } from '../../core/index.js';
+import type { SessionRequest, SessionResponse } from '../../gen/switchyard/v1/broker_pb.js';
+import { connect, traceOf, unlessAborted, warnAfterCall } from '../call.js';
+import { toConnectError } from '../map.js';
 import { Outbox } from '../outbox.js';
-import { publishInput } from './publish.js';
-import { deliveryTag, sourceOptions } from './subscribe.js';
+import type { PublishGate } from '../publish-gate.js';
+import { MessageOutput, SessionCall } from '../session-call.js';
 
 /** Responses (count, body bytes) a Session buffers beyond the HTTP/2 stream's before it pushes back. */
-export const SESSION_BUFFER = 1024;
+const SESSION_BUFFER = 1024;
 const SESSION_BUFFER_BYTES = 1 << 20;
 
-/**
- * Where a SessionCall's responses go. Deliveries and confirms have methods of their own so that
- * the native path can encode them straight from the core's objects.
- */
-export interface SessionOutput {
-  delivery(subscription: string, d: CoreDelivery): void;
-  confirm(publishId: bigint, routedQueues: number): void;
-  /** Any other response: subscribed, error, cancelled. */
-  push(r: SessionResponse): void;
-}
-
-/** A SessionOutput that builds protobuf-es messages (the connect path). */
-export class MessageOutput implements SessionOutput {
-  constructor(private readonly out: { push(r: SessionResponse, bytes?: number): void }) {}
-
-  delivery(subscription: string, d: CoreDelivery): void {
-    this.out.push(deliveryResponse(subscription, d), d.message.body.length);
-  }
-
-  confirm(publishId: bigint, routedQueues: number): void {
-    this.out.push(confirmResponse(publishId, routedQueues));
-  }
-
-  push(r: SessionResponse): void {
-    this.out.push(r);
-  }
-}
-
-export class SessionCall {
-  private readonly subs = new Map<string, Subscription>();
-  private unconfirmed = 0;
-  private paused = false;
-  private closed = false;
-  private onSettled: (() => void) | undefined;
-
-  constructor(
-    private readonly conn: CoreConnection,
-    private readonly trace: TraceMetadata,
-    private readonly out: SessionOutput,
-  ) {}
-
-  /** Handles one request; its answers (now or later) go to the output. */
-  handle(req: SessionRequest): void {
-    const r = req.request;
-    switch (r.case) {
-      case 'publish':
-        this.publish(r.value);
-        return;
-      case 'subscribe':
-        this.subscribe(r.value);
-        return;
-      case 'ack': {
-        // Acks are as frequent as deliveries: no closure per request here.
-        const a = r.value;
-        const sub = this.find(a.subscription);
-        if (sub === undefined) return;
-        try {
-          sub.ack(deliveryTag(a.deliveryId), a.multiple);
-        } catch (e) {
-          this.out.push(errorResponse(a.subscription, asSwitchyardError(e)));
-        }
-        return;
-      }
-      case 'nack': {
-        const n = r.value;
-        const sub = this.find(n.subscription);
-        if (sub === undefined) return;
-        try {
-          sub.nack(deliveryTag(n.deliveryId), n.requeue, n.multiple);
-        } catch (e) {
-          this.out.push(errorResponse(n.subscription, asSwitchyardError(e)));
-        }
-        return;
-      }
-      case 'credit':
-        this.find(r.value.subscription)?.addCredit(r.value.n);
-        return;
-      case 'unsubscribe':
-        this.unsubscribe(r.value.subscription);
-        return;
-      default:
-        this.out.push(
-          errorResponse(
-            undefined,
-            invalid('empty request: set one of publish, subscribe, ack, nack, credit, unsubscribe'),
-          ),
-        );
-    }
-  }
-
-  /** Stops every subscription's deliveries (the output is full). */
-  pause(): void {
-    this.paused = true;
-    for (const s of this.subs.values()) s.pause();
-  }
-
-  resume(): void {
-    this.paused = false;
-    for (const s of this.subs.values()) s.resume();
-  }
-
-  /** Resolves once every publish so far is confirmed or refused; undefined when they are now. */
-  whenSettled(): Promise<void> | undefined {
-    if (this.unconfirmed === 0) return undefined;
-    return new Promise((resolve) => {
-      this.onSettled = resolve;
-    });
-  }
-
-  /** Ends every subscription (unsettled deliveries go back to their queues). */
-  close(): void {
-    this.closed = true;
-    for (const s of this.subs.values()) s.close();
-    this.subs.clear();
-  }
-
-  private publish(p: SessionRequest_Publish): void {
-    const id = p.publishId;
-    let input: ReturnType<typeof publishInput>;
-    try {
-      input = publishInput(p, this.conn.identity.user, this.trace);
-    } catch (e) {
-      this.out.push(errorResponse(id, asSwitchyardError(e)));
-      return;
-    }
-    this.unconfirmed++;
-    publishWithConfirm(this.conn, input, 'refuse', (err, outcome) => this.confirmed(id, err, outcome));
-  }
-
-  private confirmed(id: bigint, err: SwitchyardError | undefined, outcome: PublishOutcome): void {
-    if (err === undefined) this.out.confirm(id, outcome.routed);
-    else this.out.push(errorResponse(id, err));
-    if (--this.unconfirmed === 0 && this.onSettled !== undefined) {
-      const f = this.onSettled;
-      this.onSettled = undefined;
-      f();
-    }
-  }
-
-  private subscribe(s: SessionRequest_Subscribe): void {
-    const name = s.subscription;
-    try {
-      if (name === '') throw invalid('subscription must name the subscription');
-      if (this.subs.has(name)) throw invalid(`subscription '${name}' already exists in this session`);
-      const sub = new Subscription(
-        this.conn,
-        { ...sourceOptions(s.source, s.bindingKey), manualAck: !s.autoAck, credit: s.credit },
-        {
-          deliver: (d) => this.out.delivery(name, d),
-          cancelled: (err) => {
-            if (this.subs.get(name) !== sub) return;
-            this.subs.delete(name);
-            this.out.push(cancelledResponse(name, err.spec.grpc, err.message));
-          },
-        },
-      );
-      this.subs.set(name, sub);
-      const ok = create(SessionResponse_SubscribedSchema, { subscription: name, queue: sub.queue });
-      this.out.push(create(SessionResponseSchema, { response: { case: 'subscribed', value: ok } }));
-      if (this.paused) sub.pause();
-      sub.start();
-    } catch (e) {
-      this.out.push(errorResponse(name, asSwitchyardError(e)));
-    }
-  }
-
-  private unsubscribe(name: string): void {
-    const sub = this.find(name);
-    if (sub === undefined) return;
-    this.subs.delete(name);
-    sub.close();
-    this.out.push(cancelledResponse(name, 0, 'unsubscribed'));
-  }
-
-  /** The session's subscription of that name; undefined (and an error answered) when there is none. */
-  private find(name: string): Subscription | undefined {
-    const s = this.closed ? undefined : this.subs.get(name);
-    if (s === undefined) {
-      this.out.push(
-        errorResponse(name, new SwitchyardError('NOT_FOUND', `no subscription '${name}' in this session`)),
-      );
-    }
-    return s;
-  }
-}
-
-function confirmResponse(publishId: bigint, routedQueues: number): SessionResponse {
-  const c = create(SessionResponse_ConfirmSchema);
-  c.publishId = publishId;
-  c.routedQueues = routedQueues;
-  const r = create(SessionResponseSchema);
-  r.response = { case: 'confirm', value: c };
-  return r;
-}
-
-function deliveryResponse(subscription: string, d: CoreDelivery): SessionResponse {
-  const v = create(DeliverySchema);
-  v.subscription = subscription;
-  v.deliveryId = BigInt(d.id);
-  v.redelivered = d.redelivered;
-  v.queue = d.queue;
-  v.message = messageToGrpc(d.message);
-  const r = create(SessionResponseSchema);
-  r.response = { case: 'delivery', value: v };
-  return r;
-}
-
-function cancelledResponse(subscription: string, code: number, reason: string): SessionResponse {
-  const c = create(SessionResponse_CancelledSchema, { subscription, code, reason });
-  return create(SessionResponseSchema, { response: { case: 'cancelled', value: c } });
-}
-
-/** An error answer about a publish (its id) or a subscription (its name). */
-export function errorResponse(about: bigint | string | undefined, e: SwitchyardError): SessionResponse {
-  const err = create(SessionResponse_ErrorSchema, { code: e.spec.grpc, reason: e.code, message: e.message });
-  if (typeof about === 'bigint') err.about = { case: 'publishId', value: about };
-  else if (about !== undefined) err.about = { case: 'subscription', value: about };
-  return create(SessionResponseSchema, { response: { case: 'error', value: err } });
-}
-
-/** Session over connect: requests from an async iterable, responses through a bounded Outbox. */
 export async function* session(
   broker: Broker,
+  gate: PublishGate,
   requests: AsyncIterable<SessionRequest>,
   ctx: HandlerContext,
 ): AsyncGenerator<SessionResponse> {
@@ -279,7 +37,7 @@ export async function* session(
     const c = (call = new SessionCall(conn, traceOf(ctx), new MessageOutput(out)));
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     if (ctx.signal.aborted) onAbort();
-    void readRequests(it, c, out).then(
+    void readRequests(it, c, out, gate, ctx.signal).then(
       () => out.end(),
       (e: unknown) => out.fail(toConnectError(e)),
     );
@@ -290,7 +48,7 @@ export async function* session(
     ctx.signal.removeEventListener('abort', onAbort);
     call?.close();
     conn?.close();
-    void it.return?.().catch(() => {});
+    void it.return?.().catch(warnAfterCall);
   }
 }
 
@@ -298,10 +56,18 @@ async function readRequests(
   it: AsyncIterator<SessionRequest>,
   call: SessionCall,
   out: Outbox<SessionResponse>,
+  gate: PublishGate,
+  signal: AbortSignal,
 ): Promise<void> {
   for (;;) {
     const r = await it.next();
     if (r.done === true || out.closed) break;
+    // A publishing session is not read while a resource alarm blocks publishers: a request that
+    // was already on its way waits here, before the broker acts on it, as if still unread.
+    if (call.publisher) {
+      const open = gate.whenOpen();
+      if (open !== undefined) await unlessAborted(open, signal);
+    }
     call.handle(r.value);
     // Stop reading while the client does not read what we send: HTTP/2 flow control then
     // pushes back on its requests, and the confirms it causes cannot pile up here.

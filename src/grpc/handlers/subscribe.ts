@@ -1,12 +1,10 @@
 /**
- * Subscribe (server streaming) and the unary Ack/Nack that settle its deliveries. The first
- * message on the stream names the subscription (a random id, so only its caller can guess it)
- * and the queue; deliveries follow. Ack/Nack find the subscription by id and must come from the
- * same user in the same vhost. The stream's Subscription pauses when the HTTP/2 stream does not
- * drain (the Outbox is full) and resumes when it does.
+ * Subscribe (server streaming). The first message on the stream names the subscription (a random
+ * id, which Ack and Nack take: handlers/settle.ts) and the queue; deliveries follow. The stream's
+ * Subscription pauses when the HTTP/2 stream does not drain (the Outbox is full) and resumes when
+ * it does.
  */
-import { randomBytes } from 'node:crypto';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import { ConnectError, type HandlerContext } from '@connectrpc/connect';
 import {
   type Broker,
@@ -15,70 +13,20 @@ import {
   Subscription,
   type SubscriptionOptions,
 } from '../../core/index.js';
-import { SwitchyardError } from '../../errors/index.js';
+import type { SwitchyardError } from '../../errors/index.js';
 import { type Caller, callerOf, connect } from '../call.js';
 import {
-  type AckRequest,
-  type AckResponseSchema,
-  DeliverySchema,
-  type NackRequest,
-  type NackResponseSchema,
   type SubscribeRequest,
   type SubscribeResponse,
   SubscribeResponseSchema,
-} from '../gen/switchyard/v1/broker_pb.js';
-import { invalid, messageToGrpc, toConnectError } from '../map.js';
+} from '../../gen/switchyard/v1/broker_pb.js';
+import { deliveryToGrpc, sourceOptions, toConnectError } from '../map.js';
 import { Outbox } from '../outbox.js';
+import type { SubscriptionRegistry } from '../subscription-registry.js';
 
 /** Deliveries (count, body bytes) a Subscribe stream buffers beyond the HTTP/2 stream's before it pauses. */
 const STREAM_BUFFER = 256;
 const STREAM_BUFFER_BYTES = 1 << 20;
-
-interface Registered {
-  readonly sub: Subscription;
-  readonly user: string;
-  readonly vhost: string;
-}
-
-/** Open Subscribe streams by subscription id, for Ack and Nack. */
-export class SubscriptionRegistry {
-  private readonly byId = new Map<string, Registered>();
-
-  add(sub: Subscription, caller: Caller): string {
-    const id = randomBytes(16).toString('base64url');
-    this.byId.set(id, { sub, user: caller.user, vhost: caller.vhost });
-    return id;
-  }
-
-  delete(id: string): void {
-    this.byId.delete(id);
-  }
-
-  /** The caller's subscription; NOT_FOUND when the id is unknown, ended, or someone else's. */
-  get(id: string, caller: Caller): Subscription {
-    const r = this.byId.get(id);
-    if (r === undefined || r.user !== caller.user || r.vhost !== caller.vhost) {
-      throw new SwitchyardError('NOT_FOUND', `no subscription '${id}' (ended, or not yours)`);
-    }
-    return r.sub;
-  }
-}
-
-/** Subscription options for a queue-or-exchange source; INVALID_ARGUMENT when there is none. */
-export function sourceOptions(
-  source: SubscribeRequest['source'],
-  bindingKey: string,
-): Pick<SubscriptionOptions, 'queue' | 'exchange' | 'bindingKey'> {
-  switch (source.case) {
-    case 'queue':
-      if (source.value === '') throw invalid('queue must not be empty');
-      return { queue: source.value };
-    case 'exchange':
-      return { exchange: source.value, bindingKey };
-    default:
-      throw invalid('subscribe to a queue or to an exchange: set one of queue, exchange');
-  }
-}
 
 /**
  * The Subscription a SubscribeRequest asks for, registered for Ack/Nack. Not started: the caller
@@ -150,46 +98,7 @@ export async function* subscribe(
 }
 
 function deliveryResponse(subscription: string, d: CoreDelivery): SubscribeResponse {
-  const delivery = create(DeliverySchema);
-  delivery.subscription = subscription;
-  delivery.deliveryId = BigInt(d.id);
-  delivery.redelivered = d.redelivered;
-  delivery.queue = d.queue;
-  delivery.message = messageToGrpc(d.message);
   const r = create(SubscribeResponseSchema);
-  r.event = { case: 'delivery', value: delivery };
+  r.event = { case: 'delivery', value: deliveryToGrpc(subscription, d) };
   return r;
-}
-
-export function ack(
-  registry: SubscriptionRegistry,
-  req: AckRequest,
-  ctx: HandlerContext,
-): MessageInitShape<typeof AckResponseSchema> {
-  try {
-    registry.get(req.subscriptionId, callerOf(ctx)).ack(deliveryTag(req.deliveryId), req.multiple);
-    return {};
-  } catch (e) {
-    throw toConnectError(e);
-  }
-}
-
-export function nack(
-  registry: SubscriptionRegistry,
-  req: NackRequest,
-  ctx: HandlerContext,
-): MessageInitShape<typeof NackResponseSchema> {
-  try {
-    registry
-      .get(req.subscriptionId, callerOf(ctx))
-      .nack(deliveryTag(req.deliveryId), req.requeue, req.multiple);
-    return {};
-  } catch (e) {
-    throw toConnectError(e);
-  }
-}
-
-/** A delivery id from the wire as the core's tag (ids beyond 2^53 are never ours: unknown). */
-export function deliveryTag(id: bigint): number {
-  return id > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(id);
 }

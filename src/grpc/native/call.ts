@@ -10,8 +10,10 @@
 import { constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { asSwitchyardError } from '../../core/index.js';
 import type { SwitchyardError } from '../../errors/index.js';
+import type { Clock, Timer } from '../../util/clock.js';
+import { FRAME_HEADER, type FrameDecoder, FramingError } from '../codec/framing.js';
+import { encodeGrpcMessage, Status } from '../codec/status.js';
 import { ERROR_CODE_KEY } from '../map.js';
-import { FRAME_HEADER, type FrameDecoder, FramingError } from './framing.js';
 
 export interface NativeCallOwner {
   /** The stream's buffer is full: stop producing responses and reading requests. */
@@ -47,51 +49,8 @@ export function decodeInto(
   }
 }
 
-/** gRPC status codes this module answers with. */
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  INVALID_ARGUMENT: 3,
-  DEADLINE_EXCEEDED: 4,
-  RESOURCE_EXHAUSTED: 8,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
-
 /** Bytes of responses that are written at once, without waiting for the end of the turn. */
 const WRITE_BATCH = 64 * 1024;
-
-const TIMEOUT_UNITS: Readonly<Record<string, number>> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1000,
-  m: 1,
-  u: 0.001,
-  n: 1e-6,
-};
-
-/**
- * The grpc-timeout header in milliseconds (gRPC over HTTP/2: "Timeout → TimeoutValue
- * TimeoutUnit", at most 8 digits); undefined when absent, NaN when malformed.
- */
-export function parseGrpcTimeout(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const m = /^(\d{1,8})([HMSmun])$/.exec(v);
-  if (m === null) return Number.NaN;
-  return Number(m[1]) * TIMEOUT_UNITS[m[2]!]!;
-}
-
-/** grpc-message is percent-encoded UTF-8 (gRPC over HTTP/2, "Responses"). */
-export function encodeGrpcMessage(s: string): string {
-  let out = '';
-  for (const b of Buffer.from(s, 'utf8')) {
-    out +=
-      b >= 0x20 && b <= 0x7e && b !== 0x25
-        ? String.fromCharCode(b)
-        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
 
 /**
  * Answers a call that failed before it started with a Trailers-Only response: the status in
@@ -120,7 +79,7 @@ export class NativeCall {
   private scheduled = false;
   private ended = false;
   private isBlocked = false;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private owner: NativeCallOwner | undefined;
   private readonly flushTask = () => {
     this.scheduled = false;
@@ -131,6 +90,7 @@ export class NativeCall {
     readonly req: Http2ServerRequest,
     readonly res: Http2ServerResponse,
     private readonly maxMessageSize: number,
+    private readonly clock: Clock,
   ) {}
 
   /** Sends the response headers and starts the deadline; `timeoutMs` from grpc-timeout. */
@@ -145,7 +105,7 @@ export class NativeCall {
     // 'close' comes for every end; before our own end() it means the client reset the stream.
     this.res.once('close', () => this.finished());
     if (timeoutMs !== undefined) {
-      this.timer = setTimeout(() => this.end(Status.DEADLINE_EXCEEDED, 'deadline exceeded'), timeoutMs);
+      this.timer = this.clock.after(timeoutMs, () => this.end(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
     }
   }
 
@@ -219,7 +179,7 @@ export class NativeCall {
         // The call is complete once the trailers are out; a client that has not half-closed is
         // told so with RST_STREAM(NO_ERROR) after them (gRPC over HTTP/2, "Responses"). The
         // compatibility layer sends the trailers on 'wantTrailers'; a reset submitted in the same
-        // tick overtakes them, so it goes one turn later.
+        // tick overtakes them, so it goes one turn later (event-loop order, not time: no clock).
         stream.once('wantTrailers', () => setImmediate(() => stream.close(constants.NGHTTP2_NO_ERROR)));
       }
       this.res.end();
@@ -228,7 +188,7 @@ export class NativeCall {
   }
 
   private finished(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     const o = this.owner;
     this.owner = undefined;

@@ -7,10 +7,13 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type AnonymousPolicy, asSwitchyardError, type Broker } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
 import { identifyCaller, openConnection, VHOST_KEY } from '../call.js';
-import { Broker as BrokerService } from '../gen/switchyard/v1/broker_pb.js';
-import type { SubscriptionRegistry } from '../handlers/subscribe.js';
+import { Broker as BrokerService } from '../../gen/switchyard/v1/broker_pb.js';
+import { grpcTimeoutMs } from '../../util/grpc-timeout.js';
+import { Status } from '../codec/status.js';
 import { ERROR_CODE_KEY } from '../map.js';
-import { NativeCall, parseGrpcTimeout, refuse, Status } from './call.js';
+import type { PublishGate } from '../publish-gate.js';
+import type { SubscriptionRegistry } from '../subscription-registry.js';
+import { NativeCall, refuse } from './call.js';
 import { NativeSession } from './session.js';
 import { NativeSubscribe } from './subscribe.js';
 
@@ -28,6 +31,7 @@ export class NativeCalls {
   constructor(
     private readonly broker: Broker,
     private readonly registry: SubscriptionRegistry,
+    private readonly gate: PublishGate,
     private readonly anonymous: AnonymousPolicy,
     private readonly maxMessageSize: number,
   ) {}
@@ -59,11 +63,11 @@ export class NativeCalls {
         },
       );
       const t = h['grpc-timeout'];
-      const timeoutMs = parseGrpcTimeout(typeof t === 'string' ? t : undefined);
+      const timeoutMs = typeof t === 'string' ? grpcTimeoutMs(t) : undefined;
       if (Number.isNaN(timeoutMs))
         throw new SwitchyardError('SYNTAX_ERROR', `invalid grpc-timeout '${String(t)}'`);
       const conn = openConnection(this.broker, caller, 'grpc', h['user-agent']);
-      const call = new NativeCall(req, res, this.maxMessageSize);
+      const call = new NativeCall(req, res, this.maxMessageSize, this.broker.clock);
       const done = (x: Live) => this.live.delete(x);
       const header = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : null);
       const c =
@@ -71,6 +75,7 @@ export class NativeCalls {
           ? new NativeSession(
               call,
               conn,
+              this.gate,
               done,
               { traceparent: header('traceparent'), tracestate: header('tracestate') },
               this.maxMessageSize,

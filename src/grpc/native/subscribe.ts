@@ -8,11 +8,13 @@
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import type { CoreConnection, Subscription } from '../../core/index.js';
 import type { Caller } from '../call.js';
-import { SubscribeRequestSchema, SubscribeResponseSchema } from '../gen/switchyard/v1/broker_pb.js';
-import { openSubscription, type SubscriptionRegistry, startedResponse } from '../handlers/subscribe.js';
-import { decodeInto, endWithError, type NativeCall, type NativeCallOwner, Status } from './call.js';
-import { encodeDeliveryFrame } from './encode.js';
-import { FrameDecoder, FramingError } from './framing.js';
+import { SubscribeRequestSchema, SubscribeResponseSchema } from '../../gen/switchyard/v1/broker_pb.js';
+import { encodeDeliveryFrame } from '../codec/encode.js';
+import { FrameDecoder, FramingError } from '../codec/framing.js';
+import { Status } from '../codec/status.js';
+import { openSubscription, startedResponse } from '../handlers/subscribe.js';
+import type { SubscriptionRegistry } from '../subscription-registry.js';
+import { decodeInto, endWithError, type NativeCall, type NativeCallOwner } from './call.js';
 
 export class NativeSubscribe implements NativeCallOwner {
   private readonly decoder: FrameDecoder;

@@ -6,7 +6,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SettleOutcome } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
-import { parseJsonObject, readBody } from '../body.js';
+import { readBody } from '../../util/read-body.js';
+import { BODY_ERRORS, parseJsonObject } from '../codec/body.js';
 import type { HttpContext } from '../context.js';
 import { replyJson } from '../errors.js';
 import type { Route } from '../routes.js';
@@ -23,7 +24,7 @@ export async function ack(
 ): Promise<void> {
   if (!ctx.broker.vhosts.has(route.vhost))
     throw new SwitchyardError('NOT_FOUND', `no vhost '${route.vhost}'`);
-  const { ids, outcome } = parseAck(await readBody(req, ctx.settings.maxBodySize));
+  const { ids, outcome } = parseAck(await readBody(req, ctx.settings.maxBodySize, BODY_ERRORS));
   const settled = ctx.leases.settle(user, route.vhost, route.name, ids, outcome);
   replyJson(res, 200, { settled });
 }

@@ -8,9 +8,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type CoreConnection, Subscription } from '../../core/index.js';
 import { connect, type HttpContext } from '../context.js';
-import type { MessageKey } from '../resume.js';
+import type { MessageKey } from '../sse/resume.js';
 import type { Route } from '../routes.js';
-import { SseStream } from '../sse-stream.js';
+import { SseStream } from '../sse/stream.js';
 
 export function events(
   ctx: HttpContext,

@@ -39,10 +39,10 @@ export async function get(
       const r = conn.get(session, queue, !manual);
       if (r === undefined) {
         // The queue's next messages are on disk only: wait for them to be read back.
-        if (!conn.hasPaged(queue) || refills++ >= MAX_REFILLS || !(await refilled(conn, queue))) break;
+        if (!conn.hasPaged(queue) || refills++ >= MAX_REFILLS || !(await refilled(ctx, conn, queue))) break;
         continue;
       }
-      if (r.msg.expiresAt !== 0 && r.msg.expiresAt <= Date.now()) {
+      if (r.msg.expiresAt !== 0 && r.msg.expiresAt <= ctx.broker.clock.now()) {
         if (manual) session.settle(r.tag, false, 'discard');
         continue;
       }
@@ -72,12 +72,12 @@ export async function get(
   }
 }
 
-function refilled(conn: CoreConnection, queue: string): Promise<boolean> {
+function refilled(ctx: HttpContext, conn: CoreConnection, queue: string): Promise<boolean> {
   return new Promise((resolve) => {
     // A queue deleted meanwhile never calls back: the timer answers instead.
-    const timer = setTimeout(() => resolve(false), REFILL_WAIT_MS);
+    const timer = ctx.broker.clock.after(REFILL_WAIT_MS, () => resolve(false));
     conn.whenRefilled(queue, () => {
-      clearTimeout(timer);
+      timer.cancel();
       resolve(true);
     });
   });

@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { publishConfirmed } from '../../core/index.js';
-import { checkDeclaredLength, readBody } from '../body.js';
+import { checkDeclaredLength, readBody } from '../../util/read-body.js';
+import { BODY_ERRORS } from '../codec/body.js';
 import { connect, type HttpContext } from '../context.js';
 import { replyJson } from '../errors.js';
 import { envelopePublish, isEnvelope, rawPublish } from '../map.js';
@@ -19,13 +20,13 @@ export async function publish(
   user: string,
 ): Promise<void> {
   const limit = ctx.settings.maxBodySize;
-  checkDeclaredLength(req, limit);
+  checkDeclaredLength(req, limit, BODY_ERRORS);
   const conn = connect(ctx, req, user, route.vhost);
   try {
     // Refuse before reading a body that could not be published anyway (the routing key may be
     // in the body: publishConfirmed admits the publish again with it).
     conn.admitPublish(route.name, '', 'refuse');
-    const body = await readBody(req, limit);
+    const body = await readBody(req, limit, BODY_ERRORS);
     const p = isEnvelope(req.headers['content-type'])
       ? envelopePublish(req.headers, route.query, body)
       : rawPublish(req.headers, route.query, body);

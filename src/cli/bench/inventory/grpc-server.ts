@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import type { DescService } from '@bufbuild/protobuf';
 import type { ConnectRouter, Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import * as reflectionV1 from '../../../grpc/gen/grpc/reflection/v1/reflection_pb.js';
-import { ReflectionIndex, reflectionInfo } from '../../../grpc/reflection.js';
+import * as reflectionV1 from '../../../gen/grpc/reflection/v1/reflection_pb.js';
+import { ReflectionIndex, reflectionInfo } from '../../../grpc/handlers/reflection.js';
 
 export interface GrpcServer {
   /** e.g. http://127.0.0.1:50061, what a connect-node client or the gateway's `address` takes. */

@@ -15,7 +15,7 @@ import {
   type UpdateResponse,
   UpdateResponseSchema,
   type WatchStockRequest,
-} from './gen/inventory/v1/inventory_pb.js';
+} from '../../../gen/inventory/v1/inventory_pb.js';
 import { type GrpcServer, serveGrpc } from './grpc-server.js';
 
 /** What a fresh Inventory holds, so the README's curl lines work out of the box. */
