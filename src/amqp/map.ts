@@ -2,9 +2,8 @@
  * Core ⇄ wire mapping for AMQP 0-9-1: the broker's errors as close methods, and the message's
  * properties and routing key as content headers and delivery fields carry them.
  */
-import type { Message } from '../core/index.js';
+import { AMQP_LIMITS, carriable, cutToBytes, fits, fitsBytes, type Message } from '../core/index.js';
 import { isSwitchyardError, SwitchyardError } from '../errors/index.js';
-import { carriableProperties, cutToShortString, fitsShortString } from './codec/carriable.js';
 import { AMQP_PROPERTIES_CODEC, BasicFlag, encodeProperties } from './codec/index.js';
 
 // Module constants (not BasicFlag.X lookups) on the per-publish path.
@@ -55,22 +54,24 @@ export function peekDeliveryMode(props: Buffer): number | undefined {
   return props[pos];
 }
 
-/** The content-header property bytes for msg (codec/carriable.ts says what a too-long field becomes). */
+/**
+ * The content-header property bytes for msg: as they arrived over AMQP, else encoded, with what
+ * the 0-9-1 wire cannot carry as is moved or left out as the core's carry policy says
+ * (src/core/carry.ts).
+ */
 export function propsBytes(msg: Message): Buffer {
   const cached = msg.encodedProperties(AMQP_PROPERTIES_CODEC.format);
   if (cached !== undefined) return cached;
   const key = msg.routingKey;
-  if (!fitsShortString(key)) return encodeProperties(carriableProperties(msg.properties, key));
-  try {
-    return encodeProperties(msg.properties);
-  } catch {
-    // A property this wire cannot carry as is (a header value, a too-long field): carried in a
-    // form it can, as codec/carriable.ts says.
-    return encodeProperties(carriableProperties(msg.properties));
-  }
+  const p = msg.properties;
+  if (!fitsBytes(key, AMQP_LIMITS.stringBytes)) return encodeProperties(carriable(p, AMQP_LIMITS, key));
+  return encodeProperties(fits(p, AMQP_LIMITS) ? p : carriable(p, AMQP_LIMITS));
 }
 
-/** The routing key as basic.deliver, get-ok and return carry it: at most 255 bytes. */
+/**
+ * The routing key as basic.deliver, get-ok and return carry it: at most 255 bytes (the core holds
+ * new keys to that; a message stored before it did may have a longer one, whole in x-routing-key).
+ */
 export function routingKeyOf(msg: Message): string {
-  return fitsShortString(msg.routingKey) ? msg.routingKey : cutToShortString(msg.routingKey);
+  return cutToBytes(msg.routingKey, AMQP_LIMITS.stringBytes);
 }

@@ -35,7 +35,17 @@ export {
   type JsonValue,
 } from '../model/index.js';
 export { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
-export { checkCarriable } from './property-limits.js';
+export {
+  AMQP_LIMITS,
+  type CarryLimits,
+  carriable,
+  checkProperties,
+  cutToBytes,
+  fits,
+  fitsBytes,
+  type HeaderSize,
+  MQTT_LIMITS,
+} from './carry.js';
 export type { Queue } from './queue.js';
 export { MemoryRecordStore } from '../store/memory/records.js';
 export type { RecordStore } from '../store/types.js';

@@ -8,7 +8,7 @@
 import { isUtf8 } from 'node:buffer';
 import { SwitchyardError } from '../errors/index.js';
 import { decodeJsonProperties, encodeJsonProperties } from './properties-json.js';
-import { checkCarriable } from './property-limits.js';
+import { checkProperties } from './carry.js';
 import type { HeaderValue, Properties } from '../model/index.js';
 import type { Message } from './message.js';
 
@@ -76,7 +76,7 @@ export function propertiesFromJson(v: unknown): Properties {
   }
   const p = decodeJsonProperties(Buffer.from(JSON.stringify(v)));
   for (const k of Object.keys(p) as (keyof Properties)[]) if (p[k] === null) delete p[k];
-  checkCarriable(p);
+  checkProperties(p);
   return p;
 }
 

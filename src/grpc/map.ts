@@ -6,7 +6,7 @@
 import { create, type JsonObject, type JsonValue } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
-  checkCarriable,
+  checkProperties,
   type Delivery,
   type HeaderTable,
   type HeaderValue,
@@ -112,7 +112,7 @@ export function propertiesFromGrpc(
     if (trace.tracestate !== null) headers.tracestate = trace.tracestate;
   }
   if (headers !== undefined) p.headers = headers;
-  checkCarriable(p);
+  checkProperties(p);
   return p;
 }
 

@@ -6,7 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingHttpHeaders } from 'node:http';
 import {
-  checkCarriable,
+  checkProperties as checkModel,
   decodeBody,
   type HeaderTable,
   type Message,
@@ -110,7 +110,7 @@ export function propertiesFromHeaders(h: IncomingHttpHeaders): Properties {
   }
   headers = withTraceContext(headers, h);
   if (headers !== undefined) p.headers = headers;
-  checkCarriable(p);
+  checkModel(p);
   return p;
 }
 
@@ -163,7 +163,7 @@ export function envelopePublish(h: IncomingHttpHeaders, query: URLSearchParams, 
   if (o.mandatory !== undefined && typeof o.mandatory !== 'boolean') throw bad('mandatory must be a boolean');
   if (o.body === undefined) throw bad('the envelope needs a body (a string)');
   const properties = propertiesFromJson(o.properties);
-  checkProperties(properties);
+  checkEnvelopeProperties(properties);
   let headers = properties.headers;
   for (const name of ['traceparent', 'tracestate'] as const) {
     const t = o[name];
@@ -185,7 +185,7 @@ export function envelopePublish(h: IncomingHttpHeaders, query: URLSearchParams, 
  * Range checks the JSON form's type checks leave out: every protocol must be able to encode what
  * is accepted (an AMQP priority is an octet, a timestamp 64 bits, an expiration a count of ms).
  */
-function checkProperties(p: Properties): void {
+function checkEnvelopeProperties(p: Properties): void {
   if (p.priority !== undefined) integer(String(p.priority), 'properties.priority', 255);
   if (p.deliveryMode !== undefined && p.deliveryMode !== 1 && p.deliveryMode !== 2) {
     throw bad(`properties.deliveryMode must be 1 (transient) or 2 (persistent), not ${p.deliveryMode}`);
