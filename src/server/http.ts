@@ -4,15 +4,13 @@
  * plain requests go to each request handler in turn (gRPC-Web/Connect, REST and SSE) until one
  * takes them, else 404.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { RequestHandler, UpgradeHandler } from '../core/index.js';
 import { listenOn } from '../util/listen.js';
 
-export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-/** Takes a request (returns true) or leaves it to the next handler (false), by path. */
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+export type { RequestHandler, UpgradeHandler };
 
 export interface HttpListener {
   readonly address: AddressInfo;
