@@ -3,16 +3,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../src/config/schema.js';
+import { tempDir } from './support/temp.js';
 
 const root = join(import.meta.dirname, '..');
 const fixture = join(root, 'src', 'cli', 'advise', 'testdata', 'bench-sample.jsonl');
-const dir = mkdtempSync(join(tmpdir(), 'sy-cli-advise-'));
+const dir = tempDir('sy-cli-advise-');
 
 interface Run {
   code: number | null;

@@ -4,22 +4,20 @@
  * outbound ones awaiting PUBCOMP), plus session expiry.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import amqp from 'amqplib';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { IPublishPacket, Packet } from 'mqtt-packet';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 import { RawClient } from './mqtt-client.js';
+import { tempDir } from './support/temp.js';
 
 function mqttUrl(b: TestBroker): string {
   return `mqtt://127.0.0.1:${b.server.mqtt!.address.port}`;
 }
 
 async function withRestart(fn: (restart: () => Promise<TestBroker>, first: TestBroker) => Promise<void>) {
-  const dir = mkdtempSync(join(tmpdir(), 'switchyard-mqtt-'));
+  const dir = tempDir('switchyard-mqtt-');
   let b = await startTestBroker({}, dir);
   try {
     await fn(async () => {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { tempDir } from './support/temp.js';
 
 export type Version = 4 | 5;
 
@@ -204,9 +205,11 @@ export interface ChildBroker {
 
 export async function spawnBroker(extra: Record<string, unknown> = {}): Promise<ChildBroker> {
   const helpers = new URL('./helpers.ts', import.meta.url).href;
+  // The data dir is made (and removed at exit) here: the child is killed, so it cleans up nothing.
+  const dataDir = tempDir('switchyard-child-');
   const code = [
     `const { startTestBroker } = await import(${JSON.stringify(helpers)});`,
-    `const b = await startTestBroker({}, undefined, ${JSON.stringify(extra)});`,
+    `const b = await startTestBroker({}, ${JSON.stringify(dataDir)}, ${JSON.stringify(extra)});`,
     'const s = b.server;',
     `process.stdout.write(JSON.stringify({ mqtt: s.mqtt.address.port, amqp: s.amqp.address.port, http: s.http.address.port }) + '\\n');`,
   ].join('\n');
