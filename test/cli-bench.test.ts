@@ -5,18 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import puppeteer from 'puppeteer-core';
 import { PROTOCOL_IDS } from '../src/cli/bench/options.js';
 import { metaLine, resultLine, summaryLine } from '../src/cli/bench/schema.js';
-import { CHROMIUM } from './browser/chromium.js';
+import { chromiumPath, skipUnless } from './support/tools.js';
+import { tempDir } from './support/temp.js';
 
 const MAIN = 'src/cli/main.ts';
-const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-bench-'));
+const dir = tempDir('switchyard-cli-bench-');
 const jsonFile = join(dir, 'run.jsonl');
 const htmlFile = join(dir, 'run.html');
 
@@ -75,8 +75,6 @@ before(
   },
   { timeout: HANG_MS + 10_000 },
 );
-
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('a quick run writes schema-valid JSON lines with non-zero throughput for every protocol', () => {
   assert.equal(first.code, 0, first.stdout + first.stderr);
@@ -140,10 +138,10 @@ test('bad options: a clear message and exit code 2', async () => {
 });
 
 test('the HTML report draws its charts in headless Chromium', {
-  skip: CHROMIUM === undefined ? 'no chromium' : false,
+  skip: await skipUnless('chromium'),
 }, async () => {
   const browser = await puppeteer.launch({
-    executablePath: CHROMIUM!,
+    executablePath: chromiumPath()!,
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
@@ -27,9 +26,9 @@ import {
 } from '../examples/order-inventory/orders-service.js';
 import { startExample } from '../examples/order-inventory/run.js';
 import { Inbox, run, within } from './interop-support.js';
+import { PYTHON, skipUnless } from './support/tools.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const PYTHON = '/usr/bin/python3';
 
 const logs: string[] = [];
 const ex = await startExample(
@@ -176,7 +175,7 @@ test('example: with Inventory down, PlaceOrder fails UNAVAILABLE after its retri
 });
 
 test('example: Python grpcio calls the Inventory service directly', {
-  skip: existsSync(PYTHON) ? false : `${PYTHON} not found`,
+  skip: await skipUnless('python3-grpcio'),
 }, async () => {
   const addr = new URL(ex.inventory.url).host;
   const r = await run(PYTHON, [join(ROOT, 'test/py/inventory_client.py'), addr], {

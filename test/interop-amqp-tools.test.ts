@@ -4,14 +4,12 @@
  * target of interopTargets(); amqplib sets up and checks what the tools cannot show.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { interopTargets, uniq } from './helpers.js';
 import { Connections, channel, confirmChannel, Inbox, rejection, replyText, run } from './interop-support.js';
+import { skipUnless } from './support/tools.js';
 
-const TOOLS = ['amqp-declare-queue', 'amqp-publish', 'amqp-consume', 'amqp-get', 'amqp-delete-queue'];
-const missing = TOOLS.filter((t) => !existsSync(`/usr/bin/${t}`));
-const skip = missing.length > 0 ? `not installed: ${missing.join(', ')}` : false;
+const skip = await skipUnless('amqp-tools');
 
 const targets = await interopTargets();
 after(async () => {
@@ -19,7 +17,7 @@ after(async () => {
 });
 
 for (const target of targets) {
-  describe(`amqp-tools against ${target.name}`, { concurrency: true, skip }, () => {
+  describe(`amqp-tools against ${target.name}`, { concurrency: true, skip: skip || target.skip }, () => {
     const conns = new Connections(target.url);
     after(() => conns.closeAll());
     const url = `amqp://guest:guest@127.0.0.1:${target.port}`;

@@ -11,18 +11,18 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startTestBroker, uniq } from './helpers.js';
 import { Connections, channel, Inbox, run } from './interop-support.js';
+import { tempDir } from './support/temp.js';
+import { skipUnless } from './support/tools.js';
 
 const SUB = '/usr/bin/mosquitto_sub';
 const PUB = '/usr/bin/mosquitto_pub';
 const STDBUF = '/usr/bin/stdbuf';
-const missing = [SUB, PUB, STDBUF].filter((f) => !existsSync(f));
-const skip = missing.length > 0 ? `not installed: ${missing.join(', ')}` : false;
+const skip = await skipUnless('mosquitto-clients');
 
 /** The last bound on any one subscriber (`-W`, seconds); tests wait far less. */
 const SUB_TIMEOUT_S = 20;
@@ -325,7 +325,7 @@ for (const v of ['311', '5'] as const) {
 
     test('1 MiB payloads at QoS 1 and 2 arrive intact', async () => {
       const t = topicBase('large');
-      const dir = mkdtempSync(join(tmpdir(), 'switchyard-cli-'));
+      const dir = tempDir('switchyard-cli-');
       const body = Array.from({ length: 1 << 20 }, (_, i) => String.fromCharCode(97 + ((i * 7) % 26))).join(
         '',
       );

@@ -6,23 +6,17 @@
  * non-zero with a trace. Every wait inside the scripts is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 import { run } from './interop-support.js';
+import { removeTempDir, tempDir } from './support/temp.js';
+import { PAHO_PYTHON as PYTHON, skipUnless } from './support/tools.js';
 
-/** The system Python; PAHO_PYTHON may name another (e.g. a venv with paho-mqtt 2.x) to check both APIs. */
-const PYTHON = process.env.PAHO_PYTHON ?? '/usr/bin/python3';
 const PY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'py');
 
-const skip = existsSync(PYTHON)
-  ? (await run(PYTHON, ['-c', 'import paho.mqtt.client'])).code === 0
-    ? false
-    : 'python3-paho-mqtt not installed'
-  : `${PYTHON} not found`;
+const skip = await skipUnless('python3-paho-mqtt');
 
 /**
  * Runs test/py/mqtt_<name>.py against `port` with `prefix` (unique by default) and `key=value`
@@ -102,7 +96,7 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     for (const { qos, share } of restarts) {
       const what = share === undefined ? '' : ' (shared subscription)';
       test(`${v}: persistent session across a broker restart${what}: QoS ${qos} sent while offline all arrive`, async () => {
-        const dir = mkdtempSync(join(tmpdir(), 'switchyard-paho-restart-'));
+        const dir = tempDir('switchyard-paho-restart-');
         let b: TestBroker | undefined = await startTestBroker({}, dir);
         try {
           const prefix = uniq('paho-restart');
@@ -135,6 +129,7 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
           );
         } finally {
           await b?.close();
+          await removeTempDir(dir);
         }
       });
     }
