@@ -10,6 +10,7 @@ import amqp from 'amqplib';
 import { EPHEMERAL_PORTS } from './helpers.js';
 import { tempDir } from './support/temp.js';
 import { skipUnless } from './support/tools.js';
+import { WAIT_MS } from './support/wait.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -20,7 +21,7 @@ function start(args: string[]): { child: ChildProcess; ready: Promise<{ port: nu
   });
   let output = '';
   const ready = new Promise<{ port: number; output: string }>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ready line; output: ${output}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`no ready line; output: ${output}`)), WAIT_MS);
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /amqp listening on [\d.]+:(\d+)/.exec(output);

@@ -89,7 +89,7 @@ test('durability: a second broker on the same data directory exits with a clear 
     const r = spawnSync(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', '--host', '127.0.0.1', ...EPHEMERAL_PORTS, '--data-dir', dir],
-      { cwd: root, encoding: 'utf8', timeout: 30_000 },
+      { cwd: root, encoding: 'utf8', timeout: 60_000 },
     );
     assert.equal(r.status, 1);
     assert.match(r.stderr, /in use by another Switchyard \(pid \d+\)/);
@@ -101,14 +101,16 @@ test('durability: a second broker on the same data directory exits with a clear 
 // The crash test runs the built broker (bin/switchyard.js), as a user would.
 test('durability: kill -9 under confirmed load loses no confirmed message (3 cycles)', {
   skip: await skipUnless('build'),
+  timeout: 240_000,
 }, () => {
+  // The limits are hang guards (the script's own is 60 s a cycle); 3 cycles take seconds.
   const r = spawnSync(
     process.execPath,
     ['scripts/crash-test.mjs', '--cycles', '3', '--seed', '42', '--json'],
     {
       cwd: root,
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: 200_000,
     },
   );
   assert.equal(r.status, 0, `crash test failed: ${r.stdout} ${r.stderr}`);

@@ -27,6 +27,7 @@ import {
 import { startExample } from '../examples/order-inventory/run.js';
 import { Inbox, run, within } from './interop-support.js';
 import { PYTHON, skipUnless } from './support/tools.js';
+import { WAIT_MS } from './support/wait.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -86,7 +87,7 @@ test('example: PlaceOrder over gRPC takes stock, and AMQP and MQTT subscribers s
     assert.equal(m!.properties.contentType, 'application/json');
     assert.equal(m!.properties.messageId, order.id);
 
-    await within(subs.mqttArrived, 10_000, 'order/placed over MQTT');
+    await within(subs.mqttArrived, WAIT_MS, 'order/placed over MQTT');
     assert.equal(subs.mqttMessages[0]!.topic, 'order/placed');
     assert.equal((JSON.parse(subs.mqttMessages[0]!.body) as OrderPlacedEvent).id, order.id);
   } finally {
@@ -302,7 +303,7 @@ test('example: the runner (npm run example:orders) starts on the ports it is giv
     assert.ok(gateway, lines.join('\n'));
     assert.deepEqual((await fetchJson(`${gateway}/v1/stock/gizmo`)).body, { sku: 'gizmo', quantity: 0 });
     child.kill('SIGINT');
-    const [code] = await within(exited, 15_000, 'the runner to exit');
+    const [code] = await within(exited, WAIT_MS, 'the runner to exit');
     assert.equal(code, 0);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');

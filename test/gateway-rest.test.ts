@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startTestBroker, type TestBroker } from './helpers.js';
 import { CATALOG_PROTO, FIXTURE_DIR, startUpstream, type TestUpstream } from './fixtures/gateway/upstream.js';
+import { poll } from './support/wait.js';
 
 /** A parsed JSON response, read field by field in the assertions. */
 type Json = ReturnType<typeof JSON.parse>;
@@ -205,10 +206,10 @@ test('gateway: the HTTP client going away cancels the upstream call', async () =
     method: 'POST',
     body: JSON.stringify({ delayMs: 10000, key: 'cancel' }),
     signal: ac.signal,
-  }).catch(() => undefined);
+  });
   await waitFor(() => upstream.log.headers.length > seen);
   ac.abort();
-  await pending;
+  await assert.rejects(pending, { name: 'AbortError' });
   await waitFor(() => upstream.log.aborted > before);
 });
 
@@ -269,7 +270,7 @@ test('gateway: bad requests never take the gateway down', async () => {
 });
 
 async function waitFor(cond: () => boolean): Promise<void> {
+  // A few turns of the event loop are usually enough; then poll.
   for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), 'condition not reached');
+  await poll(cond, 'the condition');
 }

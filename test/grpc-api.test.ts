@@ -29,6 +29,7 @@ import {
   type SessionResponse,
 } from '../src/grpc/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, uniq } from './helpers.js';
+import { poll, WAIT_MS } from './support/wait.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -45,7 +46,7 @@ const transports: [string, Transport][] = [
 const native = createClient(Broker, transports[0]![1]);
 
 /** Resolves with `p`, or fails the test after `ms` (so a hang is a clear failure). */
-function within<T>(p: Promise<T>, ms = 5000, what = 'a response'): Promise<T> {
+function within<T>(p: Promise<T>, ms = WAIT_MS, what = 'a response'): Promise<T> {
   let t: NodeJS.Timeout;
   return Promise.race([
     p.finally(() => clearTimeout(t)),
@@ -394,14 +395,8 @@ interface DeliveryValue {
   message: { body: Uint8Array };
 }
 
-/** Polls `cond` (an outside observer has no event to await) at most 100 times, 20 ms apart. */
-async function waitFor(cond: () => Promise<boolean>, what = 'the condition'): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+/** Polls `cond` (an outside observer has no event to await). */
+const waitFor = (cond: () => Promise<boolean>, what = 'the condition') => poll(cond, what);
 
 /** A Session over native gRPC, with helpers to wait for a response of a kind. */
 function openSession(signal?: AbortSignal) {

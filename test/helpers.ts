@@ -7,6 +7,7 @@ import { configSchema } from '../src/config/schema.js';
 import { type RunningServer, startServer } from '../src/server/index.js';
 import { removeTempDir, tempDir } from './support/temp.js';
 import { skipUnless } from './support/tools.js';
+import { WAIT_MS } from './support/wait.js';
 
 /** CLI flags that put every listener on an ephemeral port (CLI tests run in parallel). */
 export const EPHEMERAL_PORTS = [
@@ -108,7 +109,7 @@ export function uniq(prefix: string): string {
 export function once<T = unknown>(
   emitter: { once(ev: string, fn: (...a: unknown[]) => void): unknown },
   event: string,
-  ms = 10_000,
+  ms = WAIT_MS,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`timed out waiting for '${event}'`)), ms);

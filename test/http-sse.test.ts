@@ -12,6 +12,7 @@ import { EventSource } from 'eventsource';
 import fc from 'fast-check';
 import mqtt from 'mqtt';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
+import { poll, WAIT_MS } from './support/wait.js';
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
@@ -57,7 +58,7 @@ class RawSse {
   }
 
   /** Waits (bounded) until `ok()` holds. */
-  until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
+  until(ok: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
     if (ok()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(
@@ -130,13 +131,7 @@ class RawSse {
 }
 
 /** Polls a broker-side condition with a bound: there is no client-side event for "the server noticed". */
-async function eventually(ok: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const eventually = (ok: () => boolean | Promise<boolean>, what: string) => poll(ok, what, undefined, 10);
 
 /** Collects EventSource messages; next(n) waits for n in total. */
 function inbox(es: EventSource): { got: MessageEvent[]; until(n: number): Promise<MessageEvent[]> } {
@@ -154,7 +149,7 @@ function inbox(es: EventSource): { got: MessageEvent[]; until(n: number): Promis
         : new Promise((resolve, reject) => {
             const t = setTimeout(
               () => reject(new Error(`timed out with ${got.length} of ${n} events`)),
-              10_000,
+              WAIT_MS,
             );
             waiter = {
               n,

@@ -10,6 +10,7 @@ import amqp from 'amqplib';
 import { listenAmqp } from '../src/amqp/listener.js';
 import { Broker } from '../src/core/index.js';
 import { interopTargets, uniq } from './helpers.js';
+import { poll, WAIT_MS } from './support/wait.js';
 import {
   bodies,
   Connections,
@@ -746,12 +747,12 @@ for (const target of targets) {
       const a = await Inbox.consume(ch, qa);
       const b = await Inbox.consume(ch, qb);
       await a.waitFor(3);
+      // "No more than 3": a busy machine could only hide a fourth delivery, never invent one.
       await sleep(200);
       assert.equal(a.messages.length + b.messages.length, 3);
       ch.ackAll();
       await b.waitFor(1);
-      const deadline = Date.now() + 5000;
-      while (a.messages.length + b.messages.length < 6 && Date.now() < deadline) await sleep(20);
+      await poll(() => a.messages.length + b.messages.length >= 6, 'six deliveries in all');
       await sleep(200);
       assert.equal(a.messages.length + b.messages.length, 6);
       ch.ackAll();
@@ -843,12 +844,14 @@ for (const target of targets) {
         assert.equal(m.content.toString(), 'still here');
         assert.deepEqual(c.errors, []);
       };
+      // The lower bounds are sound (timed from before the connect); the upper ones are only the
+      // wait's safety net, as a busy machine can make any timer late.
       const silent = async () => {
         const raw = await RawAmqp.connect(target.port);
         try {
           assert.deepEqual(await raw.handshake(1), { ok: true });
-          const ms = await within(raw.closed, 8000, 'the broker to drop the silent client');
-          assert.ok(ms >= 1000 && ms <= 6000, `dropped after ${ms} ms`);
+          const ms = await within(raw.closed, WAIT_MS, 'the broker to drop the silent client');
+          assert.ok(ms >= 1000, `dropped after ${ms} ms`);
         } finally {
           raw.destroy();
         }
@@ -857,12 +860,12 @@ for (const target of targets) {
       // RabbitMQ's is 10 s; the Switchyard side runs a listener with 1 s to keep the suite fast.
       const handshake = async () => {
         let port = target.port;
-        let [min, max] = [9000, 13_000];
-        let stop = async () => {};
+        let min = 9000; // RabbitMQ's 10 s, less a second for however it counts
+        let stop = () => Promise.resolve();
         if (target.name === 'switchyard') {
           const l = await listenAmqp(new Broker(), '127.0.0.1', 0, { handshakeTimeout: 1000 });
           port = l.address.port;
-          [min, max] = [1000, 3500];
+          min = 1000;
           stop = () => l.close();
         }
         const quiet = await RawAmqp.connect(port);
@@ -872,8 +875,8 @@ for (const target of targets) {
           const start = await headerOnly.method();
           assert.deepEqual([start.classId, start.methodId], [10, 10]);
           for (const raw of [quiet, headerOnly]) {
-            const ms = await within(raw.closed, max + 2000, 'the broker to drop a handshaking client');
-            assert.ok(ms >= min && ms <= max, `dropped after ${ms} ms`);
+            const ms = await within(raw.closed, min + WAIT_MS, 'the broker to drop a handshaking client');
+            assert.ok(ms >= min, `dropped after ${ms} ms`);
           }
         } finally {
           quiet.destroy();

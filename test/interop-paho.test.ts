@@ -31,7 +31,8 @@ async function py(
   const args = [join(PY_DIR, `mqtt_${name}.py`), '127.0.0.1', String(port), prefix];
   for (const [k, v] of Object.entries(opts)) args.push(`${k}=${v}`);
   const r = await run(PYTHON, args, {
-    timeoutMs: 30_000,
+    // Above the scripts' own waits (20 s each), as a last bound.
+    timeoutMs: 90_000,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   assert.equal(
@@ -158,16 +159,15 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     const r = (await py('will', PORT)) as {
       delayed: { payload: string; after_s: number };
       expiry_first: { payload: string; after_s: number };
-      cancelled: { session_present: boolean; first: string };
+      cancelled: { session_present: boolean; first: string; back_in_time: boolean };
     };
+    // Lower bounds only: the times are taken from before the drop, so they are never shorter than
+    // the broker's; how late a timer fires on a busy machine is for the scripts' waits to bound.
     assert.equal(r.delayed.payload, 'delayed');
-    assert.ok(r.delayed.after_s >= 1.8 && r.delayed.after_s < 4, `delayed will after ${r.delayed.after_s} s`);
+    assert.ok(r.delayed.after_s >= 1.8, `delayed will after ${r.delayed.after_s} s`);
     assert.equal(r.expiry_first.payload, 'session ended');
-    assert.ok(
-      r.expiry_first.after_s >= 0.8 && r.expiry_first.after_s < 3,
-      `will at session end after ${r.expiry_first.after_s} s`,
-    );
-    assert.deepEqual(r.cancelled, { session_present: true, first: 'marker' });
+    assert.ok(r.expiry_first.after_s >= 0.8, `will at session end after ${r.expiry_first.after_s} s`);
+    assert.deepEqual(r.cancelled, { session_present: true, first: 'marker', back_in_time: true });
   });
 
   test('v5: session expiry: gone after its interval, or at once when DISCONNECT sets it to 0', async () => {
@@ -199,10 +199,8 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     };
     // The 2000-byte message exceeds the client's 512: dropped, not sent.
     assert.deepEqual([r.sizes, r.first, r.will], [[4, 3], 'fits', 'timed out']);
-    assert.ok(
-      r.will_after_s >= 1.4 && r.will_after_s < 4,
-      `will ${r.will_after_s} s after the client went quiet`,
-    );
+    // Timed from before the CONNECT (the broker counts from reading it): never short.
+    assert.ok(r.will_after_s >= 1.4, `will ${r.will_after_s} s after the CONNECT`);
   });
 
   test('v5: topic aliases: set, used with an empty topic, remapped; invalid ones disconnect', async () => {

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import { createConnection, type Socket } from 'node:net';
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from 'amqplib';
+import { WAIT_MS } from './support/wait.js';
 
 /** An error amqplib raised for a channel.close or connection.close from the broker. */
 export interface BrokerError extends Error {
@@ -105,16 +106,12 @@ export class Inbox {
   }
 
   /** Waits until at least `n` deliveries have arrived in total. */
-  async waitFor(n: number, ms = 10_000): Promise<(ConsumeMessage | null)[]> {
+  async waitFor(n: number, ms = WAIT_MS): Promise<(ConsumeMessage | null)[]> {
     const deadline = Date.now() + ms;
     while (this.messages.length < n) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out: ${this.messages.length} of ${n} deliveries arrived`);
-      await within(
-        new Promise<void>((r) => this.waiters.push(r)),
-        left,
-        `delivery ${this.messages.length + 1} of ${n}`,
-      ).catch(() => {});
+      await wakeOrTimeout(this.waiters, left);
     }
     return this.messages.slice(0, n);
   }
@@ -128,7 +125,10 @@ export class Inbox {
     });
   }
 
-  /** Asserts that the count stays at `n` for `ms` (a bounded wait for "nothing more"). */
+  /**
+   * Asserts that the count stays at `n` for `ms` (a bounded wait for "nothing more"). A busy
+   * machine can only make this pass when a late extra delivery would have failed it, never fail it.
+   */
   async settlesAt(n: number, ms = 300): Promise<void> {
     await new Promise((r) => setTimeout(r, ms));
     if (this.messages.length !== n) {
@@ -145,6 +145,20 @@ export interface RunResult {
   readonly stderr: string;
 }
 
+/**
+ * Resolves when one of the functions pushed onto `waiters` is called, or after `ms`: the caller
+ * then looks at what changed (nothing, if the time ran out).
+ */
+function wakeOrTimeout(waiters: (() => void)[], ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    waiters.push(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
 /** Runs a program to completion (bounded by `timeoutMs`), with optional stdin. */
 export function run(
   file: string,
@@ -156,7 +170,7 @@ export function run(
       file,
       args,
       {
-        timeout: opts.timeoutMs ?? 20_000,
+        timeout: opts.timeoutMs ?? WAIT_MS,
         maxBuffer: 64 * 1024 * 1024,
         encoding: 'utf8',
         env: opts.env ?? process.env,
@@ -190,10 +204,13 @@ export class RawAmqp {
   private buf = Buffer.alloc(0);
   private readonly frames: RawFrame[] = [];
   private waiters: (() => void)[] = [];
+  /** Resolves with the milliseconds from just before the TCP connect to the socket closing. */
   readonly closed: Promise<number>;
-  private readonly started = Date.now();
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    private readonly started: number,
+  ) {
     socket.on('data', (d: Buffer) => {
       this.buf = Buffer.concat([this.buf, d]);
       while (this.buf.length >= 8) {
@@ -209,17 +226,26 @@ export class RawAmqp {
       this.wake();
     });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve(Date.now() - this.started)));
-    socket.on('error', () => {});
+    // A reset is how a broker may drop a misbehaving client: `closed` tells the tests, not this.
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ECONNRESET' && e.code !== 'EPIPE') this.errors.push(e);
+    });
     void this.closed.then(() => this.wake());
   }
 
+  /** Socket errors other than a reset (none expected). */
+  readonly errors: Error[] = [];
+
   static async connect(port: number): Promise<RawAmqp> {
+    // Timed from before the connect, so that a broker-side timer (started at accept) can never
+    // look shorter than it is.
+    const started = Date.now();
     const socket = createConnection({ host: '127.0.0.1', port });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
-    return new RawAmqp(socket);
+    return new RawAmqp(socket, started);
   }
 
   private wake(): void {
@@ -229,7 +255,7 @@ export class RawAmqp {
   }
 
   /** The next non-heartbeat frame. */
-  async next(ms = 5000): Promise<RawFrame> {
+  async next(ms = WAIT_MS): Promise<RawFrame> {
     const deadline = Date.now() + ms;
     for (;;) {
       const i = this.frames.findIndex((f) => f.type !== 8);
@@ -237,7 +263,7 @@ export class RawAmqp {
       if (this.socket.destroyed) throw new Error('socket closed while waiting for a frame');
       const left = deadline - Date.now();
       if (left <= 0) throw new Error('timed out waiting for a frame');
-      await within(new Promise<void>((r) => this.waiters.push(r)), left, 'a frame').catch(() => {});
+      await wakeOrTimeout(this.waiters, left);
     }
   }
 
@@ -328,7 +354,7 @@ export type CloseOutcome =
   | 'socket closed';
 
 /** Reads frames (bounded) until the broker's connection.close or the socket closing. */
-export async function closeOutcome(raw: RawAmqp, ms = 5000): Promise<CloseOutcome> {
+export async function closeOutcome(raw: RawAmqp, ms = WAIT_MS): Promise<CloseOutcome> {
   const deadline = Date.now() + ms;
   for (let i = 0; i < 100; i++) {
     let m: Awaited<ReturnType<RawAmqp['method']>>;
