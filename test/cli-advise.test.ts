@@ -31,10 +31,11 @@ function advise(args: string[]): Promise<Run> {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A hang guard: a busy machine has been seen to take over 30 s to start tsx and exit.
     const t = setTimeout(() => {
       child.kill();
       reject(new Error(`advise ${args.join(' ')} did not finish; stderr: ${stderr}`));
-    }, 30_000);
+    }, 100_000);
     child.once('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });

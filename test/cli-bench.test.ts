@@ -26,8 +26,7 @@ interface Outcome {
   stderr: string;
 }
 
-// The limit only stops a hung run, under node:test's own 120 s (a busy machine makes tsx alone
-// take seconds to start).
+// The limit only stops a hung run (a busy machine makes tsx alone take seconds to start).
 function bench(args: readonly string[], limitMs = 100_000): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'bench', ...args], {

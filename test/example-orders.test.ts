@@ -296,7 +296,7 @@ test('example: the runner (npm run example:orders) starts on the ports it is giv
     });
     await within(
       Promise.race([ready, exited.then(() => assert.fail(lines.join('\n')))]),
-      30_000,
+      90_000, // a hang guard: starting tsx and three servers is slow on a busy machine
       'the runner',
     );
     const gateway = /gateway \(REST\/JSON\) (\S+)/.exec(lines.join('\n'))?.[1];

@@ -35,7 +35,7 @@ before(async () => {
 });
 
 async function bufCurl(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await run(BUF, ['curl', ...args], { timeoutMs: 30_000 });
+  const r = await run(BUF, ['curl', ...args], { timeoutMs: 90_000 });
   return { code: r.code, out: r.stdout, err: r.stderr };
 }
 

@@ -22,7 +22,7 @@ after(async () => {
 async function py(name: string, url: string): Promise<[string, Record<string, unknown>]> {
   const prefix = uniq('py');
   const r = await run(PYTHON, [join(PY_DIR, `${name}.py`), url, prefix], {
-    timeoutMs: 30_000,
+    timeoutMs: 90_000, // a hang guard, above the scripts' own waits
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   assert.equal(r.code, 0, `${name}.py exited ${r.code}:\n${r.stderr}${r.stdout}`);

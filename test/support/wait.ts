@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** The limit on waiting for something that should happen (well under node:test's 120 s). */
+/** The limit on waiting for something that should happen (well under node:test's, see run-tests.mjs). */
 export const WAIT_MS = 30_000;
 
 /**
