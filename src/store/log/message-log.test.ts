@@ -193,7 +193,8 @@ test('message log: compaction moves a pinned message forward and frees the old s
   log.appendMessage(makeMessage(1, [1, 2], 50)); // pinned: held by queue 2 for good
   log.deliveredUpTo(2, 1);
   await log.sync();
-  const saved = join(dir, '..', `${segmentFileName(1)}.saved`);
+  // Outside the log's directory (which it owns), in a directory of its own that is removed.
+  const saved = join(await tempDir(t), `${segmentFileName(1)}.saved`);
   for (let id = 2; id <= 400; id++) {
     log.appendMessage(makeMessage(id, [1], 100));
     if (id === 2) log.settle(1, 1);
