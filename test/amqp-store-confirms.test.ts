@@ -10,6 +10,7 @@ import { AmqpFrontEnd } from '../src/amqp/index.js';
 import { Broker, type Listening } from '../src/core/index.js';
 import type { MessageRecord, MessageStore } from '../src/store/types.js';
 import { txRpc } from './interop-support.js';
+import { poll } from './support/wait.js';
 
 /** A store double: records what the core asks, makes epochs durable when the test says so. */
 class FakeStore implements MessageStore {
@@ -61,13 +62,7 @@ class FakeStore implements MessageStore {
 }
 
 /** Polls until `cond` holds (the broker handles frames asynchronously); bounded. */
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean) => poll(cond, 'the condition', undefined, 5);
 
 let store: FakeStore;
 let amqpFrontEnd: AmqpFrontEnd;

@@ -6,8 +6,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { build } from 'esbuild';
-import { type BrowserPage, CHROMIUM, openPageAt } from './browser/chromium.js';
+import { type BrowserPage, openPageAt } from './browser/chromium.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
+import { skipUnless } from './support/tools.js';
+
+const skip = await skipUnless('chromium');
 
 const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 
@@ -58,7 +61,7 @@ async function scenario(b: TestBroker, pageOrigin: string): Promise<void> {
 }
 
 test('Chromium: EventSource and WebSocket receive what the page published with gRPC-Web', {
-  skip: CHROMIUM === undefined && 'no chromium (apt-get install chromium)',
+  skip,
 }, async () => {
   const b = await startTestBroker();
   try {
@@ -69,7 +72,7 @@ test('Chromium: EventSource and WebSocket receive what the page published with g
 });
 
 test('Chromium, cross-origin: the same from a page of another origin listed in http.corsOrigins', {
-  skip: CHROMIUM === undefined && 'no chromium (apt-get install chromium)',
+  skip,
 }, async () => {
   const app = 'http://app.test:8000';
   const b = await startTestBroker({}, undefined, { http: { port: 0, corsOrigins: [app] } });

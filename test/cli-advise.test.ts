@@ -3,16 +3,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from '../src/config/schema.js';
+import { tempDir } from './support/temp.js';
 
 const root = join(import.meta.dirname, '..');
 const fixture = join(root, 'src', 'cli', 'advise', 'testdata', 'bench-sample.jsonl');
-const dir = mkdtempSync(join(tmpdir(), 'sy-cli-advise-'));
+const dir = tempDir('sy-cli-advise-');
 
 interface Run {
   code: number | null;
@@ -31,10 +31,11 @@ function advise(args: string[]): Promise<Run> {
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A hang guard: a busy machine has been seen to take over 30 s to start tsx and exit.
     const t = setTimeout(() => {
       child.kill();
       reject(new Error(`advise ${args.join(' ')} did not finish; stderr: ${stderr}`));
-    }, 30_000);
+    }, 100_000);
     child.once('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });

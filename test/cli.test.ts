@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EPHEMERAL_PORTS } from './helpers.js';
 import { test } from 'node:test';
 import amqp from 'amqplib';
+import { EPHEMERAL_PORTS } from './helpers.js';
+import { tempDir } from './support/temp.js';
+import { skipUnless } from './support/tools.js';
+import { WAIT_MS } from './support/wait.js';
 
 const root = join(import.meta.dirname, '..');
 
@@ -20,7 +21,7 @@ function start(args: string[]): { child: ChildProcess; ready: Promise<{ port: nu
   });
   let output = '';
   const ready = new Promise<{ port: number; output: string }>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`no ready line; output: ${output}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`no ready line; output: ${output}`)), WAIT_MS);
     child.stdout!.on('data', (d: Buffer) => {
       output += d.toString();
       const m = /amqp listening on [\d.]+:(\d+)/.exec(output);
@@ -46,7 +47,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   test(`cli: starts, prints its listener, serves AMQP, and exits 0 on ${signal}`, async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'sy-cli-'));
+    const dataDir = tempDir('sy-cli-');
     const { child, ready } = start(['--host', '127.0.0.1', ...EPHEMERAL_PORTS, '--data-dir', dataDir]);
     const { port } = await ready;
     assert.ok(port > 0);
@@ -97,7 +98,7 @@ test('cli: --help documents every flag', () => {
 });
 
 test('cli: the installed bin runs the built broker', {
-  skip: !existsSync(join(root, 'dist/cli/main.js')),
+  skip: await skipUnless('build'),
 }, () => {
   const r = spawnSync(process.execPath, ['bin/switchyard.js', '--version'], { cwd: root, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);

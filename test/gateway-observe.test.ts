@@ -4,13 +4,11 @@
  * finished upstream call).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { configSchema } from '../src/config/schema.js';
 import { startServer } from '../src/server/index.js';
 import { catalogUpstream, startUpstream } from './fixtures/gateway/upstream.js';
+import { tempDir } from './support/temp.js';
 
 test('gateway: /metrics counts calls by method and status; the access log has a line per call', async () => {
   const upstream = await startUpstream();
@@ -18,7 +16,7 @@ test('gateway: /metrics counts calls by method and status; the access log has a 
   const server = await startServer(
     configSchema.parse({
       host: '127.0.0.1',
-      dataDir: mkdtempSync(join(tmpdir(), 'switchyard-test-')),
+      dataDir: tempDir('switchyard-test-'),
       amqp: { port: 'off' },
       mqtt: { port: 'off' },
       grpc: { port: 'off' },

@@ -9,8 +9,11 @@ import { dirname } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { type BrowserPage, CHROMIUM, openPageAt } from './browser/chromium.js';
+import { type BrowserPage, openPageAt } from './browser/chromium.js';
 import { startTestBroker } from './helpers.js';
+import { skipUnless } from './support/tools.js';
+
+const skip = await skipUnless('chromium');
 
 const TP = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
 
@@ -57,9 +60,7 @@ globalThis.run = async (prefix, traceparent) => {
 };
 `;
 
-test('Chromium: gRPC-Web and Connect publish, subscribe and get statuses', {
-  skip: CHROMIUM === undefined && 'no chromium (apt-get install chromium)',
-}, async () => {
+test('Chromium: gRPC-Web and Connect publish, subscribe and get statuses', { skip }, async () => {
   const bundle = await build({
     stdin: { contents: PAGE, resolveDir: dirname(fileURLToPath(import.meta.url)), loader: 'ts' },
     bundle: true,

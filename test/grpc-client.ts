@@ -11,6 +11,7 @@ import {
   SessionRequestSchema,
   type SessionResponse,
 } from '../src/gen/switchyard/v1/broker_pb.js';
+import { poll, WAIT_MS } from './support/wait.js';
 import { uniq } from './helpers.js';
 
 /** The fields of a delivery the tests read. */
@@ -24,7 +25,7 @@ export interface DeliveryValue {
 export const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 /** Resolves with `p`, or fails the test after `ms` (so a hang is a clear failure). */
-export function within<T>(p: Promise<T>, ms = 5000, what = 'a response'): Promise<T> {
+export function within<T>(p: Promise<T>, ms = WAIT_MS, what = 'a response'): Promise<T> {
   let t: NodeJS.Timeout;
   return Promise.race([
     p.finally(() => clearTimeout(t)),
@@ -99,14 +100,8 @@ export function text(m: { body: Uint8Array } | undefined): string {
   return Buffer.from(m!.body).toString();
 }
 
-/** Polls `cond` (an outside observer has no event to await) at most 100 times, 20 ms apart. */
-export async function waitFor(cond: () => Promise<boolean>, what = 'the condition'): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+/** Polls `cond` (an outside observer has no event to await). */
+export const waitFor = (cond: () => Promise<boolean>, what = 'the condition') => poll(cond, what);
 
 /** A Session over native gRPC, with helpers to wait for a response of a kind. */
 export function openSession(native: Client<typeof Broker>, signal?: AbortSignal) {

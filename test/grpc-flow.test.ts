@@ -26,6 +26,7 @@ import {
   SubscribeResponseSchema,
 } from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
+import { poll } from './support/wait.js';
 
 const b = await startTestBroker();
 after(() => b.close());
@@ -42,14 +43,8 @@ function frame(m: Uint8Array, compressed = false): Buffer {
   return Buffer.concat([h, body]);
 }
 
-/** Polls `cond` at most 200 times, 20 ms apart (an outside observer has no event to await). */
-async function waitFor(cond: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
+/** Polls `cond` (an outside observer has no event to await). */
+const waitFor = (cond: () => Promise<boolean> | boolean, what: string) => poll(cond, what);
 
 /**
  * Polls the queue until deliveries have begun (its count went below `from`) and then until the
@@ -351,7 +346,8 @@ describe('gRPC deadlines', () => {
       const q = uniq('grpc-deadline-s');
       await native.declareQueue({ name: q });
       const c = new RawCall(grpcPort, '/switchyard.v1.Broker/Subscribe', {
-        'grpc-timeout': '300m',
+        // Long enough that the 'started' message always comes first, even on a busy machine.
+        'grpc-timeout': '1000m',
         ...(compressed ? { 'grpc-encoding': 'gzip' } : {}),
       });
       c.stream.end(frame(subscribeRequest(q), compressed));

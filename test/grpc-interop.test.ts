@@ -6,8 +6,6 @@
  * (test/py/grpc_broker.py).
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,10 +14,11 @@ import { createGrpcTransport } from '@connectrpc/connect-node';
 import { Broker } from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, uniq } from './helpers.js';
 import { run } from './interop-support.js';
+import { tempDir } from './support/temp.js';
+import { PYTHON, skipUnless } from './support/tools.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const BUF = join(ROOT, 'node_modules/.bin/buf');
-const PYTHON = '/usr/bin/python3';
 const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 
 const b = await startTestBroker();
@@ -27,7 +26,7 @@ after(() => b.close());
 const grpcUrl = `http://127.0.0.1:${b.server.grpc!.address.port}`;
 const httpUrl = `http://127.0.0.1:${b.server.http!.address.port}`;
 const client = createClient(Broker, createGrpcTransport({ baseUrl: grpcUrl }));
-const descriptors = join(mkdtempSync(join(tmpdir(), 'switchyard-grpc-')), 'broker.binpb');
+const descriptors = join(tempDir('switchyard-grpc-'), 'broker.binpb');
 
 before(async () => {
   // A FileDescriptorSet of proto/ (with its imports), for the clients that are given a schema.
@@ -36,7 +35,7 @@ before(async () => {
 });
 
 async function bufCurl(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await run(BUF, ['curl', ...args], { timeoutMs: 30_000 });
+  const r = await run(BUF, ['curl', ...args], { timeoutMs: 90_000 });
   return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
@@ -184,7 +183,7 @@ describe('buf curl', () => {
   }
 });
 
-const skip = existsSync(PYTHON) ? false : `${PYTHON} not found`;
+const skip = await skipUnless('python3-grpcio');
 
 describe('Python grpcio', { skip }, () => {
   test('unary, client streaming, server streaming with acks, bidirectional Session', async () => {

@@ -7,6 +7,7 @@ import { type ClientRequest, get, type IncomingMessage } from 'node:http';
 import { after, before } from 'node:test';
 import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from 'amqplib';
 import type { EventSource } from 'eventsource';
+import { poll, WAIT_MS } from './support/wait.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
 
 export const TP = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -53,7 +54,7 @@ export class RawSse {
   }
 
   /** Waits (bounded) until `ok()` holds. */
-  until(ok: () => boolean, what: string, ms = 10_000): Promise<void> {
+  until(ok: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
     if (ok()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(
@@ -126,17 +127,8 @@ export class RawSse {
 }
 
 /** Polls a broker-side condition with a bound: there is no client-side event for "the server noticed". */
-export async function eventually(
-  ok: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 5000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export const eventually = (ok: () => boolean | Promise<boolean>, what: string) =>
+  poll(ok, what, undefined, 10);
 
 /** Collects EventSource messages; next(n) waits for n in total. */
 export function inbox(es: EventSource): { got: MessageEvent[]; until(n: number): Promise<MessageEvent[]> } {
@@ -154,7 +146,7 @@ export function inbox(es: EventSource): { got: MessageEvent[]; until(n: number):
         : new Promise((resolve, reject) => {
             const t = setTimeout(
               () => reject(new Error(`timed out with ${got.length} of ${n} events`)),
-              10_000,
+              WAIT_MS,
             );
             waiter = {
               n,

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { AmqpFrontEnd } from '../src/amqp/index.js';
 import { Broker } from '../src/core/index.js';
 import { amqplibSuites, bodies, channel, Inbox, RawAmqp, within, getOk, sleep } from './interop-support.js';
+import { WAIT_MS } from './support/wait.js';
 import { ManualClock } from './support/manual-clock.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -56,12 +57,14 @@ await amqplibSuites((target, conns) => {
       assert.equal(m.content.toString(), 'still here');
       assert.deepEqual(c.errors, []);
     };
+    // The lower bounds are sound (timed from before the connect); the waits are only safety nets,
+    // as a busy machine can make any timer late.
     const silent = async () => {
       const raw = await RawAmqp.connect(target.port);
       try {
         assert.deepEqual(await raw.handshake(1), { ok: true });
-        const ms = await within(raw.closed, 8000, 'the broker to drop the silent client');
-        assert.ok(ms >= 1000 && ms <= 6000, `dropped after ${ms} ms`);
+        const ms = await within(raw.closed, WAIT_MS, 'the broker to drop the silent client');
+        assert.ok(ms >= 1000, `dropped after ${ms} ms`);
       } finally {
         raw.destroy();
       }
@@ -78,8 +81,8 @@ await amqplibSuites((target, conns) => {
         const start = await headerOnly.method();
         assert.deepEqual([start.classId, start.methodId], [10, 10]);
         for (const raw of [quiet, headerOnly]) {
-          const ms = await within(raw.closed, 15_000, 'the broker to drop a handshaking client');
-          assert.ok(ms >= 9000 && ms <= 13_000, `dropped after ${ms} ms`);
+          const ms = await within(raw.closed, 9000 + WAIT_MS, 'the broker to drop a handshaking client');
+          assert.ok(ms >= 9000, `dropped after ${ms} ms`); // RabbitMQ's 10 s, less a second for however it counts
         }
       } finally {
         quiet.destroy();

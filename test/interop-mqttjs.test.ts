@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import amqp from 'amqplib';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
+import { poll, WAIT_MS } from './support/wait.js';
 
 interface Received {
   topic: string;
@@ -37,7 +38,7 @@ class Inbox {
     });
   }
   /** Waits until at least `n` messages have arrived in total. */
-  until(n: number, ms = 5000): Promise<Received[]> {
+  until(n: number, ms = WAIT_MS): Promise<Received[]> {
     if (this.messages.length >= n) return Promise.resolve(this.messages);
     return new Promise((resolve, reject) => {
       const t = setTimeout(
@@ -61,7 +62,11 @@ let ws: string;
 const clients: MqttClient[] = [];
 
 async function connect(opts: IClientOptions & { url?: string } = {}): Promise<MqttClient> {
-  const c = await mqtt.connectAsync(opts.url ?? tcp, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  const c = await mqtt.connectAsync(opts.url ?? tcp, {
+    reconnectPeriod: 0,
+    connectTimeout: WAIT_MS,
+    ...opts,
+  });
   clients.push(c);
   return c;
 }
@@ -73,7 +78,7 @@ async function connect(opts: IClientOptions & { url?: string } = {}): Promise<Mq
 async function resume(
   opts: IClientOptions,
 ): Promise<{ client: MqttClient; inbox: Inbox; connack: { sessionPresent: boolean } }> {
-  const client = mqtt.connect(tcp, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  const client = mqtt.connect(tcp, { reconnectPeriod: 0, connectTimeout: WAIT_MS, ...opts });
   clients.push(client);
   const inbox = new Inbox(client);
   const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => {
@@ -354,16 +359,7 @@ describe('mqtt.js: shared subscriptions', () => {
     for (let i = 0; i < 20; i++) await pub.publishAsync(topic, `m${i}`, { qos: 1 });
     await inA.until(1);
     await inB.until(1);
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('not all shared messages arrived')), 5000);
-      const check = () => {
-        if (inA.messages.length + inB.messages.length >= 20) {
-          clearTimeout(t);
-          resolve();
-        } else setTimeout(check, 10);
-      };
-      check();
-    });
+    await poll(() => inA.messages.length + inB.messages.length >= 20, 'all shared messages');
     const all = [...inA.messages, ...inB.messages].map((m) => m.payload.toString()).sort();
     assert.deepEqual(all, Array.from({ length: 20 }, (_, i) => `m${i}`).sort());
     // Member A leaves: from now on B gets everything.
@@ -479,14 +475,17 @@ describe('mqtt.js: wills', () => {
       clientId: id,
       clean: false,
       properties: { sessionExpiryInterval: 60 },
-      will: { topic, payload: Buffer.from('late'), qos: 1, properties: { willDelayInterval: 2 } },
+      // 5 s: room for a busy machine to reconnect within the delay.
+      will: { topic, payload: Buffer.from('late'), qos: 1, properties: { willDelayInterval: 5 } },
     };
     const c = await connect(opts);
+    const droppedAt = Date.now();
     c.stream.destroy();
     await connect({ ...opts, will: undefined });
+    assert.ok(Date.now() - droppedAt < 5000, 'back within the delay (the machine is too busy)');
     // A marker after the will's would-be time proves it did not come.
     const pub = await connect({ protocolVersion: 5 });
-    await new Promise((r) => setTimeout(r, 2500).unref());
+    await new Promise((r) => setTimeout(r, droppedAt + 5500 - Date.now()).unref());
     await pub.publishAsync(topic, 'marker', { qos: 1 });
     const got = await inbox.until(1);
     assert.deepEqual(

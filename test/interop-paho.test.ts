@@ -6,23 +6,17 @@
  * non-zero with a trace. Every wait inside the scripts is bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 import { run } from './interop-support.js';
+import { removeTempDir, tempDir } from './support/temp.js';
+import { PAHO_PYTHON as PYTHON, skipUnless } from './support/tools.js';
 
-/** The system Python; PAHO_PYTHON may name another (e.g. a venv with paho-mqtt 2.x) to check both APIs. */
-const PYTHON = process.env.PAHO_PYTHON ?? '/usr/bin/python3';
 const PY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'py');
 
-const skip = existsSync(PYTHON)
-  ? (await run(PYTHON, ['-c', 'import paho.mqtt.client'])).code === 0
-    ? false
-    : 'python3-paho-mqtt not installed'
-  : `${PYTHON} not found`;
+const skip = await skipUnless('python3-paho-mqtt');
 
 /**
  * Runs test/py/mqtt_<name>.py against `port` with `prefix` (unique by default) and `key=value`
@@ -37,7 +31,8 @@ async function py(
   const args = [join(PY_DIR, `mqtt_${name}.py`), '127.0.0.1', String(port), prefix];
   for (const [k, v] of Object.entries(opts)) args.push(`${k}=${v}`);
   const r = await run(PYTHON, args, {
-    timeoutMs: 30_000,
+    // Above the scripts' own waits (20 s each), as a last bound.
+    timeoutMs: 90_000,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   assert.equal(
@@ -102,7 +97,7 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     for (const { qos, share } of restarts) {
       const what = share === undefined ? '' : ' (shared subscription)';
       test(`${v}: persistent session across a broker restart${what}: QoS ${qos} sent while offline all arrive`, async () => {
-        const dir = mkdtempSync(join(tmpdir(), 'switchyard-paho-restart-'));
+        const dir = tempDir('switchyard-paho-restart-');
         let b: TestBroker | undefined = await startTestBroker({}, dir);
         try {
           const prefix = uniq('paho-restart');
@@ -135,6 +130,7 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
           );
         } finally {
           await b?.close();
+          await removeTempDir(dir);
         }
       });
     }
@@ -163,16 +159,15 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     const r = (await py('will', PORT)) as {
       delayed: { payload: string; after_s: number };
       expiry_first: { payload: string; after_s: number };
-      cancelled: { session_present: boolean; first: string };
+      cancelled: { session_present: boolean; first: string; back_in_time: boolean };
     };
+    // Lower bounds only: the times are taken from before the drop, so they are never shorter than
+    // the broker's; how late a timer fires on a busy machine is for the scripts' waits to bound.
     assert.equal(r.delayed.payload, 'delayed');
-    assert.ok(r.delayed.after_s >= 1.8 && r.delayed.after_s < 4, `delayed will after ${r.delayed.after_s} s`);
+    assert.ok(r.delayed.after_s >= 1.8, `delayed will after ${r.delayed.after_s} s`);
     assert.equal(r.expiry_first.payload, 'session ended');
-    assert.ok(
-      r.expiry_first.after_s >= 0.8 && r.expiry_first.after_s < 3,
-      `will at session end after ${r.expiry_first.after_s} s`,
-    );
-    assert.deepEqual(r.cancelled, { session_present: true, first: 'marker' });
+    assert.ok(r.expiry_first.after_s >= 0.8, `will at session end after ${r.expiry_first.after_s} s`);
+    assert.deepEqual(r.cancelled, { session_present: true, first: 'marker', back_in_time: true });
   });
 
   test('v5: session expiry: gone after its interval, or at once when DISCONNECT sets it to 0', async () => {
@@ -204,10 +199,8 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     };
     // The 2000-byte message exceeds the client's 512: dropped, not sent.
     assert.deepEqual([r.sizes, r.first, r.will], [[4, 3], 'fits', 'timed out']);
-    assert.ok(
-      r.will_after_s >= 1.4 && r.will_after_s < 4,
-      `will ${r.will_after_s} s after the client went quiet`,
-    );
+    // Timed from before the CONNECT (the broker counts from reading it): never short.
+    assert.ok(r.will_after_s >= 1.4, `will ${r.will_after_s} s after the CONNECT`);
   });
 
   test('v5: topic aliases: set, used with an empty topic, remapped; invalid ones disconnect', async () => {

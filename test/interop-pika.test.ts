@@ -4,14 +4,13 @@
  * prints one JSON object with what it observed, or exits non-zero with a trace.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { interopTargets, uniq } from './helpers.js';
 import { run } from './interop-support.js';
+import { PYTHON, skipUnless } from './support/tools.js';
 
-const PYTHON = '/usr/bin/python3';
 const PY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'py');
 
 const targets = await interopTargets();
@@ -23,7 +22,7 @@ after(async () => {
 async function py(name: string, url: string): Promise<[string, Record<string, unknown>]> {
   const prefix = uniq('py');
   const r = await run(PYTHON, [join(PY_DIR, `${name}.py`), url, prefix], {
-    timeoutMs: 30_000,
+    timeoutMs: 90_000, // a hang guard, above the scripts' own waits
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   assert.equal(r.code, 0, `${name}.py exited ${r.code}:\n${r.stderr}${r.stdout}`);
@@ -36,11 +35,11 @@ const LOCKED_TAIL =
 const locked = (q: string) =>
   `RESOURCE_LOCKED - cannot obtain exclusive access to locked queue '${q}' in vhost '/'${LOCKED_TAIL}`;
 
-const skip = existsSync(PYTHON) ? false : `${PYTHON} not found`;
+const skip = await skipUnless('python3-pika');
 
 for (const target of targets) {
   // The scripts use distinct names, so they run concurrently (the heartbeat one sleeps 4.5 s).
-  describe(`pika against ${target.name}`, { concurrency: true, skip }, () => {
+  describe(`pika against ${target.name}`, { concurrency: true, skip: skip || target.skip }, () => {
     test('publish and consume with properties', async () => {
       const [, r] = await py('publish_consume', target.url);
       assert.deepEqual(r, {

@@ -161,7 +161,7 @@ function startOk(raw: RawAmqp, password: string, capabilities: Record<string, bo
 }
 
 for (const target of targets) {
-  describe(`raw protocol errors against ${target.name}`, { concurrency: true }, () => {
+  describe(`raw protocol errors against ${target.name}`, { concurrency: true, skip: target.skip }, () => {
     test('a refused login: connection.close only for clients with authentication_failure_close', async () => {
       for (const announce of [false, true]) {
         const raw = await RawAmqp.connect(target.port);

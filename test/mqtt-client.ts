@@ -4,6 +4,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { WAIT_MS } from './support/wait.js';
 
 export class RawClient {
   private readonly parser = mqttPacket.parser({ protocolVersion: 5 });
@@ -33,7 +34,7 @@ export class RawClient {
   }
 
   /** The next packet of `cmd` (earlier packets of other types are skipped). */
-  async next(cmd: string, ms = 5000): Promise<Packet> {
+  async next(cmd: string, ms = WAIT_MS): Promise<Packet> {
     const deadline = Date.now() + ms;
     for (;;) {
       const i = this.packets.findIndex((p) => p.cmd === cmd);
@@ -56,7 +57,7 @@ export class RawClient {
   }
 
   /** Resolves when the broker closes the connection. */
-  closed(ms = 5000): Promise<void> {
+  closed(ms = WAIT_MS): Promise<void> {
     if (this.socket.destroyed) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('connection not closed')), ms);

@@ -6,6 +6,8 @@
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { tempDir } from './support/temp.js';
+import { WAIT_MS } from './support/wait.js';
 
 export type Version = 4 | 5;
 
@@ -139,7 +141,7 @@ export class RawMqtt {
    * The next packet not yet taken; 'closed' once the socket closed with nothing more (or what came
    * back no longer parses: see parseError and bytes).
    */
-  async next(ms = 5_000): Promise<Packet | 'closed'> {
+  async next(ms = WAIT_MS): Promise<Packet | 'closed'> {
     const deadline = Date.now() + ms;
     for (;;) {
       const p = this.packets[this.taken];
@@ -161,7 +163,7 @@ export class RawMqtt {
   }
 
   /** Waits (bounded) for the broker to close the socket; rejects if it stays open. */
-  async waitClosed(ms = 5_000): Promise<void> {
+  async waitClosed(ms = WAIT_MS): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const t = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`socket still open after ${ms} ms`)), ms);
@@ -204,9 +206,11 @@ export interface ChildBroker {
 
 export async function spawnBroker(extra: Record<string, unknown> = {}): Promise<ChildBroker> {
   const helpers = new URL('./helpers.ts', import.meta.url).href;
+  // The data dir is made (and removed at exit) here: the child is killed, so it cleans up nothing.
+  const dataDir = tempDir('switchyard-child-');
   const code = [
     `const { startTestBroker } = await import(${JSON.stringify(helpers)});`,
-    `const b = await startTestBroker({}, undefined, ${JSON.stringify(extra)});`,
+    `const b = await startTestBroker({}, ${JSON.stringify(dataDir)}, ${JSON.stringify(extra)});`,
     'const s = b.server;',
     `process.stdout.write(JSON.stringify({ mqtt: s.mqtt.address.port, amqp: s.amqp.address.port, http: s.http.address.port }) + '\\n');`,
   ].join('\n');
@@ -219,7 +223,7 @@ export async function spawnBroker(extra: Record<string, unknown> = {}): Promise<
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   const ports = await new Promise<ChildBroker['ports']>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`the broker did not start: ${err}`)), 20_000);
+    const t = setTimeout(() => reject(new Error(`the broker did not start: ${err}`)), WAIT_MS);
     child.stdout.once('data', (d: Buffer) => {
       clearTimeout(t);
       resolve(JSON.parse(d.toString()) as ChildBroker['ports']);

@@ -5,6 +5,7 @@
 import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import type { CoreConnection } from '../src/core/index.js';
+import { WAIT_MS } from './support/wait.js';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 
 export type Frame = Record<string, unknown>;
@@ -44,7 +45,7 @@ export class Client {
   }
 
   /** The first frame (received or still to come) that matches. */
-  next(match: Frame | ((f: Frame) => boolean), ms = 5000): Promise<Frame> {
+  next(match: Frame | ((f: Frame) => boolean), ms = WAIT_MS): Promise<Frame> {
     const pred = typeof match === 'function' ? match : (f: Frame) => matches(f, match);
     const i = this.inbox.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { SwitchyardError } from '../errors/index.js';
 import { loadConfig } from './load.js';
+import { tempDir } from '../../test/support/temp.js';
 
 function file(text: string): string {
-  const p = join(mkdtempSync(join(tmpdir(), 'sy-cfg-')), 'switchyard.yaml');
+  const p = join(tempDir('sy-cfg-'), 'switchyard.yaml');
   writeFileSync(p, text);
   return p;
 }

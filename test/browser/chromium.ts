@@ -3,10 +3,8 @@
  * served by request interception at `origin` (the broker's own HTTP address), so the page's
  * fetch, EventSource and WebSocket calls are same-origin and need no CORS.
  */
-import { existsSync } from 'node:fs';
 import puppeteer, { type Page } from 'puppeteer-core';
-
-export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+import { chromiumPath } from '../support/tools.js';
 
 export interface BrowserPage {
   readonly page: Page;
@@ -16,9 +14,11 @@ export interface BrowserPage {
 }
 
 export async function openPageAt(origin: string, script: string): Promise<BrowserPage> {
-  if (CHROMIUM === undefined) throw new Error('no chromium (apt-get install chromium)');
+  // Suites check skipUnless('chromium') first; this is for a caller that did not.
+  const executablePath = chromiumPath();
+  if (executablePath === undefined) throw new Error('no chromium (apt-get install chromium)');
   const browser = await puppeteer.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: [
       ...['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],

@@ -19,7 +19,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 V2 = hasattr(mqtt, 'CallbackAPIVersion')
-WAIT = 10.0
+# A safety net against a hang, not a verdict: generous, so that a busy machine is only slower.
+WAIT = 20.0
 
 
 def args():

@@ -25,13 +25,15 @@ def main(host, port, prefix, _opts):
     watcher.subscribe(base + '/will', 1)
     silent = Client(host, port, prefix + '-silent',
                     will=dict(topic=base + '/will', payload='timed out', qos=1, retain=False))
+    # Timed from before the CONNECT is sent: the broker counts from when it read it, so the time
+    # measured here is never shorter than the broker's, however busy the machine is.
+    connect_sent = now()
     silent.c.connect(host, port, keepalive=1)
     silent.c.loop_start()
     silent.wait(lambda: silent.connacks, 'CONNACK')
     silent.c.loop_stop()  # the socket stays open, but nothing more is sent: no PINGREQ
-    went_quiet = now()
-    will = watcher.wait_messages(1, timeout=8)
-    after_s = now() - went_quiet
+    will = watcher.wait_messages(1)
+    after_s = now() - connect_sent
     out = {
         'sizes': sizes,
         'first': got[0].payload.decode(),

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
@@ -15,8 +14,9 @@ import {
   resolveAnswers,
 } from './answers.js';
 import { promptAnswers } from './prompt.js';
+import { tempDir } from '../../../test/support/temp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'sy-advise-'));
+const dir = tempDir('sy-advise-');
 function file(name: string, text: string): string {
   const p = join(dir, name);
   writeFileSync(p, text);
