@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import { AMQP_PROPERTIES_CODEC } from '../amqp/codec/index.js';
 import { listenAmqp, type AmqpListener } from '../amqp/listener.js';
 import type { Config } from '../config/schema.js';
-import { Broker, registerPropertiesCodec } from '../core/index.js';
+import { Broker, type Listening, registerPropertiesCodec } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
 import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
 import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
-import { MqttFrontEnd } from '../mqtt/front-end.js';
-import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
+import { MqttFrontEnd } from '../mqtt/index.js';
 import { GrpcFrontEnd, type GrpcListener } from '../grpc/index.js';
 import { Gateway } from '../gateway/index.js';
 import { HttpFrontEnd } from '../http/index.js';
@@ -47,7 +46,7 @@ export interface RunningServer {
   readonly listeners: readonly ListenerInfo[];
   /** The AMQP listener, when enabled. */
   readonly amqp: AmqpListener | undefined;
-  readonly mqtt: MqttListener | undefined;
+  readonly mqtt: Listening | undefined;
   readonly http: HttpListener | undefined;
   readonly grpc: GrpcListener | undefined;
   /** The gRPC gateway, when upstreams are configured and the HTTP listener is on. */
@@ -110,7 +109,7 @@ export async function startServer(
   };
   const listeners: ListenerInfo[] = [];
   let amqp: AmqpListener | undefined;
-  let mqtt: MqttListener | undefined;
+  let mqtt: Listening | undefined;
   let http: HttpListener | undefined;
   let grpc: GrpcListener | undefined;
   let mqttFrontEnd: MqttFrontEnd | undefined;
@@ -134,12 +133,12 @@ export async function startServer(
   const closeListeners = async () => {
     // Servers stop accepting first; their close resolves once the front ends closed every connection.
     const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close(), grpc?.close()]);
-    mqttFrontEnd?.close();
+    const mqttClosed = mqttFrontEnd?.close();
     grpcFrontEnd.close();
     wsFrontEnd.close();
     httpFrontEnd.close();
     gateway?.close();
-    await stopped;
+    await Promise.all([stopped, mqttClosed]);
   };
   try {
     mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
@@ -155,7 +154,7 @@ export async function startServer(
       listeners.push({ protocol: 'amqp', host: amqp.address.address, port: amqp.address.port });
     }
     if (config.mqtt.port !== 'off') {
-      mqtt = await listenMqtt(mqttFrontEnd, config.host, config.mqtt.port);
+      mqtt = await mqttFrontEnd.listen(config.host, config.mqtt.port);
       listeners.push({ protocol: 'mqtt', host: mqtt.address.address, port: mqtt.address.port });
     }
     if (config.http.port !== 'off') {
@@ -168,7 +167,7 @@ export async function startServer(
           : {}),
       });
       const upgrades = new Map<string, UpgradeHandler>([
-        ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
+        ...(mqttFrontEnd.http.upgrades ?? []),
         ['/ws', wsFrontEnd.upgrade],
       ]);
       // The broker's own paths win over a gateway route at the same path.
