@@ -257,3 +257,27 @@ test(`codec: more than ${MAX_USER_PROPERTIES} user properties in a packet are re
     'PACKET_TOO_LARGE',
   );
 });
+
+test('codec: a reader whose producer reuses its chunks copies what it hands out; one that owns them does not', () => {
+  const publish: ClientPacket = {
+    type: PacketType.PUBLISH,
+    topic: 't',
+    payload: Buffer.from('payload bytes'),
+    qos: 1,
+    packetId: 4,
+    retain: false,
+    dup: false,
+    properties: { correlationData: Buffer.from('cd') },
+  };
+  for (const owned of [false, true]) {
+    const got: ClientPacket[] = [];
+    const r = new PacketReader(1 << 20, { onPacket: (p) => got.push(p) }, POOL, owned);
+    r.push(enc(connectPacket(5), 5));
+    const chunk: Buffer = Buffer.from(enc(publish, 5));
+    r.push(chunk);
+    const payload = (got[1] as { payload: Buffer }).payload;
+    assert.equal(payload.buffer === chunk.buffer, owned, 'a view only when the chunk is the reader’s');
+    chunk.fill(0); // the producer reuses its buffer
+    if (!owned) assert.deepEqual(got[1], publish);
+  }
+});

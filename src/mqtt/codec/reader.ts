@@ -21,9 +21,12 @@ export interface PacketHandler {
  * Splits a byte stream into packets and decodes them; throws a SwitchyardError (MALFORMED_PACKET,
  * PROTOCOL_ERROR, PACKET_TOO_LARGE, UNSUPPORTED_PROTOCOL_VERSION) on bad input.
  *
- * The chunks it is given may be reused by their producer as soon as push() returns, so
- * whatever outlives the call is copied: a packet cut by the end of a read, and each payload and
- * binary field (into slab slices).
+ * A stream's chunks belong to the reader once pushed (a socket's 'data' gives a new buffer per
+ * read), so payloads and binary fields are views of them, not copies: at most one read (64 KiB)
+ * stays referenced by a message that waits in a queue, and no byte is copied twice. A reader
+ * told that its producer reuses chunks (`chunksOwned` false) copies what outlives push() into
+ * slab slices instead. A packet cut by the end of a read is copied once into a buffer of its
+ * size (from the payload pool when large).
  */
 export class PacketReader {
   /** A packet cut by the end of a read: its whole size, allocated, filled up to `filled`. */
@@ -39,6 +42,8 @@ export class PacketReader {
     public maxPacketSize: number,
     private readonly owner: PacketHandler,
     private readonly pool: PayloadPool,
+    /** Whether pushed chunks are the reader's to keep (false: the producer reuses them). */
+    private readonly chunksOwned = true,
   ) {}
 
   /** Takes the next chunk from the stream; calls onPacket for each whole packet in order. */
@@ -54,7 +59,8 @@ export class PacketReader {
       this.decodeOne(partial, true);
       off = take;
     } else if (this.headerPart !== undefined) {
-      // Rare (a read ended inside a fixed header): join the few held bytes with this chunk.
+      // Rare (a read ended inside a fixed header): join the few held bytes with this chunk (a
+      // copy: the reader's own).
       chunk = Buffer.concat([this.headerPart, chunk]);
       this.headerPart = undefined;
     }
@@ -77,12 +83,12 @@ export class PacketReader {
         this.partial = p;
         return;
       }
-      this.decodeOne(chunk.subarray(off, off + size), false);
+      this.decodeOne(chunk.subarray(off, off + size), this.chunksOwned);
       off += size;
     }
   }
 
-  /** `owned`: raw is the reader's own copy (else a view of the caller's reusable chunk). */
+  /** `owned`: raw may be kept (else it is a view of a chunk its producer reuses). */
   private decodeOne(raw: Buffer, owned: boolean): void {
     const p = decodePacket(raw, this.version, owned, this.pool);
     // The CONNECT fixes the layout of the packets after it, in this chunk too.
