@@ -189,35 +189,6 @@ test('mqtt durability: outbound QoS 2 PUBREL state survives a restart (PUBREL is
   });
 });
 
-test('mqtt durability: an expired session is removed (queue gone, no session present)', async () => {
-  const b = await startTestBroker();
-  try {
-    const id = uniq('expire');
-    const opts: IClientOptions = {
-      protocolVersion: 5,
-      clientId: id,
-      clean: false,
-      reconnectPeriod: 0,
-      properties: { sessionExpiryInterval: 1 },
-    };
-    const c = await mqtt.connectAsync(mqttUrl(b), opts);
-    await c.subscribeAsync(`t/${id}`, { qos: 1 });
-    await c.endAsync();
-    const vhost = b.server.broker.vhosts.get('/')!;
-    assert.ok(vhost.queues.has(`mqtt-session.${id}`));
-    const deadline = Date.now() + 5000;
-    while (vhost.queues.has(`mqtt-session.${id}`) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.equal(vhost.queues.has(`mqtt-session.${id}`), false);
-    const back = await mqtt.connectAsync(mqttUrl(b), opts);
-    assert.equal(b.server.mqttFrontEnd.sessions.get(id)?.subscriptions.size, 0);
-    await back.endAsync();
-  } finally {
-    await b.close();
-  }
-});
-
 test('mqtt durability: MQTT queues no stored session accounts for are removed at restart', async () => {
   await withRestart(async (restart, first) => {
     // What a kill -9 can leave: the queues of clean sessions' shared subscriptions (durable, as
