@@ -25,6 +25,41 @@ function withProps(base: Loose, p: Properties | undefined): Packet {
   return (props === undefined ? base : { ...base, properties: props }) as unknown as Packet;
 }
 
+/** A PUBLISH (either way), as mqtt-packet takes it. */
+function publishToMqtt(p: {
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  dup: boolean;
+  retain: boolean;
+  packetId: number;
+  properties?: Properties | undefined;
+}): Packet {
+  return withProps(
+    {
+      cmd: 'publish',
+      topic: p.topic,
+      payload: p.payload,
+      qos: p.qos,
+      dup: p.dup,
+      retain: p.retain,
+      ...(p.qos > 0 ? { messageId: p.packetId } : {}),
+    },
+    p.properties,
+  );
+}
+
+/** A PUBACK, PUBREC, PUBREL or PUBCOMP (either way), as mqtt-packet takes it for version `v`. */
+function ackToMqtt(
+  p: { type: 4 | 5 | 6 | 7; packetId: number; reasonCode: number; properties?: Properties | undefined },
+  v: number,
+): Packet {
+  return withProps(
+    { cmd: ACK_NAMES[p.type], messageId: p.packetId, ...(v === 5 ? { reasonCode: p.reasonCode } : {}) },
+    p.properties,
+  );
+}
+
 /** A client packet of ours, as mqtt-packet's generate() takes it. */
 export function toMqttPacket(p: ClientPacket, v: number): Packet {
   switch (p.type) {
@@ -52,26 +87,12 @@ export function toMqttPacket(p: ClientPacket, v: number): Packet {
         p.properties,
       );
     case PacketType.PUBLISH:
-      return withProps(
-        {
-          cmd: 'publish',
-          topic: p.topic,
-          payload: p.payload,
-          qos: p.qos,
-          dup: p.dup,
-          retain: p.retain,
-          ...(p.qos > 0 ? { messageId: p.packetId } : {}),
-        },
-        p.properties,
-      );
+      return publishToMqtt(p);
     case PacketType.PUBACK:
     case PacketType.PUBREC:
     case PacketType.PUBREL:
     case PacketType.PUBCOMP:
-      return withProps(
-        { cmd: ACK_NAMES[p.type], messageId: p.packetId, ...(v === 5 ? { reasonCode: p.reasonCode } : {}) },
-        p.properties,
-      );
+      return ackToMqtt(p, v);
     case PacketType.SUBSCRIBE:
       return withProps(
         {
@@ -218,26 +239,12 @@ export function toMqttServerPacket(p: ServerPacket, v: number): Packet {
         p.properties,
       );
     case PacketType.PUBLISH:
-      return withProps(
-        {
-          cmd: 'publish',
-          topic: p.topic,
-          payload: p.payload,
-          qos: p.qos,
-          dup: p.dup,
-          retain: p.retain,
-          ...(p.qos > 0 ? { messageId: p.packetId } : {}),
-        },
-        p.properties,
-      );
+      return publishToMqtt(p);
     case PacketType.PUBACK:
     case PacketType.PUBREC:
     case PacketType.PUBREL:
     case PacketType.PUBCOMP:
-      return withProps(
-        { cmd: ACK_NAMES[p.type], messageId: p.packetId, ...(v === 5 ? { reasonCode: p.reasonCode } : {}) },
-        p.properties,
-      );
+      return ackToMqtt(p, v);
     case PacketType.SUBACK:
     case PacketType.UNSUBACK:
       return withProps(

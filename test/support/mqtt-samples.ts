@@ -169,3 +169,16 @@ export function clientSamples(v: Version): ClientPacket[] {
   }
   return list;
 }
+
+/** `stream` cut at `points` (outside ones and repeats ignored), in order. */
+export function cut(stream: Buffer, points: number[]): Buffer[] {
+  const sorted = [...new Set(points)].filter((p) => p > 0 && p < stream.length).sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const p of sorted) {
+    out.push(stream.subarray(at, p));
+    at = p;
+  }
+  out.push(stream.subarray(at));
+  return out;
+}

@@ -12,6 +12,7 @@ import type {
   AuthPacket,
   ClientPacket,
   DisconnectPacket,
+  Properties,
   PublishPacket,
   QoS,
   SubscribePacket,
@@ -181,32 +182,38 @@ function decodeUnsubscribe(version: number): UnsubscribePacket {
 }
 
 function decodeDisconnect(version: number): DisconnectPacket {
-  let reasonCode = 0;
-  let properties: DisconnectPacket['properties'];
   // MQTT 5 section 3.14.2.1: no Reason Code means 0 (normal); no Property Length means none.
-  if (version === 5 && input.left > 0) {
-    reasonCode = input.byte('DISCONNECT reason code');
-    if (!CLIENT_REASONS[PacketType.DISCONNECT]!.has(reasonCode)) {
-      throw malformed(`DISCONNECT with reason code 0x${reasonCode.toString(16)}`);
-    }
-    if (input.left > 0) properties = decodeProperties(input, Section.DISCONNECT);
+  // 3.1.1 has neither.
+  if (version !== 5) {
+    end('DISCONNECT');
+    return { type: PacketType.DISCONNECT, reasonCode: 0, properties: undefined };
   }
-  end('DISCONNECT');
-  return { type: PacketType.DISCONNECT, reasonCode, properties };
+  return { type: PacketType.DISCONNECT, ...reasonAndProperties(PacketType.DISCONNECT, Section.DISCONNECT) };
 }
 
 function decodeAuth(): AuthPacket {
+  // Section 3.15.2.1: a Remaining Length of 0 is a success without properties [MQTT-3.15.2-1].
+  return { type: PacketType.AUTH, ...reasonAndProperties(PacketType.AUTH, Section.AUTH) };
+}
+
+/**
+ * The rest of a DISCONNECT or AUTH: a Reason Code the client may send (0 when left out), then
+ * properties (none when left out), then nothing.
+ */
+function reasonAndProperties(
+  type: typeof PacketType.DISCONNECT | typeof PacketType.AUTH,
+  section: number,
+): { reasonCode: number; properties: Properties | undefined } {
+  const name = PACKET_NAMES[type];
   let reasonCode = 0;
-  let properties: AuthPacket['properties'];
-  // Section 3.15.2.1: a Remaining Length of 0 is a success without properties.
+  let properties: Properties | undefined;
   if (input.left > 0) {
-    reasonCode = input.byte('AUTH reason code');
-    // [MQTT-3.15.2-1]
-    if (!CLIENT_REASONS[PacketType.AUTH]!.has(reasonCode)) {
-      throw malformed(`AUTH with reason code 0x${reasonCode.toString(16)}`);
+    reasonCode = input.byte(`${name} reason code`);
+    if (!CLIENT_REASONS[type]!.has(reasonCode)) {
+      throw malformed(`${name} with reason code 0x${reasonCode.toString(16)}`);
     }
-    if (input.left > 0) properties = decodeProperties(input, Section.AUTH);
+    if (input.left > 0) properties = decodeProperties(input, section);
   }
-  end('AUTH');
-  return { type: PacketType.AUTH, reasonCode, properties };
+  end(name);
+  return { reasonCode, properties };
 }

@@ -186,14 +186,7 @@ export function encodeSuback(
   properties?: AckProperties,
   max = 0,
 ): Buffer {
-  const props = version === 5 ? fitted(properties, 2 + codes.length, max) : undefined;
-  const size = propertiesSize(props);
-  const rest = 2 + (version === 5 ? sectionSize(size) : 0) + codes.length;
-  const { b, p } = packet(PacketType.SUBACK << 4, rest);
-  let q = b.writeUInt16BE(packetId, p);
-  if (version === 5) q = writeProperties(b, q, props, size);
-  for (const c of codes) b[q++] = c;
-  return done(b, q);
+  return codeList(PacketType.SUBACK, version, packetId, codes, properties, max);
 }
 
 /** UNSUBACK (section 3.11): in 5, a reason code per topic filter [MQTT-3.11.3-1]; in 3.1.1, none. */
@@ -204,14 +197,24 @@ export function encodeUnsuback(
   properties?: AckProperties,
   max = 0,
 ): Buffer {
-  if (version !== 5) {
-    const { b, p } = packet(PacketType.UNSUBACK << 4, 2);
-    return done(b, b.writeUInt16BE(packetId, p));
-  }
-  const props = fitted(properties, 2 + codes.length, max);
+  return codeList(PacketType.UNSUBACK, version, packetId, version === 5 ? codes : [], properties, max);
+}
+
+/** SUBACK and UNSUBACK: a packet identifier, the properties (5 only), then a code per filter. */
+function codeList(
+  type: number,
+  version: number,
+  packetId: number,
+  codes: readonly number[],
+  properties: AckProperties | undefined,
+  max: number,
+): Buffer {
+  const v5 = version === 5;
+  const props = v5 ? fitted(properties, 2 + codes.length, max) : undefined;
   const size = propertiesSize(props);
-  const { b, p } = packet(PacketType.UNSUBACK << 4, 2 + sectionSize(size) + codes.length);
-  let q = writeProperties(b, b.writeUInt16BE(packetId, p), props, size);
+  const { b, p } = packet(type << 4, 2 + (v5 ? sectionSize(size) : 0) + codes.length);
+  let q = b.writeUInt16BE(packetId, p);
+  if (v5) q = writeProperties(b, q, props, size);
   for (const c of codes) b[q++] = c;
   return done(b, q);
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeClientPacket } from '../../../test/support/mqtt-peer.js';
-import { clientSamples, connectPacket, type Version } from '../../../test/support/mqtt-samples.js';
+import { clientSamples, connectPacket, cut, type Version } from '../../../test/support/mqtt-samples.js';
 import { SwitchyardError } from '../../errors/index.js';
 import { PayloadPool } from './payload-pool.js';
 import { PacketReader } from './reader.js';
@@ -17,18 +17,6 @@ const seeds = (v: Version) =>
     .map((p) => encodeClientPacket(p, v))
     .filter((b) => b.length < 2000);
 const SEEDS: Record<Version, Buffer[]> = { 4: seeds(4), 5: seeds(5) };
-
-function cut(stream: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points)].filter((p) => p > 0 && p < stream.length).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const p of sorted) {
-    out.push(stream.subarray(at, p));
-    at = p;
-  }
-  out.push(stream.subarray(at));
-  return out;
-}
 
 /** One mutation of a valid packet (or two back to back), as a list of chunks. */
 const mutationArb = fc

@@ -3,11 +3,12 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { clientPacket } from '../../../test/support/mqtt-codec-arbitraries.js';
 import { encodeClientPacket } from '../../../test/support/mqtt-peer.js';
-import { clientSamples, connectPacket, type Version } from '../../../test/support/mqtt-samples.js';
+import { clientSamples, connectPacket, cut, type Version } from '../../../test/support/mqtt-samples.js';
 import { type ErrorCode, SwitchyardError } from '../../errors/index.js';
 import { MAX_USER_PROPERTIES, PacketType } from './constants.js';
 import type { ClientPacket } from './packets.js';
 import { PayloadPool } from './payload-pool.js';
+import { writeVarint } from './properties.js';
 import { PacketReader, packetSize } from './reader.js';
 
 const SEED = 0xc0dec;
@@ -40,18 +41,6 @@ function feed(v: Version, chunks: Buffer[]): ClientPacket[] {
   const { r, got } = reader(v);
   for (const c of chunks) r.push(c);
   return got;
-}
-
-function cut(stream: Buffer, points: number[]): Buffer[] {
-  const sorted = [...new Set(points)].filter((p) => p > 0 && p < stream.length).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const p of sorted) {
-    out.push(stream.subarray(at, p));
-    at = p;
-  }
-  out.push(stream.subarray(at));
-  return out;
 }
 
 for (const v of [4, 5] as const) {
@@ -203,15 +192,11 @@ test('codec: packetSize is 0 until the header is complete, then the whole size',
   );
 });
 
+/** A fixed header: `first`, then `len` as a Variable Byte Integer. */
 function frameHeader(first: number, len: number): Buffer {
-  const out = [first];
-  do {
-    let byte = len % 128;
-    len = Math.floor(len / 128);
-    if (len > 0) byte |= 0x80;
-    out.push(byte);
-  } while (len > 0);
-  return Buffer.from(out);
+  const b = Buffer.alloc(5);
+  b[0] = first;
+  return b.subarray(0, writeVarint(b, 1, len));
 }
 
 test(`codec: more than ${MAX_USER_PROPERTIES} user properties in a packet are refused (0x95), before they are all read`, () => {
