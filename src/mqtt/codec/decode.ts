@@ -29,17 +29,28 @@ const PINGREQ: ClientPacket = Object.freeze({ type: PacketType.PINGREQ });
 
 /**
  * Decodes `raw`, one whole packet (fixed header included), for a connection whose CONNECT chose
- * `version` (4 before it). `owned`: raw is the reader's own copy; otherwise what outlives the
+ * `version` (4 before it). `owned`: raw is the reader's to keep; otherwise what outlives the
  * call (payloads, binary fields) is copied, since the producer may reuse raw's bytes.
  */
 export function decodePacket(raw: Buffer, version: number, owned: boolean, pool: PayloadPool): ClientPacket {
-  const first = raw[0]!;
+  return decodePacketAt(raw, 0, raw.length, version, owned, pool);
+}
+
+/** decodePacket for the packet at `b[start, end)`: no view of it is made (one object less per packet). */
+export function decodePacketAt(
+  b: Buffer,
+  start: number,
+  end: number,
+  version: number,
+  owned: boolean,
+  pool: PayloadPool,
+): ClientPacket {
+  const first = b[start]!;
   const type = first >> 4;
   // The variable header starts after the Remaining Length (the reader checked it).
-  let start = 1;
-  while ((raw[start]! & 0x80) !== 0) start++;
-  start++;
-  input.reset(raw, start, raw.length, owned, pool);
+  let p = start + 1;
+  while ((b[p]! & 0x80) !== 0) p++;
+  input.reset(b, p + 1, end, owned, pool);
   if (type === PacketType.PUBLISH) return decodePublish(first, version);
   if ((first & 0x0f) !== requiredFlags(type)) {
     // [MQTT-2.1.3-1]: reserved flags other than the table's are malformed.
@@ -58,7 +69,7 @@ export function decodePacket(raw: Buffer, version: number, owned: boolean, pool:
     case PacketType.UNSUBSCRIBE:
       return decodeUnsubscribe(version);
     case PacketType.PINGREQ:
-      end('PINGREQ'); // it has no variable header (section 3.12)
+      expectEnd('PINGREQ'); // it has no variable header (section 3.12)
       return PINGREQ;
     case PacketType.DISCONNECT:
       return decodeDisconnect(version);
@@ -75,7 +86,7 @@ export function decodePacket(raw: Buffer, version: number, owned: boolean, pool:
 }
 
 /** Nothing may follow a packet's last field: its Remaining Length says where it ends. */
-function end(what: string): void {
+function expectEnd(what: string): void {
   if (input.left !== 0) throw malformed(`${input.left} bytes after the end of the ${what}`);
 }
 
@@ -131,7 +142,7 @@ function decodeAck(type: AckType, version: number): AckPacket {
     }
     if (input.left > 0) properties = decodeProperties(input, Section.ACK);
   }
-  end(name);
+  expectEnd(name);
   return { type, packetId: id, reasonCode, properties };
 }
 
@@ -185,7 +196,7 @@ function decodeDisconnect(version: number): DisconnectPacket {
   // MQTT 5 section 3.14.2.1: no Reason Code means 0 (normal); no Property Length means none.
   // 3.1.1 has neither.
   if (version !== 5) {
-    end('DISCONNECT');
+    expectEnd('DISCONNECT');
     return { type: PacketType.DISCONNECT, reasonCode: 0, properties: undefined };
   }
   return { type: PacketType.DISCONNECT, ...reasonAndProperties(PacketType.DISCONNECT, Section.DISCONNECT) };
@@ -214,6 +225,6 @@ function reasonAndProperties(
     }
     if (input.left > 0) properties = decodeProperties(input, section);
   }
-  end(name);
+  expectEnd(name);
   return { reasonCode, properties };
 }

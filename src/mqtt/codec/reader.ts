@@ -7,7 +7,7 @@
  */
 import { SwitchyardError } from '../../errors/index.js';
 import { PacketType } from './constants.js';
-import { decodePacket } from './decode.js';
+import { decodePacketAt } from './decode.js';
 import type { ClientPacket } from './packets.js';
 import type { PayloadPool } from './payload-pool.js';
 import { slabAlloc } from './slab.js';
@@ -56,7 +56,7 @@ export class PacketReader {
       this.filled += take;
       if (this.filled < partial.length) return;
       this.partial = undefined;
-      this.decodeOne(partial, true);
+      this.decodeOne(partial, 0, partial.length, true);
       off = take;
     } else if (this.headerPart !== undefined) {
       // Rare (a read ended inside a fixed header): join the few held bytes with this chunk (a
@@ -83,14 +83,14 @@ export class PacketReader {
         this.partial = p;
         return;
       }
-      this.decodeOne(chunk.subarray(off, off + size), this.chunksOwned);
+      this.decodeOne(chunk, off, off + size, this.chunksOwned);
       off += size;
     }
   }
 
-  /** `owned`: raw may be kept (else it is a view of a chunk its producer reuses). */
-  private decodeOne(raw: Buffer, owned: boolean): void {
-    const p = decodePacket(raw, this.version, owned, this.pool);
+  /** The packet at `b[start, end)`; `owned`: b may be kept (else its producer reuses it). */
+  private decodeOne(b: Buffer, start: number, end: number, owned: boolean): void {
+    const p = decodePacketAt(b, start, end, this.version, owned, this.pool);
     // The CONNECT fixes the layout of the packets after it, in this chunk too.
     if (p.type === PacketType.CONNECT) this.version = p.protocolVersion === 5 ? 5 : 4;
     this.owner.onPacket(p);
