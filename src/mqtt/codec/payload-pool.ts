@@ -57,8 +57,13 @@ export class PayloadPool {
     return Buffer.from(ab, 0, n);
   }
 
+  /**
+   * The use of a pooled buffer `b` is a view of (undefined for any other). A view shorter than
+   * the smallest pooled size is never tracked: a payload that small (after a large topic) just
+   * leaves its buffer to the collector, and most payloads cost no lookup.
+   */
   private useOf(b: Buffer): Use | undefined {
-    return this.enabled ? this.uses.get(b.buffer as ArrayBuffer) : undefined;
+    return this.enabled && b.length >= MIN_SIZE ? this.uses.get(b.buffer as ArrayBuffer) : undefined;
   }
 
   /** A writer is about to write `b` (a view of a pooled buffer or not); call writeDone after. */
