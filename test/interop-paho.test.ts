@@ -6,13 +6,16 @@
  * non-zero with a trace. Every wait inside the scripts is bounded.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startTestBroker, type TestBroker, uniq } from './helpers.js';
 import { run } from './interop-support.js';
-import { removeTempDir, tempDir } from './support/temp.js';
+import { tempDir } from './support/temp.js';
 import { PAHO_PYTHON as PYTHON, skipUnless } from './support/tools.js';
+import { harness } from './support/mqtt-session.js';
 
 const PY_DIR = join(dirname(fileURLToPath(import.meta.url)), 'py');
 
@@ -31,8 +34,7 @@ async function py(
   const args = [join(PY_DIR, `mqtt_${name}.py`), '127.0.0.1', String(port), prefix];
   for (const [k, v] of Object.entries(opts)) args.push(`${k}=${v}`);
   const r = await run(PYTHON, args, {
-    // Above the scripts' own waits (20 s each), as a last bound.
-    timeoutMs: 90_000,
+    timeoutMs: 30_000,
     env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
   });
   assert.equal(
@@ -42,6 +44,61 @@ async function py(
   );
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   return JSON.parse(line) as Record<string, unknown>;
+}
+
+/**
+ * Runs test/py/mqtt_<name>.py against a broker of its own on a ManualClock, which the script
+ * moves: it prints `{"advance": ms, "closed": [client ids]}` and waits for `ok` (see
+ * mqtt_common.advance); the test waits (bounded) until the broker has seen those clients'
+ * connections close, moves the clock and answers. Timing is then exact, with no sleep.
+ */
+async function pyClocked(name: string, prefix = uniq(`paho-${name}`)): Promise<Record<string, unknown>> {
+  const h = harness();
+  const listener = await h.fe.listen('127.0.0.1', 0);
+  const args = [join(PY_DIR, `mqtt_${name}.py`), '127.0.0.1', String(listener.address.port), prefix];
+  const child = spawn(PYTHON, args, {
+    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1', MQTT_CLOCK: 'stdio' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const lines: string[] = [];
+  let advances = 0;
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  try {
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    for await (const line of createInterface({ input: child.stdout })) {
+      const ask = line.startsWith('{"advance"')
+        ? (JSON.parse(line) as { advance: number; closed: string[] })
+        : undefined;
+      if (ask === undefined) {
+        lines.push(line);
+        continue;
+      }
+      const deadline = Date.now() + 5000;
+      while (ask.closed.some((id) => h.fe.sessions.get(id)?.connection !== undefined)) {
+        assert.ok(Date.now() < deadline, `the broker still has one of ${ask.closed.join(', ')} connected`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      h.clock.advance(ask.advance);
+      advances++;
+      child.stdin.write('ok\n');
+    }
+    const code = await exited;
+    assert.equal(
+      code,
+      0,
+      `mqtt_${name}.py ${args.slice(1).join(' ')} exited ${code}:\n${stderr}${lines.join('\n')}`,
+    );
+    assert.ok(advances > 0, 'the script moved the broker clock');
+    return JSON.parse(lines.at(-1) ?? '') as Record<string, unknown>;
+  } finally {
+    clearTimeout(timer);
+    await h.close();
+    await listener.close();
+  }
 }
 
 const broker = await startTestBroker();
@@ -130,7 +187,6 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
           );
         } finally {
           await b?.close();
-          await removeTempDir(dir);
         }
       });
     }
@@ -155,24 +211,17 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     });
   }
 
-  test('v5: will delay: after the delay; cancelled by a reconnect; sent at session end if sooner', async () => {
-    const r = (await py('will', PORT)) as {
-      delayed: { payload: string; after_s: number };
-      expiry_first: { payload: string; after_s: number };
-      cancelled: { session_present: boolean; first: string; back_in_time: boolean };
-    };
-    // Lower bounds only: the times are taken from before the drop, so they are never shorter than
-    // the broker's; how late a timer fires on a busy machine is for the scripts' waits to bound.
-    assert.equal(r.delayed.payload, 'delayed');
-    assert.ok(r.delayed.after_s >= 1.8, `delayed will after ${r.delayed.after_s} s`);
-    assert.equal(r.expiry_first.payload, 'session ended');
-    assert.ok(r.expiry_first.after_s >= 0.8, `will at session end after ${r.expiry_first.after_s} s`);
-    assert.deepEqual(r.cancelled, { session_present: true, first: 'marker', back_in_time: true });
+  test('v5: will delay (on a clock the script moves): after the delay; cancelled by a reconnect; at session end if sooner', async () => {
+    assert.deepEqual(await pyClocked('will'), {
+      delayed: ['marker', 'delayed'],
+      expiry_first: 'session ended',
+      cancelled: { session_present: true, first: 'marker' },
+    });
   });
 
-  test('v5: session expiry: gone after its interval, or at once when DISCONNECT sets it to 0', async () => {
+  test('v5: session expiry (on a clock the script moves): gone after its interval, or at once when DISCONNECT sets it to 0', async () => {
     const marker = { connack: [0, false], first: ['marker'] };
-    assert.deepEqual(await py('expiry', PORT), { after_interval: marker, disconnect_zero: marker });
+    assert.deepEqual(await pyClocked('expiry'), { after_interval: marker, disconnect_zero: marker });
   });
 
   test('v5: subscription options (no local, retain as published, retain handling) and identifiers', async () => {
@@ -190,17 +239,14 @@ describe('paho-mqtt', { concurrency: true, skip }, () => {
     });
   });
 
-  test('v5: Maximum Packet Size is respected; a silent client is dropped after 1.5 x keep alive, with its will', async () => {
-    const r = (await py('limits', PORT)) as {
-      sizes: number[];
-      first: string;
-      will: string;
-      will_after_s: number;
-    };
-    // The 2000-byte message exceeds the client's 512: dropped, not sent.
-    assert.deepEqual([r.sizes, r.first, r.will], [[4, 3], 'fits', 'timed out']);
-    // Timed from before the CONNECT (the broker counts from reading it): never short.
-    assert.ok(r.will_after_s >= 1.4, `will ${r.will_after_s} s after the CONNECT`);
+  test('v5: Maximum Packet Size is respected; a silent client is dropped after 1.5 x keep alive, with its will (on a clock the script moves)', async () => {
+    // The 2000-byte message exceeds the client's 512: dropped, not sent. The will comes after the
+    // marker published while the client was still within its keep-alive.
+    assert.deepEqual(await pyClocked('limits'), {
+      sizes: [4, 3],
+      first: 'fits',
+      will: ['marker', 'timed out'],
+    });
   });
 
   test('v5: topic aliases: set, used with an empty topic, remapped; invalid ones disconnect', async () => {

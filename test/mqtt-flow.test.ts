@@ -162,31 +162,6 @@ test('mqtt flow: non-success acknowledgements carry a reason string; CONNACK ans
   c.close();
 });
 
-test('mqtt flow: an expired retained message is not delivered to a new subscriber', async () => {
-  const base = uniq('retexp');
-  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, reconnectPeriod: 0 });
-  await pub.publishAsync(`${base}/short`, 'gone', {
-    qos: 1,
-    retain: true,
-    properties: { messageExpiryInterval: 1 },
-  });
-  await pub.publishAsync(`${base}/long`, 'kept', {
-    qos: 1,
-    retain: true,
-    properties: { messageExpiryInterval: 100 },
-  });
-  await pub.endAsync();
-  await new Promise((r) => setTimeout(r, 1100).unref());
-  const { c } = await RawClient.open(port, { clientId: uniq('retexp'), clean: true });
-  c.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: `${base}/+`, qos: 1 }] } as Packet);
-  await c.next('suback');
-  const got = (await c.next('publish')) as IPublishPacket;
-  assert.equal(got.payload.toString(), 'kept');
-  assert.equal(got.retain, true);
-  await assert.rejects(c.next('publish', 300));
-  c.close();
-});
-
 test('mqtt flow: a resource alarm holds MQTT publishers; subscribers go on', async () => {
   const topic = `t/${uniq('alarm')}`;
   const { c: sub } = await RawClient.open(port, { clientId: uniq('alarm-sub'), clean: true });

@@ -116,6 +116,10 @@ export const configSchema = z.strictObject({
       maxSessionExpiry: z.number().int().min(0).max(4294967295).default(4294967295),
       connectTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
       anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+      // The environment gives 'true' / 'false'.
+      payloadPool: z
+        .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+        .default(true),
     })
     .prefault({}),
   http: z
@@ -285,6 +289,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'mqtt.anonymous',
     env: 'SWITCHYARD_MQTT_ANONYMOUS',
     doc: "Who may connect over MQTT without a user name: 'loopback' (clients on this machine, like the guest user), 'always' or 'never'.",
+  },
+  {
+    path: 'mqtt.payloadPool',
+    env: 'SWITCHYARD_MQTT_PAYLOAD_POOL',
+    doc: 'Reuse the buffers of large MQTT payloads (16 KiB to 1 MiB) once their one delivery is written, which spares the garbage collector at high rates; false gives every payload a buffer of its own.',
   },
   {
     path: 'http.port',

@@ -1,14 +1,23 @@
 /**
- * MQTT PUBLISH ↔ the core's message container (DESIGN.md section 3, docs/mqtt.md has the table).
- * QoS 0 is transient and QoS 1/2 persistent; QoS 2 and the retain flag ride in headers the
- * MQTT side reads back. v5 properties map onto the AMQP-named fields where one exists; what has
- * no field travels in headers, so nothing is dropped.
+ * MQTT ⇄ core: a PUBLISH ↔ the core's message container (DESIGN.md section 3, docs/mqtt.md has
+ * the table), and errors ↔ MQTT reason codes.
+ *
+ * Messages: QoS 0 is transient and QoS 1/2 persistent; QoS 2 and the retain flag ride in
+ * headers the MQTT side reads back. v5 properties map onto the AMQP-named fields where one
+ * exists; what has no field travels in headers, so nothing is dropped.
  */
 import { isUtf8 } from 'node:buffer';
-import type { IPublishPacket, UserProperties } from 'mqtt-packet';
 import { type HeaderTable, type HeaderValue, Message, type Properties } from '../core/index.js';
-import { routingKeyToTopic, topicToRoutingKey } from './topic.js';
+import { type ErrorCode, isSwitchyardError } from '../errors/index.js';
 import { setOwn } from '../util/own-property.js';
+import {
+  ConnackV3,
+  type PublishPacket,
+  type PublishProperties,
+  Reason,
+  type UserProperties,
+} from './codec/index.js';
+import { routingKeyToTopic, topicToRoutingKey } from './topic.js';
 
 /** Header with the QoS a message was published with, when the delivery mode cannot tell (QoS 2). */
 export const H_QOS = 'x-mqtt-publish-qos';
@@ -36,6 +45,9 @@ const TRANSIENT: Properties = Object.freeze({ deliveryMode: 1 });
 const PERSISTENT: Properties = Object.freeze({ deliveryMode: 2 });
 const EXACTLY_ONCE: Properties = Object.freeze({ deliveryMode: 2, headers: Object.freeze({ [H_QOS]: 2 }) });
 
+/** What a message is made from: a PUBLISH, or a will. */
+export type Published = Pick<PublishPacket, 'qos' | 'retain' | 'payload' | 'properties'>;
+
 /**
  * The core message for an inbound PUBLISH (topic already resolved from any alias); `routingKey`
  * is the topic's translation when the caller has it at hand.
@@ -43,11 +55,11 @@ const EXACTLY_ONCE: Properties = Object.freeze({ deliveryMode: 2, headers: Objec
 export function messageFromPublish(
   exchange: string,
   topic: string,
-  p: IPublishPacket,
+  p: Published,
   now: number,
   routingKey: string = topicToRoutingKey(topic),
 ): Message {
-  const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+  const payload = p.payload;
   const v5 = p.properties;
   let props = p.qos === 0 ? TRANSIENT : p.qos === 1 ? PERSISTENT : EXACTLY_ONCE;
   let expiresAt = 0;
@@ -80,7 +92,7 @@ export function messageFromPublish(
   return m;
 }
 
-function hasMessageProperties(v5: NonNullable<IPublishPacket['properties']>): boolean {
+function hasMessageProperties(v5: PublishProperties): boolean {
   return (
     v5.contentType !== undefined ||
     v5.responseTopic !== undefined ||
@@ -108,8 +120,6 @@ export function retainFlag(m: Message): boolean {
 export function isRetainedCopy(m: Message): boolean {
   return m.properties.headers?.[H_RETAINED_COPY] === true;
 }
-
-export type PublishProperties = NonNullable<IPublishPacket['properties']>;
 
 /**
  * MQTT 5 PUBLISH properties for a delivery (no subscription identifiers, no alias), or
@@ -169,7 +179,7 @@ export function publishProperties(m: Message, now: number): PublishProperties | 
       anyUser = true;
     }
   }
-  // mqtt-packet leaves out an empty userProperties object: only set it when there is one.
+  // Only set when there is one: an empty object would say nothing on the wire.
   if (anyUser) {
     out.userProperties = user;
     any = true;
@@ -202,4 +212,78 @@ export function retainedCopy(m: Message): Message {
   copy.persistentHint = m.persistent;
   copy.expiresAt = m.expiresAt;
   return copy;
+}
+
+// ---- errors ⇄ reason codes ----------------------------------------------------------------------
+
+const TEXT: Record<number, string> = {
+  0: 'success',
+  16: 'no matching subscribers',
+  17: 'no subscription existed',
+  128: 'unspecified error',
+  131: 'implementation specific error',
+  135: 'not authorized',
+  143: 'topic filter invalid',
+  144: 'topic name invalid',
+  145: 'packet identifier in use',
+  146: 'packet identifier not found',
+  151: 'quota exceeded',
+  153: 'payload format invalid',
+};
+
+/** The Reason String sent with a non-success acknowledgement (MQTT 5). */
+export function reasonText(code: number): string {
+  return TEXT[code] ?? `reason 0x${code.toString(16)}`;
+}
+
+/** The 3.1.1 CONNACK return code for a v5 CONNACK reason (3.1.1 has only five). */
+export function connackV3(reason: number): number {
+  switch (reason) {
+    case Reason.SUCCESS:
+      return ConnackV3.ACCEPTED;
+    case Reason.UNSUPPORTED_PROTOCOL_VERSION:
+      return ConnackV3.UNACCEPTABLE_PROTOCOL_VERSION;
+    case Reason.CLIENT_IDENTIFIER_NOT_VALID:
+      return ConnackV3.IDENTIFIER_REJECTED;
+    case Reason.BAD_USER_NAME_OR_PASSWORD:
+      return ConnackV3.BAD_USER_NAME_OR_PASSWORD;
+    case Reason.NOT_AUTHORIZED:
+      return ConnackV3.NOT_AUTHORIZED;
+    default:
+      return ConnackV3.SERVER_UNAVAILABLE;
+  }
+}
+
+/** The v5 reason code of an error: its catalogue entry's MQTT code. */
+export function reasonOf(e: unknown): number {
+  return isSwitchyardError(e) ? e.spec.mqtt : Reason.UNSPECIFIED_ERROR;
+}
+
+/**
+ * The errors the MQTT front end raises itself. A connection ends with their reason code; any
+ * other error (a core refusal of a QoS 0 publish, which has no acknowledgement to carry its
+ * code, or a bug) ends it with 0x80, as it always has.
+ */
+const MQTT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'MALFORMED_PACKET',
+  'PROTOCOL_ERROR',
+  'UNSUPPORTED_PROTOCOL_VERSION',
+  'CLIENT_ID_INVALID',
+  'BAD_AUTHENTICATION_METHOD',
+  'KEEP_ALIVE_TIMEOUT',
+  'SESSION_TAKEN_OVER',
+  'TOPIC_FILTER_INVALID',
+  'TOPIC_NAME_INVALID',
+  'RECEIVE_MAXIMUM_EXCEEDED',
+  'TOPIC_ALIAS_INVALID',
+  'PACKET_TOO_LARGE',
+  'PAYLOAD_FORMAT_INVALID',
+  'CONSUMER_CANCELLED',
+  'STORE_FAILED',
+  'CONNECTION_FORCED',
+]);
+
+/** The reason code a DISCONNECT gives for the error that ends a connection. */
+export function disconnectReason(e: unknown): number {
+  return isSwitchyardError(e) && MQTT_ERRORS.has(e.code) ? e.spec.mqtt : Reason.UNSPECIFIED_ERROR;
 }

@@ -4,6 +4,7 @@
  * scanning them all. An empty payload clears a topic; an expired message is dropped when found.
  */
 import { decodeJsonProperties, encodeJsonProperties, Message, type RecordStore } from '../core/index.js';
+import { warn } from './log.js';
 import { RetainedIndex } from './retained-index.js';
 
 const KIND = 'mqtt.retained';
@@ -47,7 +48,7 @@ export class RetainedStore {
     }
     for (const t of expired) {
       this.index.delete(t);
-      void this.records.deleteRecord(KIND, t).catch(() => {});
+      this.records.deleteRecord(KIND, t).catch(warn(`dropping the expired retained message of '${t}'`));
     }
     return out;
   }
@@ -89,7 +90,9 @@ function decode(b: Buffer): Message | undefined {
     m.expiresAt = head.expiresAt;
     m.persistentHint = head.persistent;
     return m;
-  } catch {
-    return undefined; // a record we cannot read is skipped, not fatal
+  } catch (e) {
+    // A record we cannot read is skipped, not fatal.
+    warn('a stored retained message cannot be read')(e);
+    return undefined;
   }
 }

@@ -5,8 +5,10 @@
  * their queue and bindings are durable definitions in the core.
  */
 import type { Message } from '../core/index.js';
+import type { Timer } from '../util/clock.js';
+import type { QoS } from './codec/index.js';
 
-export type QoS = 0 | 1 | 2;
+export type { QoS };
 
 export interface Subscription {
   /** The filter as the client sent it (with `$share/{group}/` when shared): the key. */
@@ -28,14 +30,6 @@ export const SESSION_RECORD = 'mqtt.session';
 /** Consumer tag of the session queue's consumer; shared subscriptions use `share:` + key. */
 export const SESSION_TAG = 'session';
 
-/** The empty map idle connections share; replaced by a map of their own on first write. */
-// biome-ignore lint/suspicious/noExplicitAny: one shared empty map stands in for maps of any type
-export const NONE: Map<any, any> = new Map();
-
-/** Shared by sessions that never used QoS 2; only read, deleted from and cleared (no-ops). */
-const NO_IDS = new Map<number, number>();
-const NO_SUBS = new Map<string, Subscription>();
-
 /** Queue that holds a session's messages while it is offline, and between deliveries. */
 export function sessionQueueName(clientId: string): string {
   return `mqtt-session.${clientId}`;
@@ -51,49 +45,103 @@ export function sharedQueueName(group: string, filter: string): string {
   return `mqtt-share.${group}/${filter}`;
 }
 
-export class MqttSession {
-  /** By key; a shared empty map until the first subscription (idle clients are many). */
-  subscriptions: ReadonlyMap<string, Subscription> & { delete(k: string): boolean; clear(): void } = NO_SUBS;
-
-  /** subscriptions, writable. */
-  subs(): Map<string, Subscription> {
-    if (this.subscriptions === NO_SUBS) this.subscriptions = new Map();
-    return this.subscriptions as Map<string, Subscription>;
+/** A map that stays empty: writing to it throws. */
+class EmptyMap<K, V> extends Map<K, V> {
+  override set(): never {
+    throw new TypeError('the shared empty map is read-only');
   }
+  override delete(): boolean {
+    return false;
+  }
+  override clear(): void {}
+}
+
+/**
+ * What a session has nothing of yet (idle clients are many, so their maps are made on first
+ * use); read-only, so no session can write into another's.
+ */
+const EMPTY: ReadonlyMap<never, never> = Object.freeze(new EmptyMap<never, never>());
+
+/** A will waiting for its delay (MQTT 5 Will Delay Interval) after an abnormal disconnect. */
+export interface PendingWill {
+  readonly msg: Message;
+  readonly topic: string;
+  readonly retain: boolean;
+  readonly timer: Timer;
+}
+
+export class MqttSession {
+  private subs: Map<string, Subscription> | undefined;
+  /** Inbound QoS 2: packet ids received, PUBREL not yet seen → delivery tag of its marker (0 = none). */
+  private awaiting: Map<number, number> | undefined;
+  /** Outbound QoS 2: packet ids released (PUBREL sent), PUBCOMP not yet seen → marker tag (0 = none). */
+  private releasedIds: Map<number, number> | undefined;
   /** Seconds the session outlives its connection (0 = ends with it; 0xFFFFFFFF = never expires). */
   expiryInterval = 0;
   /** Whether the session queue is durable (decided when the session began). */
   durable = false;
-  /** The live connection, if any (typed loosely: the connection module imports this one). */
+  /** The live connection, if any. */
   connection: { takeOver(): void } | undefined;
-  expiryTimer: NodeJS.Timeout | undefined;
-  /** Inbound QoS 2: packet ids received, PUBREL not yet seen → delivery tag of its marker (0 = none). */
-  awaitingRelease: ReadonlyMap<number, number> & { delete(k: number): boolean; clear(): void } = NO_IDS;
-  /** Outbound QoS 2: packet ids released (PUBREL sent), PUBCOMP not yet seen → marker tag (0 = none). */
-  released: ReadonlyMap<number, number> & { delete(k: number): boolean; clear(): void } = NO_IDS;
+  expiryTimer: Timer | undefined;
   /** Packet ids messages were sent with, so a resend after reconnect uses the same id. */
   pidOf: WeakMap<Message, number> | undefined;
-
-  /** awaitingRelease, writable (created on first use: most sessions never use QoS 2). */
-  awaiting(): Map<number, number> {
-    if (this.awaitingRelease === NO_IDS) this.awaitingRelease = new Map();
-    return this.awaitingRelease as Map<number, number>;
-  }
-
-  /** released, writable (created on first use). */
-  releasedIds(): Map<number, number> {
-    if (this.released === NO_IDS) this.released = new Map();
-    return this.released as Map<number, number>;
-  }
   /** Whether the QoS 2 marker queue exists. */
   hasQos2Queue = false;
-  /** A will waiting for its delay (MQTT 5 Will Delay Interval) after an abnormal disconnect. */
-  pendingWill: { msg: Message; topic: string; retain: boolean; timer: NodeJS.Timeout } | undefined;
+  pendingWill: PendingWill | undefined;
 
   constructor(readonly clientId: string) {}
 
   get queue(): string {
     return sessionQueueName(this.clientId);
+  }
+
+  /** By key. */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.subs ?? EMPTY;
+  }
+
+  subscribe(sub: Subscription): void {
+    (this.subs ??= new Map()).set(sub.key, sub);
+  }
+
+  unsubscribe(key: string): boolean {
+    return this.subs?.delete(key) === true;
+  }
+
+  clearSubscriptions(): void {
+    this.subs = undefined;
+  }
+
+  /** Inbound QoS 2 packet ids awaiting their PUBREL. */
+  get awaitingRelease(): ReadonlyMap<number, number> {
+    return this.awaiting ?? EMPTY;
+  }
+
+  awaitRelease(pid: number, markerTag: number): void {
+    (this.awaiting ??= new Map()).set(pid, markerTag);
+  }
+
+  releasedInbound(pid: number): void {
+    this.awaiting?.delete(pid);
+  }
+
+  /** Outbound QoS 2 packet ids released (PUBREL sent) and awaiting their PUBCOMP. */
+  get released(): ReadonlyMap<number, number> {
+    return this.releasedIds ?? EMPTY;
+  }
+
+  markReleased(pid: number, markerTag: number): void {
+    (this.releasedIds ??= new Map()).set(pid, markerTag);
+  }
+
+  completed(pid: number): void {
+    this.releasedIds?.delete(pid);
+  }
+
+  /** QoS 2 packet-id state, both ways, forgotten (a durable session reloads it from its markers). */
+  clearQos2State(): void {
+    this.awaiting = undefined;
+    this.releasedIds = undefined;
   }
 
   /** The persistent record: what must come back after a restart. */
@@ -107,6 +155,7 @@ export class MqttSession {
     );
   }
 
+  /** A session from its record; undefined for a record that cannot be read (it is skipped). */
   static decode(clientId: string, b: Buffer): MqttSession | undefined {
     try {
       const r = JSON.parse(b.toString('utf8')) as { expiry: number; qos2: boolean; subs: Subscription[] };
@@ -114,9 +163,10 @@ export class MqttSession {
       s.expiryInterval = r.expiry;
       s.durable = true;
       s.hasQos2Queue = r.qos2;
-      for (const sub of r.subs) s.subs().set(sub.key, { ...sub, group: sub.group ?? undefined });
+      for (const sub of r.subs) s.subscribe({ ...sub, group: sub.group ?? undefined });
       return s;
-    } catch {
+    } catch (e) {
+      process.emitWarning(`mqtt: the stored session of '${clientId}' cannot be read: ${String(e)}`);
       return undefined;
     }
   }

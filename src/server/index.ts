@@ -4,14 +4,13 @@
 import { join } from 'node:path';
 import { AmqpFrontEnd } from '../amqp/index.js';
 import type { Config } from '../config/schema.js';
-import { Broker, type Listening } from '../core/index.js';
+import { Broker, type FrontEnd, type Listening } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
 import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
 import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
-import { MqttFrontEnd } from '../mqtt/front-end.js';
-import { listenMqtt, type MqttListener, mqttWebSocketHandler } from '../mqtt/listener.js';
+import { MqttFrontEnd } from '../mqtt/index.js';
 import { GrpcFrontEnd } from '../grpc/index.js';
 import { Gateway } from '../gateway/index.js';
 import { HttpFrontEnd } from '../http/index.js';
@@ -42,7 +41,7 @@ export interface RunningServer {
   readonly listeners: readonly ListenerInfo[];
   /** The AMQP listener, when enabled. */
   readonly amqp: Listening | undefined;
-  readonly mqtt: MqttListener | undefined;
+  readonly mqtt: Listening | undefined;
   readonly http: HttpListener | undefined;
   readonly grpc: Listening | undefined;
   /** The gRPC gateway, when upstreams are configured and the HTTP listener is on. */
@@ -103,14 +102,17 @@ export async function startServer(
     await lock.release();
     await tracing?.shutdown();
   };
-  const listeners: ListenerInfo[] = [];
-  let amqp: Listening | undefined;
-  let amqpFrontEnd: AmqpFrontEnd | undefined;
-  let mqtt: MqttListener | undefined;
-  let http: HttpListener | undefined;
-  let grpc: Listening | undefined;
-  let mqttFrontEnd: MqttFrontEnd | undefined;
-  let gateway: Gateway | undefined;
+  // Every front end is built from the broker and its settings and implements FrontEnd: its own
+  // listener where it has one (AMQP, MQTT, native gRPC), its routes on the shared HTTP listener.
+  const amqpFrontEnd = new AmqpFrontEnd(broker, {
+    frameMax: config.amqp.frameMax,
+    channelMax: config.amqp.channelMax,
+    heartbeat: config.amqp.heartbeat,
+    maxMessageSize: config.amqp.maxMessageSize,
+    handshakeTimeout: config.amqp.handshakeTimeout,
+    version,
+  });
+  const mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
     anonymous: config.grpc.anonymous,
     webAnonymous: config.http.anonymous,
@@ -127,32 +129,32 @@ export async function startServer(
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
   });
+  const frontEnds: readonly FrontEnd[] = [amqpFrontEnd, mqttFrontEnd, grpcFrontEnd, wsFrontEnd, httpFrontEnd];
+  const listeners: ListenerInfo[] = [];
+  const own = new Map<string, Listening>();
+  let http: HttpListener | undefined;
+  let gateway: Gateway | undefined;
   const closeListeners = async () => {
-    // Servers stop accepting first; their close resolves once the front ends closed every connection.
-    const stopped = Promise.all([amqp?.close(), mqtt?.close(), http?.close(), grpc?.close()]);
-    const amqpClosed = amqpFrontEnd?.close();
-    mqttFrontEnd?.close();
-    const frontEnds = Promise.all([grpcFrontEnd, wsFrontEnd, httpFrontEnd].map((f) => f.close()));
+    // Listeners stop accepting; each front end closes its connections (telling its clients).
+    const stopped = Promise.all(
+      [...own.values(), ...(http === undefined ? [] : [http])].map((l) => l.close()),
+    );
+    const closed = Promise.all(frontEnds.map((f) => f.close()));
     gateway?.close();
-    await Promise.all([stopped, frontEnds, amqpClosed]);
+    await Promise.all([stopped, closed]);
+  };
+  const ports: Record<string, number | 'off'> = {
+    amqp: config.amqp.port,
+    mqtt: config.mqtt.port,
+    grpc: config.grpc.port,
   };
   try {
-    mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
-    if (config.amqp.port !== 'off') {
-      amqpFrontEnd = new AmqpFrontEnd(broker, {
-        frameMax: config.amqp.frameMax,
-        channelMax: config.amqp.channelMax,
-        heartbeat: config.amqp.heartbeat,
-        maxMessageSize: config.amqp.maxMessageSize,
-        handshakeTimeout: config.amqp.handshakeTimeout,
-        version,
-      });
-      amqp = await amqpFrontEnd.listen(config.host, config.amqp.port);
-      listeners.push({ protocol: 'amqp', host: amqp.address.address, port: amqp.address.port });
-    }
-    if (config.mqtt.port !== 'off') {
-      mqtt = await listenMqtt(mqttFrontEnd, config.host, config.mqtt.port);
-      listeners.push({ protocol: 'mqtt', host: mqtt.address.address, port: mqtt.address.port });
+    for (const fe of frontEnds) {
+      const port = ports[fe.protocol];
+      if (fe.listen === undefined || port === undefined || port === 'off') continue;
+      const l = await fe.listen(config.host, port);
+      own.set(fe.protocol, l);
+      listeners.push({ protocol: fe.protocol, host: l.address.address, port: l.address.port });
     }
     if (config.http.port !== 'off') {
       const write = hooks.accessLog ?? ((line: string) => process.stdout.write(line));
@@ -163,10 +165,8 @@ export async function startServer(
           ? { log: (e) => write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`) }
           : {}),
       });
-      const upgrades = new Map<string, UpgradeHandler>([
-        ['/mqtt', mqttWebSocketHandler(mqttFrontEnd, config.mqtt.maxPacketSize)],
-        ...wsFrontEnd.http.upgrades,
-      ]);
+      const upgrades = new Map<string, UpgradeHandler>();
+      for (const fe of frontEnds) for (const [path, h] of fe.http?.upgrades ?? []) upgrades.set(path, h);
       // The broker's own paths win over a gateway route at the same path.
       for (const [path, h] of gateway?.upgrades() ?? []) if (!upgrades.has(path)) upgrades.set(path, h);
       // The gateway goes before the gRPC front end, which takes every gRPC-Web content type; the
@@ -183,10 +183,6 @@ export async function startServer(
       http = await listenHttp(config.host, config.http.port, upgrades, handlers);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
     }
-    if (config.grpc.port !== 'off') {
-      grpc = await grpcFrontEnd.listen(config.host, config.grpc.port);
-      listeners.push({ protocol: 'grpc', host: grpc.address.address, port: grpc.address.port });
-    }
   } catch (e) {
     await closeListeners();
     await closeStores();
@@ -197,10 +193,10 @@ export async function startServer(
     broker,
     recovery,
     listeners,
-    amqp,
-    mqtt,
+    amqp: own.get('amqp'),
+    mqtt: own.get('mqtt'),
     http,
-    grpc,
+    grpc: own.get('grpc'),
     gateway,
     mqttFrontEnd,
     close: () => {

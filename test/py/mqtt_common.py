@@ -9,6 +9,7 @@ Works with paho-mqtt 1.6 (Debian 12) and 2.x (Debian 13: CallbackAPIVersion.VERS
 callbacks below take *args and read what both versions pass in the same place.
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -201,3 +202,16 @@ def run(main):
 
 def now():
     return time.monotonic()
+
+
+def advance(ms, closed=()):
+    """Moves the broker's clock `ms` forward, once the broker has seen the connections of the
+    client ids in `closed` close. Under a test that drives the broker's clock (MQTT_CLOCK=stdio)
+    this asks it on stdout and waits for its answer on stdin; otherwise time passes for real."""
+    if os.environ.get('MQTT_CLOCK') != 'stdio':
+        time.sleep(ms / 1000.0)
+        return
+    print(json.dumps({'advance': ms, 'closed': list(closed)}))
+    sys.stdout.flush()
+    if sys.stdin.readline().strip() != 'ok':
+        raise AssertionError('the test did not move the clock')

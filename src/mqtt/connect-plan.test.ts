@@ -1,26 +1,29 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { IConnectPacket } from 'mqtt-packet';
-import { connackProperties, planConnect } from './connect.js';
-import { DEFAULT_MQTT_SETTINGS } from './front-end.js';
-import { Reason } from './reason.js';
+import { connectPacket } from '../../test/support/mqtt-samples.js';
+import { Reason } from './codec/index.js';
+import type { ConnectPacket } from './codec/packets.js';
+import { connackProperties, planConnect } from './connect-plan.js';
+import { DEFAULT_MQTT_SETTINGS } from './settings.js';
 
 const users = (u: string, p: string) => u === 'alice' && p === 'secret';
+const NOW = Date.UTC(2026, 0, 1);
 
-function connect(extra: Partial<IConnectPacket> = {}): IConnectPacket {
-  return { cmd: 'connect', protocolVersion: 5, clientId: 'c1', clean: true, keepalive: 30, ...extra };
+function connect(extra: Partial<ConnectPacket> = {}): ConnectPacket {
+  return connectPacket(5, { clientId: 'c1', ...extra });
 }
 
-function plan(p: IConnectPacket, remote = '127.0.0.1', settings = DEFAULT_MQTT_SETTINGS) {
-  const d = planConnect(p, settings, remote, users);
-  if ('refuse' in d) throw new Error(`refused: ${d.message}`);
+function plan(p: ConnectPacket, remote = '127.0.0.1', settings = DEFAULT_MQTT_SETTINGS) {
+  const d = planConnect(p, settings, remote, users, NOW);
+  if ('refuse' in d) throw new Error(`refused: ${d.refuse.message}`);
   return d.plan;
 }
 
-function refusal(p: IConnectPacket, remote = '127.0.0.1', settings = DEFAULT_MQTT_SETTINGS) {
-  const d = planConnect(p, settings, remote, users);
+/** The MQTT 5 reason code a CONNECT is refused with (its catalogue entry's). */
+function refusal(p: ConnectPacket, remote = '127.0.0.1', settings = DEFAULT_MQTT_SETTINGS) {
+  const d = planConnect(p, settings, remote, users, NOW);
   assert.ok('refuse' in d, 'expected a refusal');
-  return d.refuse;
+  return d.refuse.spec.mqtt;
 }
 
 test('connect: users are checked; anonymous only from loopback by default', () => {
@@ -58,16 +61,18 @@ test('connect: session expiry from v5, from clean session in 3.1.1, capped by th
 
 test('connect: keep-alive capped by maxKeepAlive is announced as Server Keep Alive (v5)', () => {
   const s = { ...DEFAULT_MQTT_SETTINGS, maxKeepAlive: 20 };
-  const p = plan(connect({ keepalive: 0 }), '127.0.0.1', s);
+  const p = plan(connect({ keepAlive: 0 }), '127.0.0.1', s);
   assert.equal(p.keepAlive, 20);
   assert.equal(connackProperties(p, s, false).serverKeepAlive, 20);
-  assert.equal(plan(connect({ keepalive: 10 }), '127.0.0.1', s).serverKeepAlive, undefined);
-  assert.equal(plan(connect({ keepalive: 90 }), '127.0.0.1', DEFAULT_MQTT_SETTINGS).keepAlive, 90);
+  assert.equal(plan(connect({ keepAlive: 10 }), '127.0.0.1', s).serverKeepAlive, undefined);
+  assert.equal(plan(connect({ keepAlive: 90 }), '127.0.0.1', DEFAULT_MQTT_SETTINGS).keepAlive, 90);
 });
 
 test('connect: the will is checked before anything happens', () => {
   const will = (topic: string, extra = {}) =>
-    connect({ will: { topic, payload: Buffer.from('bye'), qos: 1, retain: false, ...extra } });
+    connect({
+      will: { topic, payload: Buffer.from('bye'), qos: 1, retain: false, properties: undefined, ...extra },
+    });
   const p = plan(will('status/c1', { properties: { willDelayInterval: 5 } }));
   assert.equal(p.will?.topic, 'status/c1');
   assert.equal(p.will?.delay, 5);

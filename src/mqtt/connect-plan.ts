@@ -5,11 +5,11 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
-import type { IConnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import { isLoopback, type Message } from '../core/index.js';
-import type { MqttSettings } from './front-end.js';
+import { SwitchyardError } from '../errors/index.js';
+import type { ConnackProperties, ConnectPacket, Will as WillPart } from './codec/index.js';
 import { messageFromPublish } from './map.js';
-import { Reason } from './reason.js';
+import type { MqttSettings } from './settings.js';
 import { topicNameError } from './topic.js';
 
 /** The longest client identifier accepted (it names queues, which AMQP limits to 255 bytes). */
@@ -43,22 +43,24 @@ export interface ConnectPlan {
   readonly will: Will | undefined;
 }
 
-export type ConnectDecision =
-  | { readonly plan: ConnectPlan }
-  | { readonly refuse: number; readonly message: string };
+/** The plan, or why the CONNECT is refused (its MQTT code is the error's, in the catalogue). */
+export type ConnectDecision = { readonly plan: ConnectPlan } | { readonly refuse: SwitchyardError };
 
 export type Authenticate = (user: string, password: string, remoteAddress: string) => boolean;
 
 export function planConnect(
-  p: IConnectPacket,
+  p: ConnectPacket,
   settings: MqttSettings,
   remoteAddress: string,
   authenticate: Authenticate,
+  /** The broker clock's time, for the will's expiry. */
+  now: number,
 ): ConnectDecision {
   const v5 = p.protocolVersion === 5;
   const props = p.properties ?? {};
+  // [MQTT-4.12.0-1]: enhanced authentication is not supported.
   if (props.authenticationMethod !== undefined) {
-    return { refuse: Reason.BAD_AUTHENTICATION_METHOD, message: 'bad authentication method' };
+    return refuse('BAD_AUTHENTICATION_METHOD', 'bad authentication method');
   }
   // Identity first: a refused client learns nothing about sessions.
   const name = p.username;
@@ -66,36 +68,29 @@ export function planConnect(
   if (name === undefined || (name === '' && p.password === undefined)) {
     const a = settings.anonymous;
     if (a === 'never' || (a === 'loopback' && !isLoopback(remoteAddress))) {
-      return {
-        refuse: v5 ? Reason.BAD_USER_NAME_OR_PASSWORD : Reason.NOT_AUTHORIZED,
-        message: 'anonymous connections are not allowed',
-      };
+      // 3.1.1 return code 5 (not authorized); v5 0x86 (bad user name or password).
+      return refuse(v5 ? 'AUTHENTICATION_FAILED' : 'ACCESS_REFUSED', 'anonymous connections are not allowed');
     }
     user = 'anonymous';
   } else if (!authenticate(name, p.password?.toString('utf8') ?? '', remoteAddress)) {
-    return {
-      refuse: Reason.BAD_USER_NAME_OR_PASSWORD,
-      message: `user '${name}' refused: bad user name or password`,
-    };
+    return refuse('AUTHENTICATION_FAILED', `user '${name}' refused: bad user name or password`);
   } else user = name;
 
   let clientId = p.clientId;
   let assigned: string | undefined;
   if (clientId === '') {
-    if (!p.clean) {
-      return {
-        refuse: Reason.CLIENT_IDENTIFIER_NOT_VALID,
-        message: 'an empty client identifier needs clean session / clean start',
-      };
-    }
+    // [MQTT-3.1.3-8] (3.1.1 [MQTT-3.1.3-8] too: return code 2).
+    if (!p.clean)
+      return refuse('CLIENT_ID_INVALID', 'an empty client identifier needs clean session / clean start');
+    // [MQTT-3.1.3-6] [MQTT-3.1.3-7]: the broker assigns one.
     clientId = `sy-${randomBytes(12).toString('base64url')}`;
     assigned = clientId;
   }
   if (Buffer.byteLength(clientId) > MAX_CLIENT_ID_BYTES || clientId.includes('\u0000')) {
-    return { refuse: Reason.CLIENT_IDENTIFIER_NOT_VALID, message: 'client identifier not valid' };
+    return refuse('CLIENT_ID_INVALID', 'client identifier not valid');
   }
 
-  const will = p.will === undefined ? undefined : planWill(p.will, settings.exchange);
+  const will = p.will === undefined ? undefined : planWill(p.will, settings.exchange, now);
   if (will !== undefined && 'refuse' in will) return will;
 
   // Session Expiry: v5 says it; a 3.1.1 persistent session (clean = 0) lasts as long as the
@@ -103,7 +98,7 @@ export function planConnect(
   const asked = v5 ? (props.sessionExpiryInterval ?? 0) : p.clean ? 0 : 0xffffffff;
   const expiry = Math.min(asked, settings.maxSessionExpiry);
 
-  const clientKeepAlive = p.keepalive ?? 0;
+  const clientKeepAlive = p.keepAlive;
   const maxKa = settings.maxKeepAlive;
   const serverKeepAlive =
     v5 && maxKa > 0 && (clientKeepAlive === 0 || clientKeepAlive > maxKa) ? maxKa : undefined;
@@ -126,36 +121,37 @@ export function planConnect(
   };
 }
 
-function planWill(
-  w: NonNullable<IConnectPacket['will']>,
-  exchange: string,
-): Will | { readonly refuse: number; readonly message: string } {
+function refuse(code: ConstructorParameters<typeof SwitchyardError>[0], message: string): ConnectDecision {
+  return { refuse: new SwitchyardError(code, message) };
+}
+
+function planWill(w: WillPart, exchange: string, now: number): Will | { readonly refuse: SwitchyardError } {
   const topicError = topicNameError(w.topic);
-  if (topicError !== undefined) return { refuse: Reason.TOPIC_NAME_INVALID, message: `will ${topicError}` };
+  if (topicError !== undefined)
+    return { refuse: new SwitchyardError('TOPIC_NAME_INVALID', `will ${topicError}`) };
   const wp = w.properties;
-  const payload = typeof w.payload === 'string' ? Buffer.from(w.payload) : w.payload;
-  if (wp?.payloadFormatIndicator === true && !isUtf8(payload)) {
+  if (wp?.payloadFormatIndicator === true && !isUtf8(w.payload)) {
     return {
-      refuse: Reason.PAYLOAD_FORMAT_INVALID,
-      message: 'will payload is not UTF-8 as its format indicator says',
+      refuse: new SwitchyardError(
+        'PAYLOAD_FORMAT_INVALID',
+        'will payload is not UTF-8 as its format indicator says',
+      ),
     };
   }
-  const packet: IPublishPacket = {
-    cmd: 'publish',
-    topic: w.topic,
-    payload,
-    qos: w.qos ?? 0,
-    retain: w.retain ?? false,
-    dup: false,
-  };
+  let properties: WillPart['properties'];
   if (wp !== undefined) {
     const { willDelayInterval: _delay, ...messageProperties } = wp;
-    packet.properties = messageProperties;
+    properties = messageProperties;
   }
   return {
-    msg: messageFromPublish(exchange, w.topic, packet, Date.now()),
+    msg: messageFromPublish(
+      exchange,
+      w.topic,
+      { qos: w.qos, retain: w.retain, payload: w.payload, properties },
+      now,
+    ),
     topic: w.topic,
-    retain: w.retain ?? false,
+    retain: w.retain,
     delay: wp?.willDelayInterval ?? 0,
   };
 }
@@ -165,8 +161,9 @@ export function connackProperties(
   plan: ConnectPlan,
   settings: MqttSettings,
   requestResponseInformation: boolean,
-): NonNullable<Extract<Packet, { cmd: 'connack' }>['properties']> {
-  const out: NonNullable<Extract<Packet, { cmd: 'connack' }>['properties']> = {
+): ConnackProperties {
+  // The order is the wire order: maximum packet size, topic alias maximum, then what applies.
+  const out: ConnackProperties = {
     maximumPacketSize: settings.maxPacketSize,
     topicAliasMaximum: settings.topicAliasMaximum,
   };
@@ -174,6 +171,7 @@ export function connackProperties(
   if (plan.expiryCapped) out.sessionExpiryInterval = plan.expiry;
   if (settings.receiveMaximum < 65535) out.receiveMaximum = settings.receiveMaximum;
   if (plan.serverKeepAlive !== undefined) out.serverKeepAlive = plan.serverKeepAlive;
+  // [MQTT-3.1.2-28]: Response Information only when asked for.
   if (requestResponseInformation) out.responseInformation = `reply/${plan.clientId}/`;
   return out;
 }

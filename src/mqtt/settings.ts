@@ -1,0 +1,38 @@
+/**
+ * The MQTT front end's settings (the `mqtt` section of the configuration, docs/configuration.md).
+ */
+export interface MqttSettings {
+  readonly exchange: string;
+  readonly vhost: string;
+  readonly maxPacketSize: number;
+  /** Largest packet (and, over WebSocket, most bytes) before a CONNECT has been accepted. */
+  readonly maxPacketSizeUnauthenticated: number;
+  readonly receiveMaximum: number;
+  /** QoS 1/2 deliveries a 3.1.1 client may have unacknowledged (v5 clients say their own). */
+  readonly maxInflight: number;
+  readonly topicAliasMaximum: number;
+  /** 0 = accept the client's keep-alive. */
+  readonly maxKeepAlive: number;
+  readonly maxSessionExpiry: number;
+  /** Milliseconds a new connection has to send its CONNECT. */
+  readonly connectTimeout: number;
+  /** Who may connect without a user name: 'loopback' (the default), 'always' or 'never'. */
+  readonly anonymous: 'loopback' | 'always' | 'never';
+  /** The payload pool (codec/payload-pool.ts): the one switch that turns buffer reuse off. */
+  readonly payloadPool: boolean;
+}
+
+export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
+  exchange: 'amq.topic',
+  vhost: '/',
+  maxPacketSize: 64 * 1024 * 1024,
+  maxPacketSizeUnauthenticated: 64 * 1024,
+  receiveMaximum: 65535,
+  maxInflight: 128,
+  topicAliasMaximum: 100,
+  maxKeepAlive: 0,
+  maxSessionExpiry: 0xffffffff,
+  connectTimeout: 10_000,
+  anonymous: 'loopback',
+  payloadPool: true,
+};
