@@ -86,8 +86,8 @@ export function grpcMatrixClient(port: number) {
               w(seen);
             } else got.set(m.routingKey, seen);
           }
-        } catch {
-          // aborted at close
+        } catch (e) {
+          if (!abort.signal.aborted) throw e; // an abort is how close() ends the stream
         }
       })();
       return {

@@ -7,7 +7,7 @@
  * exists; what has no field travels in headers, so nothing is dropped.
  */
 import { isUtf8 } from 'node:buffer';
-import { type HeaderTable, type HeaderValue, Message, type Properties } from '../core/index.js';
+import { type HeaderTable, headerText, Message, type Properties } from '../core/index.js';
 import { type ErrorCode, isSwitchyardError } from '../errors/index.js';
 import { setOwn } from '../util/own-property.js';
 import {
@@ -189,17 +189,6 @@ export function publishProperties(m: Message, now: number): PublishProperties | 
 
 function remaining(expiresAt: number, now: number): number {
   return Math.max(1, Math.ceil((expiresAt - now) / 1000));
-}
-
-/** A header value as user-property text (MQTT user properties are UTF-8 strings). */
-function headerText(v: HeaderValue): string {
-  if (typeof v === 'string') return v;
-  if (Buffer.isBuffer(v)) return v.toString('utf8');
-  if (v instanceof Date) return v.toISOString();
-  if (v === null) return '';
-  if (typeof v === 'object')
-    return JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x));
-  return String(v);
 }
 
 /** A copy of a message marked as sent because of a subscription (retained delivery). */
