@@ -156,6 +156,7 @@ test('example: with Inventory down, PlaceOrder fails UNAVAILABLE after its retri
   const lonely = await startOrdersService({
     inventoryUrl: `http://127.0.0.1:${deadPort}`,
     brokerGrpcUrl: 'http://127.0.0.1:1',
+    brokerCredentials: { user: 'guest', password: 'guest' },
     log: (e) => entries.push(e),
     onRetry: (r) => retries.push(r.attempt),
   });

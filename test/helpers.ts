@@ -40,15 +40,23 @@ export async function startTestBroker(
 ): Promise<TestBroker> {
   const dir = dataDir ?? tempDir('switchyard-test-');
   const removeOwnDir = () => (dataDir === undefined ? removeTempDir(dir) : Promise.resolve());
-  // Every listener on an ephemeral port, so test files can run in parallel.
+  // Every listener on an ephemeral port, so test files can run in parallel. Clients without
+  // credentials act as 'anonymous' from loopback (the broker's default is 'never'; tests of that
+  // default say so), and a refused login is answered at once unless a test asks for the delay.
+  const section = (name: string) => ({
+    port: 0,
+    anonymous: 'loopback',
+    ...(extra[name] as Record<string, unknown> | undefined),
+  });
   const config = configSchema.parse({
     host: '127.0.0.1',
     dataDir: dir,
     amqp: { port: 0, ...amqp },
-    mqtt: { port: 0 },
-    http: { port: 0 },
-    grpc: { port: 0 },
+    auth: { failureDelay: 0 },
     ...extra,
+    mqtt: section('mqtt'),
+    http: section('http'),
+    grpc: section('grpc'),
   });
   let server: RunningServer;
   try {

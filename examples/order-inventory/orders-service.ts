@@ -95,6 +95,8 @@ export interface OrdersServiceOptions {
    * after this service (it is read at the first order).
    */
   brokerGrpcUrl: string | (() => string);
+  /** The broker user and password this service publishes as. */
+  brokerCredentials: { readonly user: string; readonly password: string };
   /** One entry per downstream call; default: one JSON line on stdout. */
   log?: (entry: CallLogEntry) => void;
   /** Told before each retry of a downstream call; default: one JSON line on stdout. */
@@ -170,7 +172,13 @@ export async function startOrdersService(opts: OrdersServiceOptions): Promise<Or
             persistent: true,
           },
         },
-        call,
+        {
+          ...call,
+          headers: {
+            ...headers,
+            authorization: `Basic ${Buffer.from(`${opts.brokerCredentials.user}:${opts.brokerCredentials.password}`).toString('base64')}`,
+          },
+        },
       );
     } catch (error) {
       // The stock is taken and stays taken; a real service would write the event to an outbox in

@@ -118,6 +118,7 @@ export async function startExample(
       host,
       inventoryUrl: inventory.url,
       brokerGrpcUrl: () => `http://${urlHost(host)}:${broker!.grpc!.address.port}`,
+      brokerCredentials: { user: 'guest', password: 'guest' },
       log: (e) => log(JSON.stringify({ service: 'orders', ...e })),
       onRetry: (r) => log(JSON.stringify(retryEntry(r))),
     });
@@ -141,7 +142,7 @@ export async function startExample(
       orders,
       httpUrl: `http://${h}:${broker.http!.address.port}`,
       amqpUrl: `amqp://guest:guest@${h}:${broker.amqp!.address.port}`,
-      mqttUrl: `mqtt://${h}:${broker.mqtt!.address.port}`,
+      mqttUrl: `mqtt://guest:guest@${h}:${broker.mqtt!.address.port}`,
       close: closeAll,
     };
   } catch (error) {
@@ -177,7 +178,7 @@ Try:
   curl -N -H 'Accept: text/event-stream' '${u}/v1/stock:watch'
   curl -X POST ${u}/v1/orders -d '{"sku":"widget","quantity":2,"customer":"ada"}'
   curl -X POST ${u}/v1/orders -d '{"sku":"gadget","quantity":99,"customer":"bob"}'   # 400: not enough stock
-  mosquitto_sub -p ${mqttPort} -t 'order/placed' -v
+  mosquitto_sub -p ${mqttPort} -u guest -P guest -t 'order/placed' -v
 
 Ctrl-C stops everything.`;
 }

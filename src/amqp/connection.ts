@@ -245,7 +245,8 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   /** Sends connection.close and waits (bounded) for close-ok; the core state is released at once. */
   closeWith(r: CloseReason, classId: number, methodId: number): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    const wasHandshaking = this.state === 'start' || this.state === 'tune' || this.state === 'header';
+    const wasHandshaking =
+      this.state === 'start' || this.state === 'login' || this.state === 'tune' || this.state === 'header';
     this.state = 'closing';
     this.releaseCore();
     writeMethodFrame(this.out, 0, {
@@ -274,6 +275,16 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   }
 
   // --- ConnectionContext: the handshake handlers move the state on through these.
+
+  loggingIn(): void {
+    this.state = 'login';
+  }
+
+  fail(e: unknown): void {
+    const m = this.failedMethod;
+    this.closeWith(toCloseReason(e), m?.classId ?? 0, m?.methodId ?? 0);
+    if (this.out.length > 0) this.scheduleFlush();
+  }
 
   loggedIn(user: string, caps: ClientCapabilities): void {
     this.user = user;
@@ -363,7 +374,11 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   tick(now: number): void {
     if (this.state === 'closed') return;
     const handshaking =
-      this.state === 'header' || this.state === 'start' || this.state === 'tune' || this.state === 'open';
+      this.state === 'header' ||
+      this.state === 'start' ||
+      this.state === 'login' ||
+      this.state === 'tune' ||
+      this.state === 'open';
     if (handshaking && now - this.acceptedAt > this.settings.handshakeTimeout) {
       // Without this a client that connects and sends nothing (or stops mid-handshake, before
       // heartbeats are negotiated) holds its socket forever. RabbitMQ drops it after its

@@ -123,6 +123,10 @@ test('amqp close timeout: a client that failed the handshake is dropped 100 ms a
     response: Buffer.from('\0guest\0wrong'),
     locale: 'en_US',
   });
+  // A wrong password is answered after the failure delay (1 s), on the broker's clock.
+  await settle();
+  assert.equal(client.ended, false);
+  clock.advance(1000);
   const close = await client.expect('connection.close', 0);
   assert.equal(close.replyCode, 403);
   clock.advance(99);

@@ -69,6 +69,11 @@ export class PermissionTable {
     for (const t of topicEntries) this.topics.set(`${key(t.user, t.vhost)}\u0000${t.exchange}`, t);
   }
 
+  /** Whether no topic permission is defined at all (then every routing key is allowed). */
+  get noTopicPermissions(): boolean {
+    return this.topics.size === 0;
+  }
+
   /** Whether the user has any permissions on the vhost (else it may not open it). */
   canOpen(user: string, vhost: string): boolean {
     return this.byUserVhost.has(key(user, vhost));

@@ -12,7 +12,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../util/clock.js';
-import { type Credential, verifyPassword } from './passwords.js';
+import { type Credential, parseHash, type RabbitHashing, verifyPassword } from './passwords.js';
 
 export interface UserDef {
   readonly name: string;
@@ -91,6 +91,7 @@ export class UserTable {
     const at = Math.max(now, this.nextFailure.get(remoteAddress) ?? 0) + this.delay;
     this.nextFailure.set(remoteAddress, at);
     if (this.nextFailure.size > 10_000) this.forgetOld(now);
+    if (at <= now) return Promise.resolve();
     return new Promise((resolve) => this.opts.clock.after(at - now, resolve));
   }
 
@@ -98,4 +99,33 @@ export class UserTable {
   private forgetOld(now: number): void {
     for (const [addr, at] of this.nextFailure) if (at <= now) this.nextFailure.delete(addr);
   }
+}
+
+/** A user as the configuration gives it: a password, or an object with a password or a hash. */
+export type UserSpec =
+  | string
+  | {
+      readonly password?: string | undefined;
+      readonly passwordHash?: string | undefined;
+      readonly hashingAlgorithm?: RabbitHashing | undefined;
+      readonly tags?: readonly string[] | undefined;
+    };
+
+/** The users of a configuration; throws an Error naming the user (never the hash) for a bad entry. */
+export function userDefs(spec: Readonly<Record<string, UserSpec>>): UserDef[] {
+  return Object.entries(spec).map(([name, u]) => {
+    if (typeof u === 'string') return { name, credential: { kind: 'plain', password: u }, tags: [] };
+    if ((u.password === undefined) === (u.passwordHash === undefined))
+      throw new Error(`user '${name}': give exactly one of password and passwordHash`);
+    let credential: Credential;
+    if (u.password !== undefined) credential = { kind: 'plain', password: u.password };
+    else {
+      try {
+        credential = parseHash(u.passwordHash!, u.hashingAlgorithm);
+      } catch (e) {
+        throw new Error(`user '${name}': ${(e as Error).message}`);
+      }
+    }
+    return { name, credential, tags: u.tags ?? [] };
+  });
 }

@@ -21,6 +21,7 @@ function portOption(flag: string, path: string): Option {
 const SUBCOMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<void> }>> = {
   bench: () => import('./bench/index.js'),
   advise: () => import('./advise/index.js'),
+  'hash-password': () => import('./hash-password/index.js'),
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -3,6 +3,7 @@
  * documentation (docs/configuration.md, --help) all come from here.
  */
 import { z } from 'zod';
+import { compilePermission, parseHash, RABBIT_HASHING, type RabbitHashing } from '../auth/index.js';
 
 /** A listener port: a number (0 = ephemeral) or 'off'. */
 const port = z.union([z.number().int().min(0).max(65535), z.literal('off')]);
@@ -29,6 +30,59 @@ function fromEnvJson<T extends z.ZodType>(inner: T) {
 function fromEnvList<T extends z.ZodType>(inner: T) {
   return z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter((s) => s !== '') : v), inner);
 }
+
+/** A RabbitMQ permission expression: a regular expression, '' for nothing. */
+const permissionExpr = z.string().refine(
+  (e) => {
+    try {
+      compilePermission(e);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'not a valid regular expression' },
+);
+
+/** A user: a password, or {password | passwordHash (+ hashingAlgorithm), tags}. */
+const userSchema = z.union([
+  z.string(),
+  z
+    .strictObject({
+      password: z.string().optional(),
+      passwordHash: z.string().optional(),
+      hashingAlgorithm: z.enum(Object.keys(RABBIT_HASHING) as [RabbitHashing, ...RabbitHashing[]]).optional(),
+      tags: fromEnvList(z.array(z.string())).default([]),
+    })
+    .superRefine((u, ctx) => {
+      if ((u.password === undefined) === (u.passwordHash === undefined)) {
+        ctx.addIssue({ code: 'custom', message: 'give exactly one of password and passwordHash' });
+        return;
+      }
+      if (u.passwordHash === undefined) return;
+      try {
+        parseHash(u.passwordHash, u.hashingAlgorithm);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: (e as Error).message });
+      }
+    }),
+]);
+
+const permissionSchema = z.strictObject({
+  user: z.string(),
+  vhost: z.string().default('/'),
+  configure: permissionExpr,
+  write: permissionExpr,
+  read: permissionExpr,
+});
+
+const topicPermissionSchema = z.strictObject({
+  user: z.string(),
+  vhost: z.string().default('/'),
+  exchange: z.string(),
+  write: permissionExpr,
+  read: permissionExpr,
+});
 
 /** A full gRPC method name, `pkg.Service/Method`, or '*' for every method. */
 const methodName = z.union([z.literal('*'), z.string().regex(/^[\w.]+\/\w+$/, "not 'pkg.Service/Method'")]);
@@ -115,7 +169,7 @@ export const configSchema = z.strictObject({
       maxKeepAlive: z.number().int().min(0).max(65535).default(0),
       maxSessionExpiry: z.number().int().min(0).max(4294967295).default(4294967295),
       connectTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
-      anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+      anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
       // The environment gives 'true' / 'false'.
       payloadPool: z
         .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
@@ -125,7 +179,7 @@ export const configSchema = z.strictObject({
   http: z
     .strictObject({
       port: port.default(8080),
-      anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+      anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
       maxBodySize: z.number().int().min(1).max(536870912).default(16777216),
       sseBuffer: z.number().int().min(1).max(1_000_000).default(1000),
       sseHeartbeat: z.number().int().min(100).max(3_600_000).default(15_000),
@@ -139,7 +193,7 @@ export const configSchema = z.strictObject({
   grpc: z
     .strictObject({
       port: port.default(50051),
-      anonymous: z.enum(['loopback', 'always', 'never']).default('loopback'),
+      anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
       maxMessageSize: z.number().int().min(1024).max(536870912).default(16777216),
     })
     .prefault({}),
@@ -164,8 +218,15 @@ export const configSchema = z.strictObject({
       accessLog: z.enum(['off', 'stdout']).default('off'),
     })
     .prefault({}),
-  users: z.record(z.string(), z.string()).default({ guest: 'guest' }),
+  users: fromEnvJson(z.record(z.string(), userSchema)).default({ guest: 'guest' }),
   loopbackUsers: z.array(z.string()).default(['guest']),
+  permissions: fromEnvJson(z.array(permissionSchema)).optional(),
+  topicPermissions: fromEnvJson(z.array(topicPermissionSchema)).default([]),
+  auth: z
+    .strictObject({
+      failureDelay: z.number().int().min(0).max(60_000).default(1000),
+    })
+    .prefault({}),
   vhosts: z.array(z.string()).min(1).default(['/']),
 });
 
@@ -288,7 +349,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'mqtt.anonymous',
     env: 'SWITCHYARD_MQTT_ANONYMOUS',
-    doc: "Who may connect over MQTT without a user name: 'loopback' (clients on this machine, like the guest user), 'always' or 'never'.",
+    doc: "Who may connect over MQTT without a user name (acting as user 'anonymous', which needs permissions like any user): 'never' (default), 'loopback' (clients on this machine; see docs/security.md on why loopback is no boundary) or 'always'.",
   },
   {
     path: 'mqtt.payloadPool',
@@ -304,7 +365,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'http.anonymous',
     env: 'SWITCHYARD_HTTP_ANONYMOUS',
-    doc: "Who may use REST, SSE, the native WebSocket protocol and gRPC-Web/Connect without credentials (acting as user 'anonymous'): 'loopback', 'always' or 'never'.",
+    doc: "Who may use REST, SSE, the native WebSocket protocol and gRPC-Web/Connect without credentials (acting as user 'anonymous', which needs permissions like any user): 'never' (default), 'loopback' or 'always'.",
   },
   {
     path: 'http.maxBodySize',
@@ -345,7 +406,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'grpc.anonymous',
     env: 'SWITCHYARD_GRPC_ANONYMOUS',
-    doc: "Who may call the native gRPC port without credentials: 'loopback', 'always' or 'never'.",
+    doc: "Who may call the native gRPC port without credentials (acting as user 'anonymous'): 'never' (default), 'loopback' or 'always'.",
   },
   {
     path: 'grpc.maxMessageSize',
@@ -385,7 +446,22 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'users',
     env: 'SWITCHYARD_USERS',
-    doc: 'Users and passwords (YAML map; env: user:pass,user2:pass2).',
+    doc: "Users: name → password, or name → {password | passwordHash (our `switchyard hash-password` form or RabbitMQ's base64 salted hash, with hashingAlgorithm rabbit_password_hashing_sha256 (default), _sha512 or _md5), tags} (env: user:pass,user2:pass2, or the map as JSON). See docs/security.md.",
+  },
+  {
+    path: 'permissions',
+    env: 'SWITCHYARD_PERMISSIONS',
+    doc: "RabbitMQ's permissions: a list of {user, vhost (default /), configure, write, read} regular expressions (env: the list as JSON). Without a list, guest and anonymous have '.*' on every vhost; a user without an entry for a vhost cannot open it. See docs/security.md.",
+  },
+  {
+    path: 'topicPermissions',
+    env: 'SWITCHYARD_TOPIC_PERMISSIONS',
+    doc: "RabbitMQ's topic permissions: a list of {user, vhost (default /), exchange, write, read} regular expressions on routing keys (MQTT topics in their routing-key form), with {username}, {vhost} and {client_id} variables (env: the list as JSON).",
+  },
+  {
+    path: 'auth.failureDelay',
+    env: 'SWITCHYARD_AUTH_FAILURE_DELAY',
+    doc: 'Milliseconds a failed login waits before it is refused; failures from one address are answered one after another (one guess per delay per address), without delaying anyone else.',
   },
   {
     path: 'loopbackUsers',

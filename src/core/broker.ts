@@ -2,6 +2,14 @@
  * The broker: vhosts, users, resource alarms, and the connections front ends open on behalf of
  * their clients (CoreConnection, in connection.ts).
  */
+import {
+  type PermissionEntry,
+  PermissionTable,
+  type TopicPermissionEntry,
+  type UserSpec,
+  UserTable,
+  userDefs,
+} from '../auth/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { MemoryRecordStore } from '../store/memory/records.js';
 import type {
@@ -21,11 +29,21 @@ import type { CoreTracer } from './tracer.js';
 import { VHost } from './vhost.js';
 
 export interface BrokerOptions {
-  /** user → password. Default: guest/guest. */
-  users?: Record<string, string>;
+  /** user → password, or {password | passwordHash (+ hashingAlgorithm), tags}. Default: guest/guest. */
+  users?: Readonly<Record<string, UserSpec>>;
   /** Users that may connect only from loopback (RabbitMQ's loopback_users). Default: guest. */
   loopbackUsers?: string[];
   vhosts?: string[];
+  /**
+   * Per user and vhost: configure, write and read expressions (RabbitMQ's). Without a list,
+   * `guest` and `anonymous` may do everything on every vhost; a user with no entry has no access.
+   */
+  permissions?: readonly PermissionEntry[];
+  /** Per user, vhost and topic exchange: write and read expressions on routing keys. */
+  topicPermissions?: readonly TopicPermissionEntry[];
+  /** How long a failed login waits before it is answered (ms); default 1000. */
+  failureDelayMs?: number;
+  /** Replaces the permission table's decisions (embedding, tests). */
   authorize?: Authorizer;
   /** Where persistent messages of durable queues are recorded; none = everything stays in memory. */
   store?: MessageStore;
@@ -40,8 +58,10 @@ export interface BrokerOptions {
 export class Broker {
   readonly vhosts = new Map<string, VHost>();
   readonly connections = new Set<CoreConnection>();
-  private readonly users: Map<string, string>;
-  private readonly loopbackUsers: Set<string>;
+  readonly users: UserTable;
+  private table: PermissionTable;
+  /** Bumped when the permissions change: connections drop what they remembered of them. */
+  permissionsGeneration = 0;
   readonly authorize: Authorizer;
   readonly store: MessageStore | undefined;
   readonly records: RecordStore;
@@ -52,14 +72,46 @@ export class Broker {
   private lastQueueStoreId = 0;
 
   constructor(opts: BrokerOptions = {}) {
-    this.users = new Map(Object.entries(opts.users ?? { guest: 'guest' }));
-    this.loopbackUsers = new Set(opts.loopbackUsers ?? ['guest']);
-    for (const v of opts.vhosts ?? ['/']) this.vhosts.set(v, new VHost(v));
-    this.authorize = opts.authorize ?? (() => true);
+    this.clock = opts.clock ?? systemClock;
+    this.users = new UserTable(userDefs(opts.users ?? { guest: 'guest' }), {
+      loopbackUsers: opts.loopbackUsers ?? ['guest'],
+      clock: this.clock,
+      ...(opts.failureDelayMs === undefined ? {} : { failureDelayMs: opts.failureDelayMs }),
+    });
+    const vhosts = opts.vhosts ?? ['/'];
+    this.table = new PermissionTable(
+      opts.permissions ?? defaultPermissions(vhosts),
+      opts.topicPermissions ?? [],
+    );
+    for (const v of vhosts) this.vhosts.set(v, new VHost(v));
+    this.authorize =
+      opts.authorize ?? ((id, p, _kind, name) => this.table.allows(id.user, id.vhost, p, name));
     this.store = opts.store;
     this.records = opts.records ?? new MemoryRecordStore();
     this.tracer = opts.tracer;
-    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** The permissions in force (RabbitMQ's model, src/auth/permissions.ts). */
+  get permissions(): PermissionTable {
+    return this.table;
+  }
+
+  /**
+   * Replaces the permissions. Open connections are held to the new ones from their next
+   * operation; a connection to a vhost the user may no longer open is not closed (as RabbitMQ).
+   */
+  setPermissions(entries: readonly PermissionEntry[], topics: readonly TopicPermissionEntry[]): void {
+    this.table = new PermissionTable(entries, topics);
+    this.permissionsGeneration++;
+  }
+
+  authorizeTopic(info: ConnectionInfo, p: 'write' | 'read', exchange: string, key: string): boolean {
+    if (this.table.noTopicPermissions) return true;
+    return this.table.allowsTopic(info.user, info.vhost, exchange, p, key, {
+      username: info.user,
+      vhost: info.vhost,
+      client_id: info.protocol === 'mqtt' ? (info.clientName ?? '') : '',
+    });
   }
 
   /** The next store id for a persistent message. */
@@ -145,18 +197,29 @@ export class Broker {
     q.storeId = defs.queueId(vhost.name, q.name)!;
   }
 
-  /** Checks a user's password. Returns false rather than throwing: the front end picks the wire error. */
-  authenticate(user: string, password: string, remoteAddress: string): boolean {
-    const want = this.users.get(user);
-    if (want === undefined || want !== password) return false;
-    return !this.loopbackUsers.has(user) || isLoopback(remoteAddress);
+  /**
+   * Checks a user's password (and that a loopback-only user is on loopback). Resolves false rather
+   * than throwing, the front end picks the wire error; a refusal resolves only after the failure
+   * delay (src/auth/users.ts).
+   */
+  authenticate(user: string, password: string, remoteAddress: string): Promise<boolean> {
+    return this.users.authenticate(user, password, remoteAddress);
   }
 
-  /** Opens a connection in a vhost for an authenticated user. Throws NOT_ALLOWED for an unknown vhost. */
+  /**
+   * Opens a connection in a vhost for an authenticated user. Throws NOT_ALLOWED for an unknown
+   * vhost, VHOST_ACCESS_REFUSED when the user has no permissions on it.
+   */
   connect(info: ConnectionInfo): CoreConnection {
     const vhost = this.vhosts.get(info.vhost);
     if (vhost === undefined) {
       throw new SwitchyardError('NOT_ALLOWED', `vhost ${info.vhost} not found`);
+    }
+    if (info.internal !== true && !this.table.canOpen(info.user, info.vhost)) {
+      throw new SwitchyardError(
+        'VHOST_ACCESS_REFUSED',
+        `access to vhost '${info.vhost}' refused for user '${info.user}'`,
+      );
     }
     const c = new CoreConnection(this, vhost, this.nextConnId++, info);
     this.connections.add(c);
@@ -199,6 +262,14 @@ export class Broker {
   }
 }
 
-export function isLoopback(addr: string): boolean {
-  return addr === '::1' || addr.startsWith('127.') || addr.startsWith('::ffff:127.') || addr === 'localhost';
+/**
+ * Without a permissions list: guest and anonymous may do everything on each configured vhost
+ * (RabbitMQ gives guest '.*' on '/', its only vhost at first); other users have no access.
+ */
+function defaultPermissions(vhosts: readonly string[]): PermissionEntry[] {
+  return ['guest', 'anonymous'].flatMap((user) =>
+    vhosts.map((vhost) => ({ user, vhost, configure: '.*', write: '.*', read: '.*' })),
+  );
 }
+
+export { isLoopback } from '../auth/index.js';

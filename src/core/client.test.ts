@@ -213,19 +213,19 @@ test('expired messages are not delivered', () => {
   );
 });
 
-test('identify: credentials checked; anonymous by policy', () => {
-  const b = new Broker({ users: { guest: 'guest', u: 'p' } });
-  assert.equal(identify(b, { user: 'u', password: 'p' }, '10.0.0.1', 'never'), 'u');
-  assert.equal(identify(b, undefined, '127.0.0.1', 'loopback'), 'anonymous');
-  assert.equal(identify(b, undefined, '10.0.0.1', 'always'), 'anonymous');
+test('identify: credentials checked; anonymous by policy', async () => {
+  const b = new Broker({ users: { guest: 'guest', u: 'p' }, failureDelayMs: 0 });
+  assert.equal(await identify(b, { user: 'u', password: 'p' }, '10.0.0.1', 'never'), 'u');
+  assert.equal(await identify(b, undefined, '127.0.0.1', 'loopback'), 'anonymous');
+  assert.equal(await identify(b, undefined, '10.0.0.1', 'always'), 'anonymous');
   for (const [creds, addr, policy] of [
     [undefined, '10.0.0.1', 'loopback'],
     [undefined, '127.0.0.1', 'never'],
     [{ user: 'u', password: 'bad' }, '127.0.0.1', 'always'],
     [{ user: 'guest', password: 'guest' }, '10.0.0.1', 'always'],
   ] as const) {
-    assert.throws(
-      () => identify(b, creds, addr, policy),
+    await assert.rejects(
+      identify(b, creds, addr, policy),
       (e: SwitchyardError) => e.code === 'AUTHENTICATION_FAILED',
     );
   }

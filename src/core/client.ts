@@ -312,17 +312,17 @@ export interface Credentials {
  * The broker user a client acts as, from its credentials (if it gave any) and the listener's
  * anonymous policy. Throws AUTHENTICATION_FAILED with a message fit for the client.
  */
-export function identify(
+export async function identify(
   broker: Broker,
   credentials: Credentials | undefined,
   remoteAddress: string,
   anonymous: AnonymousPolicy,
-): string {
+): Promise<string> {
   if (credentials === undefined) {
     if (anonymous === 'always' || (anonymous === 'loopback' && isLoopback(remoteAddress))) return 'anonymous';
     throw new SwitchyardError('AUTHENTICATION_FAILED', 'credentials required');
   }
-  if (!broker.authenticate(credentials.user, credentials.password, remoteAddress)) {
+  if (!(await broker.authenticate(credentials.user, credentials.password, remoteAddress))) {
     throw new SwitchyardError(
       'AUTHENTICATION_FAILED',
       `user '${credentials.user}' refused: bad user name or password`,

@@ -66,6 +66,9 @@ export interface ConnectionHost {
   readonly store: MessageStore | undefined;
   readonly tracer: CoreTracer | undefined;
   readonly authorize: Authorizer;
+  readonly permissionsGeneration: number;
+  /** Topic authorisation (RabbitMQ's): may `identity` write or read routing key `key` on a topic exchange? */
+  authorizeTopic(identity: ConnectionInfo, p: 'write' | 'read', exchange: string, key: string): boolean;
   readonly publishersBlocked: boolean;
   readonly blockedReason: string;
   readonly connections: Set<CoreConnection>;
@@ -79,6 +82,9 @@ export class CoreConnection implements QueueOwner {
   /** Open sessions; a shared empty set until the first (most MQTT connections never open one). */
   sessions: ReadonlySet<Session> = NO_SESSIONS;
   closed = false;
+  /** The exchange this connection last was allowed to write to, and under which permissions. */
+  private writable: string | undefined;
+  private writableGen = -1;
   /** Exclusive queues this connection declared (created on first use). */
   private exclusiveQueues: Set<Queue> | undefined;
 
@@ -92,7 +98,7 @@ export class CoreConnection implements QueueOwner {
   }
 
   private check(p: Permission, kind: 'queue' | 'exchange', name: string): void {
-    if (!this.broker.authorize(this.identity, p, kind, name)) {
+    if (this.info.internal !== true && !this.broker.authorize(this.identity, p, kind, name)) {
       throw accessRefused(
         `access to ${kind} '${name}' in vhost '${this.vhost.name}' refused for user '${this.identity.user}'`,
       );
@@ -121,19 +127,37 @@ export class CoreConnection implements QueueOwner {
    * The admission step of every publish, on every protocol: the exchange exists and is not
    * internal, the user may write to it, the routing key is a short string, and publishers are not
    * blocked by a resource alarm (see WhenBlocked). Returns the exchange to publish() to; a refusal
-   * is a SwitchyardError the front end answers in its protocol's terms.
+   * is a SwitchyardError the front end answers in its protocol's terms. Without a routing key
+   * (not known yet) only what does not depend on it is checked: admit again once it is known.
    */
-  admitPublish(exchange: string, routingKey: string, whenBlocked: WhenBlocked): Exchange {
+  admitPublish(exchange: string, routingKey: string | undefined, whenBlocked: WhenBlocked): Exchange {
     if (whenBlocked === 'refuse' && this.broker.publishersBlocked) {
       throw new SwitchyardError('RESOURCE_ERROR', `publishing is blocked: ${this.broker.blockedReason}`);
     }
-    checkLength('routing key', routingKey);
+    if (routingKey !== undefined) checkLength('routing key', routingKey);
     const x = this.vhost.getExchange(exchange);
     if (x.options.internal) {
       throw accessRefused(`cannot publish to internal exchange '${exchange}' in vhost '${this.vhost.name}'`);
     }
-    if (exchange !== '') this.check('write', 'exchange', exchange);
+    if (
+      exchange !== '' &&
+      (exchange !== this.writable || this.writableGen !== this.broker.permissionsGeneration)
+    ) {
+      this.check('write', 'exchange', exchange);
+      // Most publishers use one exchange: its answer is kept until the permissions change.
+      this.writable = exchange;
+      this.writableGen = this.broker.permissionsGeneration;
+    }
+    if (x.type === 'topic' && routingKey !== undefined) this.checkTopic('write', exchange, routingKey);
     return x;
+  }
+
+  private checkTopic(p: 'write' | 'read', exchange: string, key: string): void {
+    if (this.info.internal !== true && !this.broker.authorizeTopic(this.info, p, exchange, key)) {
+      throw accessRefused(
+        `${p} access to topic '${key}' in exchange '${exchange}' in vhost '${this.vhost.name}' refused for user '${this.identity.user}'`,
+      );
+    }
   }
 
   // ---- definitions -----------------------------------------------------------------------------
@@ -159,7 +183,7 @@ export class CoreConnection implements QueueOwner {
     this.check('write', 'exchange', destination);
     this.check('read', 'exchange', source);
     const dest = this.vhost.getExchange(destination);
-    this.vhost.getExchange(source);
+    if (this.vhost.getExchange(source).type === 'topic') this.checkTopic('read', source, routingKey);
     return this.defining(() => this.vhost.bind(source, dest, routingKey, args)).written;
   }
 
@@ -226,6 +250,7 @@ export class CoreConnection implements QueueOwner {
     this.check('write', 'queue', queue);
     this.check('read', 'exchange', exchange);
     const q = this.vhost.getQueue(queue, this);
+    if (this.vhost.getExchange(exchange).type === 'topic') this.checkTopic('read', exchange, routingKey);
     return this.defining(() => this.vhost.bind(exchange, q, routingKey, args)).written;
   }
 
@@ -256,6 +281,14 @@ export class CoreConnection implements QueueOwner {
    * persistent messages for durable queues go to the store first.
    */
   publish(x: Exchange, msg: Message): Routed {
+    // As RabbitMQ, on every protocol: a user id in the properties must be the publisher's own.
+    const userId = msg.userId;
+    if (userId !== undefined && userId !== this.identity.user) {
+      throw new SwitchyardError(
+        'PRECONDITION_FAILED',
+        `user_id property set to '${userId}' but authenticated user was '${this.identity.user}'`,
+      );
+    }
     const queues = this.vhost.route(x, msg);
     msg.publisher = this.id;
     const store = this.broker.store;

@@ -23,4 +23,9 @@ export interface ConnectionInfo {
   readonly vhost: string;
   /** A name the client gave, if any. */
   readonly clientName?: string;
+  /**
+   * The broker's own connection (a front end's sessions, wills and retained messages): not
+   * subject to permissions; what it does on a client's behalf the front end checks as that client.
+   */
+  readonly internal?: boolean;
 }

@@ -55,6 +55,14 @@ export class Message {
     return this.props;
   }
 
+  /** The user id the publisher put in the properties, if any (decodes only when one is there). */
+  get userId(): string | undefined {
+    if (this.props === undefined && this.encoded !== undefined && this.codec?.hasUserId !== undefined) {
+      if (!this.codec.hasUserId(this.encoded)) return undefined;
+    }
+    return this.properties.userId;
+  }
+
   /** Replaces the properties; the encoded form is dropped, since it no longer matches. */
   set properties(p: Properties) {
     this.props = p;

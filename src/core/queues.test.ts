@@ -382,14 +382,14 @@ test('queue: the authorizer is asked, and a refusal is ACCESS_REFUSED', () => {
   assert.ok(asked.includes('guest:read:exchange:amq.direct'));
 });
 
-test('queue: broker authenticate honours users and loopback-only users', () => {
-  const broker = new Broker({ users: { guest: 'guest', app: 'pw' } });
-  assert.ok(broker.authenticate('guest', 'guest', '127.0.0.1'));
-  assert.ok(broker.authenticate('guest', 'guest', '::1'));
-  assert.ok(!broker.authenticate('guest', 'guest', '10.0.0.5'), 'guest is loopback-only');
-  assert.ok(broker.authenticate('app', 'pw', '10.0.0.5'));
-  assert.ok(!broker.authenticate('app', 'wrong', '127.0.0.1'));
-  assert.ok(!broker.authenticate('nobody', '', '127.0.0.1'));
+test('queue: broker authenticate honours users and loopback-only users', async () => {
+  const broker = new Broker({ users: { guest: 'guest', app: 'pw' }, failureDelayMs: 0 });
+  assert.ok(await broker.authenticate('guest', 'guest', '127.0.0.1'));
+  assert.ok(await broker.authenticate('guest', 'guest', '::1'));
+  assert.ok(!(await broker.authenticate('guest', 'guest', '10.0.0.5')), 'guest is loopback-only');
+  assert.ok(await broker.authenticate('app', 'pw', '10.0.0.5'));
+  assert.ok(!(await broker.authenticate('app', 'wrong', '127.0.0.1')));
+  assert.ok(!(await broker.authenticate('nobody', '', '127.0.0.1')));
 });
 
 test('queue: closeAll closes every connection and drops their exclusive queues', () => {

@@ -182,6 +182,16 @@ export const ERRORS = {
     ws: 1008,
     doc: 'Not allowed, e.g. an unknown virtual host.',
   },
+  VHOST_ACCESS_REFUSED: {
+    amqp: 530,
+    amqpHard: true,
+    amqpName: 'NOT_ALLOWED',
+    http: 403,
+    grpc: 7,
+    mqtt: 0x87,
+    ws: 1008,
+    doc: 'The user has no permissions on the virtual host (RabbitMQ: "access to vhost \'/\' refused for user ...").',
+  },
   NOT_IMPLEMENTED: {
     amqp: 540,
     amqpHard: true,

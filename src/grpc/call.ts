@@ -52,12 +52,12 @@ export function listenerValues(
  * The request gate of the Broker service: authenticates before the body is read, so a caller
  * without valid credentials costs no parsing.
  */
-export function authenticate(broker: Broker): (ctx: HandlerContext) => void {
-  return (ctx) => {
+export function authenticate(broker: Broker): (ctx: HandlerContext) => Promise<void> {
+  return async (ctx) => {
     const l = ctx.values.get(listenerKey);
     try {
       const h = ctx.requestHeader;
-      ctx.values.set(callerKey, identifyCaller(broker, h.get('authorization'), h.get(VHOST_KEY), l));
+      ctx.values.set(callerKey, await identifyCaller(broker, h.get('authorization'), h.get(VHOST_KEY), l));
     } catch (e) {
       throw toConnectError(e);
     }
@@ -65,12 +65,12 @@ export function authenticate(broker: Broker): (ctx: HandlerContext) => void {
 }
 
 /** The caller from its metadata; throws AUTHENTICATION_FAILED. */
-export function identifyCaller(
+export async function identifyCaller(
   broker: Broker,
   authorization: string | null | undefined,
   vhost: string | null | undefined,
   l: Listener,
-): Caller {
+): Promise<Caller> {
   const creds = parseBasicAuth(authorization ?? undefined);
   if (creds === null) {
     throw new SwitchyardError(
@@ -78,7 +78,7 @@ export function identifyCaller(
       'malformed authorization metadata: expected "Basic <base64 of user:password>"',
     );
   }
-  const user = identify(broker, creds, l.remoteAddress, l.anonymous);
+  const user = await identify(broker, creds, l.remoteAddress, l.anonymous);
   return { user, vhost: vhost ?? '/', remoteAddress: l.remoteAddress };
 }
 

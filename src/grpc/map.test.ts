@@ -53,7 +53,6 @@ test('map: every Message field becomes its container property', () => {
       appId: 'shop',
       userId: 'guest',
     }),
-    'guest',
     NO_TRACE,
   );
   assert.deepEqual(p, {
@@ -74,42 +73,36 @@ test('map: every Message field becomes its container property', () => {
 });
 
 test('map: empty strings and zeros are not set', () => {
-  assert.deepEqual(propertiesFromGrpc(wire({}), 'guest', NO_TRACE), {});
-  assert.deepEqual(propertiesFromGrpc(undefined, 'guest', NO_TRACE), {});
+  assert.deepEqual(propertiesFromGrpc(wire({}), NO_TRACE), {});
+  assert.deepEqual(propertiesFromGrpc(undefined, NO_TRACE), {});
   assert.equal(bodyOf(undefined).length, 0);
 });
 
 test('map: a bad expiration or priority is INVALID_ARGUMENT naming the field', () => {
   for (const expiration of ['-1', '1.5', 'soon', '1e3', '9999999999999999']) {
-    const e = thrown(() => propertiesFromGrpc(wire({ expiration }), 'u', NO_TRACE));
+    const e = thrown(() => propertiesFromGrpc(wire({ expiration }), NO_TRACE));
     assert.equal(e.spec.grpc, Code.InvalidArgument);
     assert.match(e.message, /expiration/);
   }
-  const e = thrown(() => propertiesFromGrpc(wire({ priority: 256 }), 'u', NO_TRACE));
+  const e = thrown(() => propertiesFromGrpc(wire({ priority: 256 }), NO_TRACE));
   assert.equal(e.spec.grpc, Code.InvalidArgument);
   assert.match(e.message, /priority/);
 });
 
-test('map: user_id must be the caller, as AMQP requires', () => {
-  const e = thrown(() => propertiesFromGrpc(wire({ userId: 'root' }), 'guest', NO_TRACE));
-  assert.equal(e.code, 'PRECONDITION_FAILED');
-  assert.match(e.message, /user_id property set to 'root' but authenticated user was 'guest'/);
-});
-
 test('map: trace context: the message field, then its header, then the call metadata', () => {
   const meta = { traceparent: TP2, tracestate: 'meta=1' };
-  assert.deepEqual(propertiesFromGrpc(wire({ traceparent: TP, tracestate: 'k=v' }), 'u', meta).headers, {
+  assert.deepEqual(propertiesFromGrpc(wire({ traceparent: TP, tracestate: 'k=v' }), meta).headers, {
     traceparent: TP,
     tracestate: 'k=v',
   });
-  assert.deepEqual(propertiesFromGrpc(wire({ headers: { traceparent: TP } }), 'u', meta).headers, {
+  assert.deepEqual(propertiesFromGrpc(wire({ headers: { traceparent: TP } }), meta).headers, {
     traceparent: TP,
   });
-  assert.deepEqual(propertiesFromGrpc(wire({}), 'u', meta).headers, {
+  assert.deepEqual(propertiesFromGrpc(wire({}), meta).headers, {
     traceparent: TP2,
     tracestate: 'meta=1',
   });
-  assert.deepEqual(propertiesFromGrpc(undefined, 'u', { traceparent: TP2, tracestate: null }).headers, {
+  assert.deepEqual(propertiesFromGrpc(undefined, { traceparent: TP2, tracestate: null }).headers, {
     traceparent: TP2,
   });
 });
@@ -193,7 +186,7 @@ test('map: Message → container → Message is the identity (property)', () => 
   fc.assert(
     fc.property(wireMessage, (init) => {
       const w = wire({ ...init, tracestate: init.traceparent === '' ? '' : 'k=v' });
-      const props = propertiesFromGrpc(w, 'guest', NO_TRACE);
+      const props = propertiesFromGrpc(w, NO_TRACE);
       const back = messageToGrpc(new Message(w.exchange, w.routingKey, bodyOf(w), props));
       // The trace context is also in headers on delivery (where other protocols carry it).
       const want = create(MessageSchema, w);

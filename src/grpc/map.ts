@@ -59,15 +59,11 @@ export function bodyOf(m: WireMessage | undefined): Buffer {
 }
 
 /**
- * The container properties for a published message. `user` is the caller's user: a user_id
- * naming someone else is refused, as AMQP does. The message's own traceparent (field, then
- * header) wins over the call's metadata.
+ * The container properties for a published message (a user_id naming someone else than the
+ * caller is refused by the core). The message's own traceparent (field, then header) wins over
+ * the call's metadata.
  */
-export function propertiesFromGrpc(
-  m: WireMessage | undefined,
-  user: string,
-  trace: TraceMetadata,
-): Properties {
+export function propertiesFromGrpc(m: WireMessage | undefined, trace: TraceMetadata): Properties {
   const p: Properties = {};
   let headers: HeaderTable | undefined;
   if (m !== undefined) {
@@ -91,15 +87,7 @@ export function propertiesFromGrpc(
     if (m.timestamp !== 0n) p.timestamp = Number(m.timestamp);
     if (m.type !== '') p.type = m.type;
     if (m.appId !== '') p.appId = m.appId;
-    if (m.userId !== '') {
-      if (m.userId !== user) {
-        throw new SwitchyardError(
-          'PRECONDITION_FAILED',
-          `user_id property set to '${m.userId}' but authenticated user was '${user}'`,
-        );
-      }
-      p.userId = m.userId;
-    }
+    if (m.userId !== '') p.userId = m.userId; // the core checks it is the publisher's
     if (m.traceparent !== '') {
       headers ??= {};
       headers.traceparent = m.traceparent;
@@ -122,14 +110,13 @@ export function propertiesFromGrpc(
  */
 export function publishInput(
   r: { exchange: string; routingKey: string; message?: PublishRequest['message']; mandatory: boolean },
-  user: string,
   trace: TraceMetadata,
 ): PublishInput {
   return {
     exchange: r.exchange,
     routingKey: r.routingKey,
     body: bodyOf(r.message),
-    properties: propertiesFromGrpc(r.message, user, trace),
+    properties: propertiesFromGrpc(r.message, trace),
     mandatory: r.mandatory,
   };
 }

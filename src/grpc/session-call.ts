@@ -163,7 +163,7 @@ export class SessionCall {
     const id = p.publishId;
     let input: ReturnType<typeof publishInput>;
     try {
-      input = publishInput(p, this.conn.identity.user, this.trace);
+      input = publishInput(p, this.trace);
     } catch (e) {
       this.out.push(errorResponse(id, asSwitchyardError(e)));
       return;

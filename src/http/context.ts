@@ -26,7 +26,7 @@ export interface HttpContext {
 }
 
 /** The user a request acts as; throws AUTHENTICATION_FAILED (401). */
-export function authenticate(ctx: HttpContext, req: IncomingMessage): string {
+export async function authenticate(ctx: HttpContext, req: IncomingMessage): Promise<string> {
   const creds = parseBasicAuth(req.headers.authorization);
   if (creds === null) {
     throw new SwitchyardError(
@@ -34,7 +34,7 @@ export function authenticate(ctx: HttpContext, req: IncomingMessage): string {
       'malformed Authorization header: expected Basic with base64 of user:password',
     );
   }
-  return identify(ctx.broker, creds, remoteAddress(req), ctx.settings.anonymous);
+  return await identify(ctx.broker, creds, remoteAddress(req), ctx.settings.anonymous);
 }
 
 /** A core connection for one request or stream; the caller closes it. Unknown vhost: 404. */

@@ -66,7 +66,7 @@ async function serve(
   target: string,
 ): Promise<void> {
   const route = parseRoute(req.method ?? '', target);
-  const user = authenticate(ctx, req);
+  const user = await authenticate(ctx, req);
   switch (route.kind) {
     case 'publish':
       return publish(ctx, req, res, route, user);

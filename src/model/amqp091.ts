@@ -241,4 +241,5 @@ export function decodeProperties(bytes: Buffer): Properties {
 export const AMQP_PROPERTIES_CODEC: PropertiesCodec = Object.freeze({
   format: AMQP_PROPERTIES_FORMAT,
   decode: decodeProperties,
+  hasUserId: (bytes: Buffer) => bytes.length >= 2 && (bytes.readUInt16BE(0) & BasicFlag.USER_ID) !== 0,
 });

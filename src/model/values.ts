@@ -56,4 +56,6 @@ export interface Properties {
 export interface PropertiesCodec {
   readonly format: string;
   decode(bytes: Buffer): Properties;
+  /** Whether the encoded properties carry a user id, without decoding them (absent: decode to see). */
+  hasUserId?(bytes: Buffer): boolean;
 }

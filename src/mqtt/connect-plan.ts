@@ -46,36 +46,52 @@ export interface ConnectPlan {
 /** The plan, or why the CONNECT is refused (its MQTT code is the error's, in the catalogue). */
 export type ConnectDecision = { readonly plan: ConnectPlan } | { readonly refuse: SwitchyardError };
 
-export type Authenticate = (user: string, password: string, remoteAddress: string) => boolean;
+export type Authenticate = (user: string, password: string, remoteAddress: string) => Promise<boolean>;
 
-export function planConnect(
+/** Who a CONNECT is from ('anonymous' without a user name), or why it is refused. */
+export type Identity = { readonly user: string } | { readonly refuse: SwitchyardError };
+
+/**
+ * The user a CONNECT acts as. Asynchronous: a password check runs off the event loop, and a wrong
+ * one is answered only after the failure delay. Checked before anything else, so a refused client
+ * learns nothing about sessions.
+ */
+export async function identifyClient(
   p: ConnectPacket,
   settings: MqttSettings,
   remoteAddress: string,
   authenticate: Authenticate,
-  /** The broker clock's time, for the will's expiry. */
-  now: number,
-): ConnectDecision {
+): Promise<Identity> {
   const v5 = p.protocolVersion === 5;
-  const props = p.properties ?? {};
   // [MQTT-4.12.0-1]: enhanced authentication is not supported.
-  if (props.authenticationMethod !== undefined) {
+  if (p.properties?.authenticationMethod !== undefined) {
     return refuse('BAD_AUTHENTICATION_METHOD', 'bad authentication method');
   }
-  // Identity first: a refused client learns nothing about sessions.
   const name = p.username;
-  let user: string;
   if (name === undefined || (name === '' && p.password === undefined)) {
     const a = settings.anonymous;
     if (a === 'never' || (a === 'loopback' && !isLoopback(remoteAddress))) {
       // 3.1.1 return code 5 (not authorized); v5 0x86 (bad user name or password).
       return refuse(v5 ? 'AUTHENTICATION_FAILED' : 'ACCESS_REFUSED', 'anonymous connections are not allowed');
     }
-    user = 'anonymous';
-  } else if (!authenticate(name, p.password?.toString('utf8') ?? '', remoteAddress)) {
+    return { user: 'anonymous' };
+  }
+  if (!(await authenticate(name, p.password?.toString('utf8') ?? '', remoteAddress))) {
     return refuse('AUTHENTICATION_FAILED', `user '${name}' refused: bad user name or password`);
-  } else user = name;
+  }
+  return { user: name };
+}
 
+/** What the CONNECT of `user` (identifyClient's answer) asks for, or why it is refused. */
+export function planConnect(
+  p: ConnectPacket,
+  settings: MqttSettings,
+  user: string,
+  /** The broker clock's time, for the will's expiry. */
+  now: number,
+): ConnectDecision {
+  const v5 = p.protocolVersion === 5;
+  const props = p.properties ?? {};
   let clientId = p.clientId;
   let assigned: string | undefined;
   if (clientId === '') {
@@ -121,7 +137,10 @@ export function planConnect(
   };
 }
 
-function refuse(code: ConstructorParameters<typeof SwitchyardError>[0], message: string): ConnectDecision {
+function refuse(
+  code: ConstructorParameters<typeof SwitchyardError>[0],
+  message: string,
+): { readonly refuse: SwitchyardError } {
   return { refuse: new SwitchyardError(code, message) };
 }
 

@@ -154,6 +154,23 @@ export class MqttConnection implements ConnectContext, MqttContext, DeliverySink
     if (this.state === 'connecting') this.state = 'connected';
   }
 
+  holdInput(): void {
+    this.reader.hold();
+    this.stream.pause();
+  }
+
+  releaseInput(): void {
+    if (this.state === 'closed') return;
+    try {
+      this.reader.release();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    // release() may have closed the connection (a bad packet in what was held).
+    if (!this.readingPaused && !this.closed) this.stream.resume();
+  }
+
   connackSent(): void {
     this.consumers.start();
   }

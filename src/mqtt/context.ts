@@ -42,6 +42,8 @@ export interface MqttServices {
   readonly pool: PayloadPool;
   /** Open connections; a connection removes itself when it closes. */
   readonly connections: Set<LiveConnection>;
+  /** Publishes dropped because the user may not publish there (3.1.1, and QoS 0 in 5). */
+  refusedPublishes: number;
 }
 
 /** The limits a client announced in its CONNECT (a 3.1.1 client gets the broker's window). */
@@ -64,6 +66,13 @@ export interface ConnectContext {
   begin(plan: ConnectPlan, core: CoreConnection, session: MqttSession): MqttContext;
   /** The session is set up: the packets after the CONNECT go to the handlers. */
   established(): void;
+  /** Holds the packets after the CONNECT (and stops reading) until releaseInput(). */
+  holdInput(): void;
+  /** Handles the held packets, then reads on. */
+  releaseInput(): void;
+  readonly closed: boolean;
+  /** Closes the connection for an error (as a bad packet does). */
+  fail(e: unknown): void;
 }
 
 /** One connected client, as its packet handlers see it. */

@@ -35,6 +35,7 @@ export class MqttFrontEnd implements FrontEnd, MqttServices {
   /** Topic ↔ routing-key translations, shared by every connection. */
   readonly topics = new TopicCache();
   readonly pool: PayloadPool;
+  refusedPublishes = 0;
   /** MQTT over WebSocket on the shared HTTP listener. */
   readonly http: HttpRoutes;
   private readonly ticker: Timer;
@@ -52,6 +53,7 @@ export class MqttFrontEnd implements FrontEnd, MqttServices {
       user: 'mqtt-internal',
       vhost: settings.vhost,
       clientName: 'mqtt front end',
+      internal: true,
     });
     this.internal.vhost.getExchange(settings.exchange); // fails start-up when it does not exist
     this.retained = new RetainedStore(broker.records);

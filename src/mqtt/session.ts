@@ -88,6 +88,12 @@ export class MqttSession {
   /** Whether the QoS 2 marker queue exists. */
   hasQos2Queue = false;
   pendingWill: PendingWill | undefined;
+  /**
+   * The broker user the session belongs to: a CONNECT of another user with this client id is
+   * refused, so nobody takes over (or reads) someone else's session. Undefined for a session
+   * stored before owners were recorded; its next owner claims it.
+   */
+  user: string | undefined;
 
   constructor(readonly clientId: string) {}
 
@@ -150,6 +156,7 @@ export class MqttSession {
       JSON.stringify({
         expiry: this.expiryInterval,
         qos2: this.hasQos2Queue,
+        user: this.user,
         subs: [...this.subscriptions.values()],
       }),
     );
@@ -158,8 +165,14 @@ export class MqttSession {
   /** A session from its record; undefined for a record that cannot be read (it is skipped). */
   static decode(clientId: string, b: Buffer): MqttSession | undefined {
     try {
-      const r = JSON.parse(b.toString('utf8')) as { expiry: number; qos2: boolean; subs: Subscription[] };
+      const r = JSON.parse(b.toString('utf8')) as {
+        expiry: number;
+        qos2: boolean;
+        subs: Subscription[];
+        user?: string;
+      };
       const s = new MqttSession(clientId);
+      s.user = r.user;
       s.expiryInterval = r.expiry;
       s.durable = true;
       s.hasQos2Queue = r.qos2;

@@ -33,6 +33,6 @@ export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
   maxKeepAlive: 0,
   maxSessionExpiry: 0xffffffff,
   connectTimeout: 10_000,
-  anonymous: 'loopback',
+  anonymous: 'never',
   payloadPool: true,
 };

@@ -19,7 +19,12 @@ const AUTH = `Basic ${Buffer.from('u:p').toString('base64')}`;
 /** A broker with user u:p, its /ws front end, and an HTTP server fed duplex streams. */
 function harness(settings: Partial<WsSettings> = {}) {
   const clock = new ManualClock();
-  const broker = new Broker({ users: { u: 'p' }, loopbackUsers: [], clock });
+  const broker = new Broker({
+    users: { u: 'p' },
+    loopbackUsers: [],
+    permissions: [{ user: 'u', vhost: '/', configure: '.*', write: '.*', read: '.*' }],
+    clock,
+  });
   const fe = new WsFrontEnd(broker, {
     anonymous: 'never',
     maxPayload: 1 << 20,

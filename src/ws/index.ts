@@ -85,8 +85,19 @@ export class WsFrontEnd implements FrontEnd {
       refuseUpgrade(socket, 503, 'CONNECTION_FORCED', 'the broker is shutting down');
       return;
     }
-    const core = admitUpgrade(this.broker, this.settings.anonymous, req, socket);
+    void this.admit(req, socket, head);
+  };
+
+  /** Authenticates (a wrong password is answered late), then completes the WebSocket handshake. */
+  private async admit(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const core = await admitUpgrade(this.broker, this.settings.anonymous, req, socket);
     if (core === undefined) return;
+    if (socket.destroyed || this.closing) {
+      // The client left, or the broker began to shut down, while the credentials were checked.
+      core.close();
+      if (!socket.destroyed) refuseUpgrade(socket, 503, 'CONNECTION_FORCED', 'the broker is shutting down');
+      return;
+    }
     // ws destroys the socket without calling back when the handshake itself is invalid.
     const abandoned = () => core.close();
     socket.once('close', abandoned);
@@ -97,7 +108,7 @@ export class WsFrontEnd implements FrontEnd {
       if (this.closing) c.shutdown(SHUTDOWN_GRACE_MS);
       else this.startPings();
     });
-  };
+  }
 
   private readonly removed = (c: WsConnection): void => {
     this.connections.delete(c);

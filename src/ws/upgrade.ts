@@ -106,22 +106,23 @@ export function refuseUpgrade(socket: Duplex, status: number, code: ErrorCode, m
  * Authenticates an upgrade and opens its core connection, or answers it with an HTTP error
  * (undefined then).
  */
-export function admitUpgrade(
+export async function admitUpgrade(
   broker: Broker,
   anonymous: AnonymousPolicy,
   req: IncomingMessage,
   socket: Duplex,
-): CoreConnection | undefined {
+): Promise<CoreConnection | undefined> {
   const remoteAddress = req.socket.remoteAddress ?? '';
   let vhost = '/';
   try {
     const hs = readHandshake(req);
     vhost = hs.vhost;
-    const user = identify(broker, hs.credentials, remoteAddress, anonymous);
+    const user = await identify(broker, hs.credentials, remoteAddress, anonymous);
     return broker.connect({ protocol: 'ws', remoteAddress, user, vhost });
   } catch (e) {
     const err = asSwitchyardError(e);
-    // broker.connect refuses only an unknown vhost: a missing resource, so 404.
+    // NOT_ALLOWED is an unknown vhost: a missing resource, so 404.
+    if (socket.destroyed) return undefined;
     if (err.code === 'NOT_ALLOWED') refuseUpgrade(socket, 404, 'NOT_FOUND', `vhost '${vhost}' not found`);
     else refuseUpgrade(socket, err.spec.http, err.code, err.message);
     return undefined;

@@ -28,8 +28,10 @@ export interface Harness {
 
 /** A broker and its MQTT front end on a ManualClock (time moves only in advance()). */
 export function harness(settings: Partial<MqttSettings> = {}, clock = new ManualClock()): Harness {
-  const broker = new Broker({ clock: clock as Clock });
-  const fe = new MqttFrontEnd(broker, { ...DEFAULT_MQTT_SETTINGS, ...settings });
+  // A refused password is answered at once (src/amqp/timeouts.test.ts shows the delay);
+  // clients without a user name act as 'anonymous' unless a test says otherwise.
+  const broker = new Broker({ clock: clock as Clock, failureDelayMs: 0 });
+  const fe = new MqttFrontEnd(broker, { ...DEFAULT_MQTT_SETTINGS, anonymous: 'loopback', ...settings });
   const clients: PeerClient[] = [];
   let n = 0;
   const h: Harness = {

@@ -22,8 +22,8 @@ import { peekDeliveryMode, propsBytes, routingKeyOf } from '../map.js';
 import type { ChannelContext, MethodId, PendingPublish } from './context.js';
 
 const CLASS_BASIC = ClassId.BASIC;
-/** Only these properties make a publish decode its properties (user_id check, reply-to rewrite). */
-const FLAGS_CHECKED = BasicFlag.REPLY_TO | BasicFlag.USER_ID;
+/** Only this property makes a publish decode its properties (reply-to rewrite; the core checks user_id). */
+const FLAGS_CHECKED = BasicFlag.REPLY_TO;
 /** Bodies smaller than this are copied out of the socket chunk so a queued message does not pin it. */
 const COPY_BODY_BELOW = 16 * 1024;
 const BASIC_PUBLISH: MethodId = { classId: CLASS_BASIC, methodId: 40 };
@@ -108,13 +108,6 @@ function completePublish(ctx: ChannelContext, p: PendingPublish, body: Buffer): 
   let msg = new Message(p.exchange.name, p.routingKey, body, undefined, props, AMQP_CODEC);
   if ((flags & FLAGS_CHECKED) !== 0) {
     const decoded = msg.properties;
-    const user = ctx.core.identity.user;
-    if (decoded.userId !== undefined && decoded.userId !== user) {
-      throw new SwitchyardError(
-        'PRECONDITION_FAILED',
-        `user_id property set to '${decoded.userId}' but authenticated user was '${user}'`,
-      );
-    }
     if (decoded.replyTo === REPLY_TO) {
       // Direct reply-to: the pseudo queue name becomes this channel's reply address.
       const addr = ctx.core.replyToAddress(ctx.session);

@@ -36,33 +36,51 @@ export function sendStart(ctx: ConnectionContext): void {
   });
 }
 
-/** start-ok: checks the credentials, then offers the limits in connection.tune. */
+/**
+ * start-ok: checks the credentials (asynchronously: a password hash is computed off the event
+ * loop, and a wrong password is answered only after the failure delay), then offers the limits in
+ * connection.tune. A client sends nothing more until it has the tune.
+ */
 export function startOk(ctx: ConnectionContext, m: Method<'connection.start-ok'>): void {
   const creds = parseCredentials(m.mechanism, m.response);
-  if (creds === undefined || !ctx.broker.authenticate(creds.user, creds.password, ctx.remoteAddress)) {
-    if (!capability(m.clientProperties, 'authentication_failure_close')) {
-      // A client that did not announce authentication_failure_close takes a dropped socket as
-      // the refusal and may not expect connection.close here (RabbitMQ does the same).
-      ctx.drop();
-      return;
-    }
-    ctx.failedMethod = undefined; // RabbitMQ's refusal names no method (class-id 0)
-    throw new SwitchyardError(
+  ctx.loggingIn();
+  const checked =
+    creds === undefined
+      ? Promise.resolve(false)
+      : ctx.broker.authenticate(creds.user, creds.password, ctx.remoteAddress);
+  checked
+    .then((ok) => {
+      if (ctx.state !== 'login') return; // closed meanwhile
+      if (!ok || creds === undefined) return refuseLogin(ctx, m);
+      ctx.loggedIn(creds.user, {
+        consumerCancelNotify: capability(m.clientProperties, 'consumer_cancel_notify'),
+        connectionBlocked: capability(m.clientProperties, 'connection.blocked'),
+      });
+      const s = ctx.settings;
+      ctx.send(0, {
+        kind: 'connection.tune',
+        channelMax: s.channelMax,
+        frameMax: s.frameMax,
+        heartbeat: s.heartbeat,
+      });
+    })
+    .catch((e: unknown) => ctx.fail(e));
+}
+
+function refuseLogin(ctx: ConnectionContext, m: Method<'connection.start-ok'>): void {
+  if (!capability(m.clientProperties, 'authentication_failure_close')) {
+    // A client that did not announce authentication_failure_close takes a dropped socket as
+    // the refusal and may not expect connection.close here (RabbitMQ does the same).
+    ctx.drop();
+    return;
+  }
+  ctx.failedMethod = undefined; // RabbitMQ's refusal names no method (class-id 0)
+  ctx.fail(
+    new SwitchyardError(
       'AUTHENTICATION_FAILED',
       `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
-    );
-  }
-  ctx.loggedIn(creds.user, {
-    consumerCancelNotify: capability(m.clientProperties, 'consumer_cancel_notify'),
-    connectionBlocked: capability(m.clientProperties, 'connection.blocked'),
-  });
-  const s = ctx.settings;
-  ctx.send(0, {
-    kind: 'connection.tune',
-    channelMax: s.channelMax,
-    frameMax: s.frameMax,
-    heartbeat: s.heartbeat,
-  });
+    ),
+  );
 }
 
 /** tune-ok: the client's frame_max, channel_max and heartbeat, within what we offered. */

@@ -19,9 +19,18 @@ import type { AmqpSettings } from '../settings.js';
 
 /**
  * Where a connection is in its life (0-9-1 section 2.2.4): waiting for the protocol header, for
- * start-ok, tune-ok, open; running; closing (we sent connection.close); closed.
+ * start-ok, for the password check ('login'), for tune-ok, open; running; closing (we sent
+ * connection.close); closed.
  */
-export type ConnectionState = 'header' | 'start' | 'tune' | 'open' | 'running' | 'closing' | 'closed';
+export type ConnectionState =
+  | 'header'
+  | 'start'
+  | 'login'
+  | 'tune'
+  | 'open'
+  | 'running'
+  | 'closing'
+  | 'closed';
 
 /** A method as connection.close and channel.close name it (class-id, method-id). */
 export interface MethodId {
@@ -54,6 +63,10 @@ export interface ConnectionContext {
   failedMethod: MethodId | undefined;
   /** Appends a method frame and schedules the flush. */
   send(channel: number, m: AmqpMethodInit): void;
+  /** start-ok arrived: the credentials are being checked (off the event loop). */
+  loggingIn(): void;
+  /** Closes the connection for an error raised outside a frame's handling (as a bad frame does). */
+  fail(e: unknown): void;
   /** start-ok accepted the credentials: the connection is tuning. */
   loggedIn(user: string, caps: ClientCapabilities): void;
   /** tune-ok agreed the limits: the connection waits for connection.open. */

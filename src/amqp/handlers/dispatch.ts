@@ -22,6 +22,7 @@ import { txCommit, txRollback, txSelect } from './tx.js';
 const RABBIT_STATE_NAMES: Record<ConnectionState, string> = {
   header: 'pre_init',
   start: 'starting',
+  login: 'securing',
   tune: 'tuning',
   open: 'opening',
   running: 'running',

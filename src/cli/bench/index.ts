@@ -67,9 +67,9 @@ function machine(): MetaLine['machine'] {
 function embeddedEndpoints(ports: Readonly<Record<string, number>>): TargetUrls {
   return {
     amqp: new URL(`amqp://guest:guest@127.0.0.1:${ports.amqp}`),
-    mqtt: new URL(`mqtt://127.0.0.1:${ports.mqtt}`),
-    http: new URL(`http://127.0.0.1:${ports.http}`),
-    grpc: new URL(`grpc://127.0.0.1:${ports.grpc}`),
+    mqtt: new URL(`mqtt://guest:guest@127.0.0.1:${ports.mqtt}`),
+    http: new URL(`http://guest:guest@127.0.0.1:${ports.http}`),
+    grpc: new URL(`grpc://guest:guest@127.0.0.1:${ports.grpc}`),
   };
 }
 

@@ -10,7 +10,7 @@ import { ConnectError, type HandlerContext } from '@connectrpc/connect';
 import { type Broker, type CoreConnection, type PublishInput, publishWithConfirm } from '../../core/index.js';
 import type { SwitchyardError } from '../../errors/index.js';
 import type { PublishRequest, PublishStreamResponseSchema } from '../../gen/switchyard/v1/broker_pb.js';
-import { callerOf, connect, traceOf, unlessAborted } from '../call.js';
+import { connect, traceOf, unlessAborted } from '../call.js';
 import { publishInput, type TraceMetadata, toConnectError } from '../map.js';
 import type { PublishGate } from '../publish-gate.js';
 
@@ -30,14 +30,13 @@ export async function publishStream(
   try {
     conn = connect(broker, ctx);
     const tally = new Tally();
-    const user = callerOf(ctx).user;
     const trace = traceOf(ctx);
     for await (const r of requests) {
       // While a resource alarm blocks publishers, a message already on its way waits here, before
       // the broker acts on it, and nothing more is read: HTTP/2 flow control holds the client.
       const open = gate.whenOpen();
       if (open !== undefined) await unlessAborted(open, ctx.signal);
-      tally.publish(conn, r, user, trace);
+      tally.publish(conn, r, trace);
       if (tally.failed) break;
       const room = tally.whenBelow(MAX_UNCONFIRMED);
       if (room !== undefined) await unlessAborted(room, ctx.signal);
@@ -70,11 +69,11 @@ class Tally {
     return this.failure !== undefined;
   }
 
-  publish(conn: CoreConnection, r: PublishRequest, user: string, trace: TraceMetadata): void {
+  publish(conn: CoreConnection, r: PublishRequest, trace: TraceMetadata): void {
     const index = this.published++;
     let input: PublishInput;
     try {
-      input = publishInput(r, user, trace);
+      input = publishInput(r, trace);
     } catch (e) {
       this.fail(index, e as Error);
       return;

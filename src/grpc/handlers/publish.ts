@@ -16,7 +16,7 @@ export function publish(
   ctx: HandlerContext,
 ): Promise<MessageInitShape<typeof PublishResponseSchema>> {
   return withConnection(broker, ctx, async (conn) => {
-    const input = publishInput(req, conn.identity.user, traceOf(ctx));
+    const input = publishInput(req, traceOf(ctx));
     const out = await unlessAborted(publishConfirmed(conn, input), ctx.signal);
     return { routedQueues: out.routed };
   });

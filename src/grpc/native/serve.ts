@@ -51,9 +51,16 @@ export class NativeCalls {
       refuse(res, Status.UNAVAILABLE, 'the broker is shutting down');
       return true;
     }
+    void this.start(req, res, path);
+    return true;
+  }
+
+  /** Authenticates (asynchronously: a wrong password is answered late) and starts the call. */
+  private async start(req: Http2ServerRequest, res: Http2ServerResponse, path: string): Promise<void> {
+    const h = req.headers;
     try {
       const vhost = h[VHOST_KEY];
-      const caller = identifyCaller(
+      const caller = await identifyCaller(
         this.broker,
         h.authorization,
         typeof vhost === 'string' ? vhost : undefined,
@@ -62,6 +69,8 @@ export class NativeCalls {
           anonymous: this.anonymous,
         },
       );
+      if (this.closing) throw new SwitchyardError('CONNECTION_FORCED', 'the broker is shutting down');
+      if (req.stream.closed) return; // the client gave up while it was authenticated
       const t = h['grpc-timeout'];
       const timeoutMs = typeof t === 'string' ? grpcTimeoutMs(t) : undefined;
       if (Number.isNaN(timeoutMs))
@@ -88,7 +97,6 @@ export class NativeCalls {
       refuse(res, err.spec.grpc, err.message, { [ERROR_CODE_KEY]: err.code });
       req.resume();
     }
-    return true;
   }
 
   /** Ends every call with UNAVAILABLE and refuses new ones (shutdown). */

@@ -25,7 +25,7 @@ export async function publish(
   try {
     // Refuse before reading a body that could not be published anyway (the routing key may be
     // in the body: publishConfirmed admits the publish again with it).
-    conn.admitPublish(route.name, '', 'refuse');
+    conn.admitPublish(route.name, undefined, 'refuse');
     const body = await readBody(req, limit, BODY_ERRORS);
     const p = isEnvelope(req.headers['content-type'])
       ? envelopePublish(req.headers, route.query, body)

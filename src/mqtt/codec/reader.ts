@@ -36,6 +36,8 @@ export class PacketReader {
   private headerPart: Buffer | undefined;
   /** MQTT version the packets are laid out for (5 has properties): the CONNECT decides. */
   version = 4;
+  /** Bytes held back by hold(), in order (the reader's own: copies when chunks are not). */
+  private held: Buffer[] | undefined;
 
   constructor(
     /** Largest packet accepted, whole (fixed header included). */
@@ -46,8 +48,37 @@ export class PacketReader {
     private readonly chunksOwned = true,
   ) {}
 
+  /**
+   * Stops handing out packets: the rest of the current chunk and every later one are kept until
+   * release() (a CONNECT whose password is being checked; the owner stops reading meanwhile).
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Hands out what hold() kept, then goes on as before. */
+  release(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held === undefined) return;
+    for (let i = 0; i < held.length; i++) {
+      if (this.held !== undefined) {
+        // Held again by a packet of the replay: the rest waits for the next release().
+        (this.held as Buffer[]).push(...held.slice(i));
+        return;
+      }
+      this.push(held[i]!);
+    }
+  }
+
+  /** Keeps `rest` for release(). */
+  private keep(rest: Buffer): void {
+    if (rest.length > 0) this.held!.push(this.chunksOwned ? rest : Buffer.from(rest));
+  }
+
   /** Takes the next chunk from the stream; calls onPacket for each whole packet in order. */
   push(chunk: Buffer): void {
+    if (this.held !== undefined) return this.keep(chunk);
     let off = 0;
     const partial = this.partial;
     if (partial !== undefined) {
@@ -58,6 +89,7 @@ export class PacketReader {
       this.partial = undefined;
       this.decodeOne(partial, 0, partial.length, true);
       off = take;
+      if (this.held !== undefined) return this.keep(chunk.subarray(off));
     } else if (this.headerPart !== undefined) {
       // Rare (a read ended inside a fixed header): join the few held bytes with this chunk (a
       // copy: the reader's own).
@@ -85,6 +117,7 @@ export class PacketReader {
       }
       this.decodeOne(chunk, off, off + size, this.chunksOwned);
       off += size;
+      if (this.held !== undefined) return this.keep(chunk.subarray(off));
     }
   }
 

@@ -7,25 +7,46 @@
 import { Pause } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
 import type { ConnectPacket } from '../codec/index.js';
-import { connackProperties, planConnect } from '../connect-plan.js';
+import { connackProperties, identifyClient, planConnect } from '../connect-plan.js';
 import type { ConnectContext } from '../context.js';
 import { errorText } from '../log.js';
 import { reloadQos2Markers, resendReleases } from '../qos2-markers.js';
 
 export function onConnect(c: ConnectContext, p: ConnectPacket): void {
+  const { broker, settings } = c.services;
+  c.useVersion(p.protocolVersion === 5 ? 5 : 4);
+  // Packets behind the CONNECT wait until the password is checked (off the event loop).
+  c.holdInput();
+  identifyClient(p, settings, c.remoteAddress, (user, password, address) =>
+    broker.authenticate(user, password, address),
+  )
+    .then((who) => {
+      if (c.closed) return;
+      if ('refuse' in who) return c.refuse(who.refuse);
+      connectAs(c, p, who.user);
+      c.releaseInput();
+    })
+    .catch((e: unknown) => c.fail(e));
+}
+
+/** The CONNECT of an authenticated user: session takeover, resume or start, then CONNACK. */
+function connectAs(c: ConnectContext, p: ConnectPacket, user: string): void {
   const services = c.services;
   const { broker, settings, sessions } = services;
-  c.useVersion(p.protocolVersion === 5 ? 5 : 4);
-  const decision = planConnect(
-    p,
-    settings,
-    c.remoteAddress,
-    (user, password, address) => broker.authenticate(user, password, address),
-    services.clock.now(),
-  );
+  const decision = planConnect(p, settings, user, services.clock.now());
   if ('refuse' in decision) return c.refuse(decision.refuse);
   const plan = decision.plan;
-  let core: ReturnType<typeof broker.connect>;
+  const owner = sessions.get(plan.clientId)?.user;
+  if (owner !== undefined && owner !== plan.user) {
+    // Mosquitto and EMQX let anyone take a client id over; here a session is its user's.
+    return c.refuse(
+      new SwitchyardError(
+        'ACCESS_REFUSED',
+        `client identifier '${plan.clientId}' belongs to a session of another user`,
+      ),
+    );
+  }
+  let core: ReturnType<typeof broker.connect> | undefined;
   try {
     core = broker.connect({
       protocol: 'mqtt',
@@ -34,8 +55,11 @@ export function onConnect(c: ConnectContext, p: ConnectPacket): void {
       vhost: settings.vhost,
       clientName: plan.clientId,
     });
+    // The will is published by the broker later, but with this user's rights: checked now.
+    if (plan.will !== undefined) core.admitPublish(settings.exchange, plan.will.msg.routingKey, 'accept');
   } catch (e) {
-    // An unknown vhost, a user without access to it, a connection limit: not authorized (0x87).
+    // An unknown vhost, a user without access to it or to its will topic: not authorized (0x87).
+    core?.close();
     return c.refuse(new SwitchyardError('ACCESS_REFUSED', errorText(e)));
   }
 
@@ -57,6 +81,7 @@ export function onConnect(c: ConnectContext, p: ConnectPacket): void {
     session = sessions.create(plan.clientId);
   }
   session.expiryInterval = plan.expiry;
+  session.user = plan.user;
   if (!present) session.durable = plan.expiry > 0;
   const ctx = c.begin(plan, core, session);
   // An idle connection should cost little: the session queue and its consumer come with the

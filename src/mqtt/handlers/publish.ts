@@ -5,7 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import type { Queue } from '../../core/index.js';
-import { SwitchyardError } from '../../errors/index.js';
+import { isSwitchyardError, SwitchyardError } from '../../errors/index.js';
 import { PacketType, type PublishPacket, Reason } from '../codec/index.js';
 import type { MqttContext } from '../context.js';
 import { warn } from '../log.js';
@@ -83,6 +83,15 @@ export function onPublish(c: MqttContext, p: PublishPacket): void {
       if (qos === 2) session.awaitRelease(pid, 0);
     }
   } catch (e) {
+    if (isSwitchyardError(e) && e.code === 'ACCESS_REFUSED' && (qos === 0 || c.version !== 5)) {
+      // Not allowed to publish there: dropped and counted, as Mosquitto does; a 3.1.1 client
+      // still gets its PUBACK/PUBREC (it has no way to hear a refusal) so it does not resend.
+      services.refusedPublishes++;
+      if (qos === 0) return;
+      if (qos === 2) session.awaitRelease(pid, 0);
+      ackLater(c, qos, pid, Reason.SUCCESS, 0, []);
+      return;
+    }
     if (qos === 0 || c.version !== 5) throw e;
     ackLater(c, qos, pid, reasonOf(e), 0, []);
     return;

@@ -72,7 +72,8 @@ export function onSubscribe(c: MqttContext, p: SubscribePacket): void {
           passive: false,
         });
         collect(waits, declared.written);
-        collect(waits, internal.bindQueue(q, settings.exchange, filterToBindingKey(filter), {}));
+        // Bound as the client: its read permissions on the exchange and the topic apply.
+        collect(waits, core.bindQueue(q, settings.exchange, filterToBindingKey(filter), {}));
       }
     } catch (e) {
       // A filter too long for a binding key is an invalid filter here (0x90 is a PUBACK code).
