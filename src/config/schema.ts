@@ -134,6 +134,10 @@ export const configSchema = z.strictObject({
       corsOrigins: fromEnvList(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })]))).default(
         [],
       ),
+      // Browsers and web origins (docs/security.md).
+      allowedHosts: fromEnvList(
+        z.array(z.string().regex(/^(\*|(\*\.)?[A-Za-z0-9._-]+)$/, "a host name, '*.' + a domain, or '*'")),
+      ).default([]),
     })
     .prefault({}),
   grpc: z
@@ -335,6 +339,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'http.corsOrigins',
     env: 'SWITCHYARD_HTTP_CORS_ORIGINS',
     doc: "Browser origins (e.g. https://app.example.com; comma list) allowed to call the HTTP listener cross-origin: REST, SSE, gRPC-Web/Connect and the gateway, with credentials; '*' = any origin, without credentials. Empty = same-origin only.",
+  },
+  {
+    path: 'http.allowedHosts',
+    env: 'SWITCHYARD_HTTP_ALLOWED_HOSTS',
+    doc: "Host names (comma list; '*.example.com' = its subdomains) requests and WebSocket upgrades may name in their Host header, against DNS rebinding; localhost, *.localhost, IP addresses and `host` always may. Empty = also any name on connections that arrive on a non-loopback address; '*' = any name everywhere. See docs/security.md.",
   },
   {
     path: 'grpc.port',

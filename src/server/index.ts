@@ -19,6 +19,7 @@ import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
 import { metricsHandler } from './metrics.js';
+import { WebOrigins } from '../util/web-origin.js';
 
 export interface ListenerInfo {
   readonly protocol: string;
@@ -123,7 +124,14 @@ export async function startServer(
     maxPayload: config.http.wsMaxPayload,
     pingInterval: config.http.wsPingInterval,
   });
+  // Browsers and web origins (docs/security.md): one policy for the listener and the routes.
+  const origins = new WebOrigins({
+    allowedHosts: config.http.allowedHosts,
+    corsOrigins: config.http.corsOrigins,
+    listenHost: config.host,
+  });
   const httpFrontEnd = new HttpFrontEnd(broker, {
+    origins,
     anonymous: config.http.anonymous,
     maxBodySize: config.http.maxBodySize,
     sseBuffer: config.http.sseBuffer,
@@ -180,7 +188,7 @@ export async function startServer(
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.http.handle,
       ];
-      http = await listenHttp(config.host, config.http.port, upgrades, handlers);
+      http = await listenHttp(config.host, config.http.port, upgrades, handlers, origins);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
     }
   } catch (e) {
