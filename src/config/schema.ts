@@ -134,10 +134,11 @@ export const configSchema = z.strictObject({
       corsOrigins: fromEnvList(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })]))).default(
         [],
       ),
-      // Browsers and web origins (docs/security.md).
+      // Browsers and web origins (docs/security.md), the get answer cap (docs/http.md).
       allowedHosts: fromEnvList(
         z.array(z.string().regex(/^(\*|(\*\.)?[A-Za-z0-9._-]+)$/, "a host name, '*.' + a domain, or '*'")),
       ).default([]),
+      getMaxBytes: z.number().int().min(1024).max(536870912).default(16777216),
     })
     .prefault({}),
   grpc: z
@@ -314,6 +315,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'http.maxBodySize',
     env: 'SWITCHYARD_HTTP_MAX_BODY_SIZE',
     doc: 'Largest REST request body (bytes); larger → 413.',
+  },
+  {
+    path: 'http.getMaxBytes',
+    env: 'SWITCHYARD_HTTP_GET_MAX_BYTES',
+    doc: 'Largest answer (bytes of JSON) of a REST get: the messages that would make it larger stay in the queue (the first one always goes, whatever its size).',
   },
   {
     path: 'http.sseBuffer',

@@ -16,6 +16,8 @@ export interface HttpSettings {
   readonly origins?: WebOrigins;
   readonly anonymous: AnonymousPolicy;
   readonly maxBodySize: number;
+  /** Largest answer of a get (bytes); the first message goes whatever its size. */
+  readonly getMaxBytes: number;
   /** Events an SSE connection may have unwritten before it stops receiving. */
   readonly sseBuffer: number;
   readonly sseHeartbeat: number;

@@ -134,6 +134,7 @@ export async function startServer(
     origins,
     anonymous: config.http.anonymous,
     maxBodySize: config.http.maxBodySize,
+    getMaxBytes: config.http.getMaxBytes,
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
   });
