@@ -79,6 +79,8 @@ const upstreamSchema = z
       })
       .optional(),
     idempotent: z.array(methodName).default([]),
+    // Methods browsers may call over gRPC-Web/Connect (docs/gateway.md); none by default.
+    grpcWeb: z.array(methodName).default([]),
   })
   .refine((u) => u.protoFiles.length > 0 || u.descriptorSet !== undefined || u.reflection, {
     message: 'an upstream needs protoFiles, a descriptorSet or reflection: true',
@@ -167,6 +169,8 @@ export const configSchema = z.strictObject({
       forwardHeaders: fromEnvList(z.array(headerName)).default(['authorization', 'x-request-id']),
       returnHeaders: fromEnvList(z.array(headerName)).default(['x-request-id']),
       accessLog: z.enum(['off', 'stdout']).default('off'),
+      // Upper bound of a client's deadline (docs/gateway.md).
+      maxTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
     })
     .prefault({}),
   users: z.record(z.string(), z.string()).default({ guest: 'guest' }),
@@ -380,7 +384,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'gateway.upstreams',
     env: 'SWITCHYARD_GATEWAY_UPSTREAMS',
-    doc: 'gRPC services the gateway serves as REST/JSON, SSE/NDJSON streams, WebSocket and gRPC-Web/Connect on the HTTP listener: a list of {name, address (http:// = h2c, https:// = TLS), tls, protoFiles + importPaths, descriptorSet, reflection, timeoutMs, retry, idempotent} (env: the list as JSON). See docs/gateway.md.',
+    doc: "gRPC services the gateway serves as REST/JSON, SSE/NDJSON streams, WebSocket and gRPC-Web/Connect on the HTTP listener: a list of {name, address (http:// = h2c, https:// = TLS), tls, protoFiles + importPaths, descriptorSet, reflection, timeoutMs, retry, idempotent, grpcWeb (the methods served over gRPC-Web/Connect, 'pkg.Service/Method' or '*'; none by default)} (env: the list as JSON). See docs/gateway.md.",
   },
   {
     path: 'gateway.forwardHeaders',
@@ -396,6 +400,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'gateway.accessLog',
     env: 'SWITCHYARD_GATEWAY_ACCESS_LOG',
     doc: "'stdout': one JSON line per finished upstream call (time, upstream, method, status, duration, messages, error); 'off': none. Per-method counts and latencies are always at GET /metrics.",
+  },
+  {
+    path: 'gateway.maxTimeoutMs',
+    env: 'SWITCHYARD_GATEWAY_MAX_TIMEOUT_MS',
+    doc: "Longest deadline (ms) a client may ask for with grpc-timeout, x-timeout or connect-timeout-ms; a longer one is cut to this. The upstreams' own timeoutMs apply when the client asks none.",
   },
   {
     path: 'users',

@@ -170,6 +170,7 @@ export async function startServer(
       gateway = await Gateway.start(config.gateway, {
         maxBodySize: config.http.maxBodySize,
         wsMaxPayload: config.http.wsMaxPayload,
+        maxTimeoutMs: config.gateway.maxTimeoutMs,
         ...(config.gateway.accessLog === 'stdout'
           ? { log: (e) => write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`) }
           : {}),
