@@ -173,6 +173,14 @@ export const configSchema = z.strictObject({
       maxTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
     })
     .prefault({}),
+  // GET /metrics (docs/security.md).
+  metrics: z
+    .strictObject({
+      public: z
+        .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+        .default(false),
+    })
+    .prefault({}),
   users: z.record(z.string(), z.string()).default({ guest: 'guest' }),
   loopbackUsers: z.array(z.string()).default(['guest']),
   vhosts: z.array(z.string()).min(1).default(['/']),
@@ -405,6 +413,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'gateway.maxTimeoutMs',
     env: 'SWITCHYARD_GATEWAY_MAX_TIMEOUT_MS',
     doc: "Longest deadline (ms) a client may ask for with grpc-timeout, x-timeout or connect-timeout-ms; a longer one is cut to this. The upstreams' own timeoutMs apply when the client asks none.",
+  },
+  {
+    path: 'metrics.public',
+    env: 'SWITCHYARD_METRICS_PUBLIC',
+    doc: 'GET /metrics without credentials; false (default): it needs the HTTP Basic credentials of a broker user.',
   },
   {
     path: 'users',

@@ -185,7 +185,7 @@ export async function startServer(
         ...(config.http.corsOrigins.length === 0
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
-        metricsHandler(gateway),
+        metricsHandler(gateway, broker, { public: config.metrics.public }),
         httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.http.handle,
