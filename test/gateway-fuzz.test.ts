@@ -71,7 +71,7 @@ test('gateway fuzz: random requests get an answer and leave the gateway working'
   const b = await startTestBroker({}, undefined, {
     http: { port: 0, maxBodySize: 4096 },
     gateway: {
-      upstreams: [catalogUpstream(upstream.address)],
+      upstreams: [catalogUpstream(upstream.address, { grpcWeb: ['*'] })],
     },
   });
   const port = b.server.http!.address.port;

@@ -32,7 +32,9 @@ test('gateway: /metrics counts calls by method and status; the access log has a 
   try {
     const base = `http://127.0.0.1:${server.http!.address.port}`;
     for (let i = 0; i < 3; i++) assert.equal((await fetch(`${base}/v1/items/abc`)).status, 200);
-    const metrics = await fetch(`${base}/metrics`);
+    const metrics = await fetch(`${base}/metrics`, {
+      headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
+    });
     assert.equal(metrics.status, 200);
     assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
     const text = await metrics.text();

@@ -18,7 +18,7 @@ before(async () => {
   upstream = await startUpstream();
   broker = await startTestBroker({}, undefined, {
     gateway: {
-      upstreams: [catalogUpstream(upstream.address)],
+      upstreams: [catalogUpstream(upstream.address, { grpcWeb: ['*'] })],
       forwardHeaders: ['x-request-id'],
       returnHeaders: ['x-request-id'],
     },

@@ -77,7 +77,7 @@ const publish = (exchange: string, init: RequestInit, query = '') =>
   fetch(`${base}/exchanges/${exchange}/publish${query}`, { method: 'POST', ...init });
 
 const getMessages = async (q: string, query = '') => {
-  const r = await fetch(`${base}/queues/${q}/messages${query}`);
+  const r = await fetch(`${base}/queues/${q}/messages${query}`, { method: 'POST' });
   const body = await json(r);
   assert.equal(r.status, 200, JSON.stringify(body));
   assert.equal(r.headers.get('cache-control'), 'no-store', 'a get takes messages: never cached');
@@ -329,12 +329,17 @@ describe('errors', () => {
   test('404: unknown vhost, queue, exchange, route; 405 with Allow for a wrong method', async () => {
     const port = b.server.http!.address.port;
     await fails(
-      fetch(`http://127.0.0.1:${port}/api/v1/vhosts/nope/queues/q/messages`),
+      fetch(`http://127.0.0.1:${port}/api/v1/vhosts/nope/queues/q/messages`, { method: 'POST' }),
       404,
       'NOT_FOUND',
       /vhost 'nope'/,
     );
-    await fails(fetch(`${base}/queues/${uniq('none')}/messages`), 404, 'NOT_FOUND', /no queue/);
+    await fails(
+      fetch(`${base}/queues/${uniq('none')}/messages`, { method: 'POST' }),
+      404,
+      'NOT_FOUND',
+      /no queue/,
+    );
     await fails(fetch(`${base}/queues/${uniq('none')}/events`), 404, 'NOT_FOUND', /no queue/);
     await fails(publish(uniq('none'), { body: 'x' }), 404, 'NOT_FOUND', /exchange/);
     await fails(fetch(`${base}/exchanges/${uniq('none')}/events`), 404, 'NOT_FOUND');
@@ -343,7 +348,7 @@ describe('errors', () => {
     const r = await fails(fetch(`${base}/exchanges/amq.direct/publish`), 405, 'COMMAND_INVALID');
     assert.equal(r.headers.get('allow'), 'POST');
     const r2 = await fails(fetch(`${base}/queues/q/messages`, { method: 'DELETE' }), 405, 'COMMAND_INVALID');
-    assert.equal(r2.headers.get('allow'), 'GET');
+    assert.equal(r2.headers.get('allow'), 'GET, POST');
   });
 
   test('413: a declared length over the limit is refused before the body is read', async () => {
@@ -410,13 +415,14 @@ describe('authentication', () => {
   test('Basic: good credentials pass; bad and malformed ones get 401 with a challenge', async () => {
     const q = await queue();
     const ok = await fetch(`${base}/queues/${q}/messages`, {
+      method: 'POST',
       headers: { authorization: basic('guest', 'guest') },
     });
     assert.equal(ok.status, 200);
     await ok.body?.cancel();
     for (const authorization of [basic('guest', 'wrong'), basic('nobody', 'x'), 'Basic !!!', 'Bearer abc']) {
       const r = await fails(
-        fetch(`${base}/queues/${q}/messages`, { headers: { authorization } }),
+        fetch(`${base}/queues/${q}/messages`, { method: 'POST', headers: { authorization } }),
         401,
         'AUTHENTICATION_FAILED',
       );
@@ -460,6 +466,6 @@ test('each request is one core connection, closed when it ends', async () => {
   const before = b.server.broker.connections.size;
   await publish('amq.default', { body: 'x' }, `?routingKey=${q}`);
   await getMessages(q);
-  await fetch(`${base}/queues/${uniq('none')}/messages`).then((r) => r.body?.cancel());
+  await fetch(`${base}/queues/${uniq('none')}/messages`, { method: 'POST' }).then((r) => r.body?.cancel());
   assert.equal(b.server.broker.connections.size, before);
 });

@@ -299,7 +299,7 @@ test('fuzz: random methods, paths and headers never crash the server and always 
   assert.ok(requests >= 2000);
   // The server is fine: a normal request works, and every request's core connection is gone
   // (streams aborted by the client close asynchronously; manual gets hold theirs until acked).
-  const ok = await fetch(`${fx.base}/queues/${q}/messages?count=1`);
+  const ok = await fetch(`${fx.base}/queues/${q}/messages?count=1`, { method: 'POST' });
   assert.equal(ok.status, 200);
   await ok.body?.cancel();
   await eventually(

@@ -59,6 +59,7 @@ async function serves(b: ChildBroker): Promise<void> {
   const r = await fetch(
     `http://127.0.0.1:${b.ports.http}/api/v1/vhosts/%2F/queues/${uniq('none')}/messages`,
     {
+      method: 'POST',
       headers: { authorization: `Basic ${Buffer.from('guest:guest').toString('base64')}` },
     },
   );

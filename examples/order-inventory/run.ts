@@ -68,6 +68,8 @@ export function gatewayConfig(inventoryUrl: string, ordersUrl: string) {
         },
         // UpdateStock is not listed: a REST client's call carries no idempotency key by default.
         idempotent: ['inventory.v1.Inventory/GetStock', 'inventory.v1.Inventory/WatchStock'],
+        // Browsers may call every method over gRPC-Web and Connect (none by default).
+        grpcWeb: ['*'],
       },
       {
         name: 'orders',
@@ -75,6 +77,7 @@ export function gatewayConfig(inventoryUrl: string, ordersUrl: string) {
         protoFiles: [join(PROTO_DIR, 'orders/v1/orders.proto')],
         importPaths: [PROTO_DIR],
         timeoutMs: 5000,
+        grpcWeb: ['orders.v1.Orders/PlaceOrder'],
       },
     ],
     forwardHeaders: ['authorization', 'x-request-id'],

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { loadConfig, parseScalar } from '../config/load.js';
+import { redactConfig } from '../config/redact.js';
 import { OPTION_DOCS } from '../config/schema.js';
 import { isSwitchyardError } from '../errors/index.js';
 import { startServer } from '../server/index.js';
@@ -39,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(portOption('--mqtt-port', 'mqtt.port'))
     .addOption(portOption('--http-port', 'http.port'))
     .addOption(portOption('--grpc-port', 'grpc.port'))
-    .option('--print-config', 'print the effective configuration as JSON and exit')
+    .option('--print-config', 'print the effective configuration as JSON (passwords redacted) and exit')
     .addHelpText(
       'after',
       '\nPorts take a number, 0 for an ephemeral port, or "off".\nEvery option can also be set in the config file or the environment; see docs/configuration.md.',
@@ -68,7 +69,8 @@ export async function main(argv: string[]): Promise<void> {
     },
   });
   if (o.printConfig) {
-    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+    // Passwords and hashes never reach a terminal or a log (docs/security.md).
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
     return;
   }
   const server = await startServer(config, version);

@@ -133,6 +133,8 @@ const upstreamSchema = z
       })
       .optional(),
     idempotent: z.array(methodName).default([]),
+    // Methods browsers may call over gRPC-Web/Connect (docs/gateway.md); none by default.
+    grpcWeb: z.array(methodName).default([]),
   })
   .refine((u) => u.protoFiles.length > 0 || u.descriptorSet !== undefined || u.reflection, {
     message: 'an upstream needs protoFiles, a descriptorSet or reflection: true',
@@ -188,6 +190,11 @@ export const configSchema = z.strictObject({
       corsOrigins: fromEnvList(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })]))).default(
         [],
       ),
+      // Browsers and web origins (docs/security.md), the get answer cap (docs/http.md).
+      allowedHosts: fromEnvList(
+        z.array(z.string().regex(/^(\*|(\*\.)?[A-Za-z0-9._-]+)$/, "a host name, '*.' + a domain, or '*'")),
+      ).default([]),
+      getMaxBytes: z.number().int().min(1024).max(536870912).default(16777216),
     })
     .prefault({}),
   grpc: z
@@ -216,9 +223,21 @@ export const configSchema = z.strictObject({
       forwardHeaders: fromEnvList(z.array(headerName)).default(['authorization', 'x-request-id']),
       returnHeaders: fromEnvList(z.array(headerName)).default(['x-request-id']),
       accessLog: z.enum(['off', 'stdout']).default('off'),
+      // Upper bound of a client's deadline (docs/gateway.md).
+      maxTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
     })
     .prefault({}),
-  users: fromEnvJson(z.record(z.string(), userSchema)).default({ guest: 'guest' }),
+  // GET /metrics (docs/security.md).
+  metrics: z
+    .strictObject({
+      public: z
+        .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+        .default(false),
+    })
+    .prefault({}),
+  users: fromEnvJson(z.record(z.string(), userSchema)).default({
+    guest: { password: 'guest', tags: ['administrator'] },
+  }),
   loopbackUsers: z.array(z.string()).default(['guest']),
   permissions: fromEnvJson(z.array(permissionSchema)).optional(),
   topicPermissions: fromEnvJson(z.array(topicPermissionSchema)).default([]),
@@ -373,6 +392,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     doc: 'Largest REST request body (bytes); larger → 413.',
   },
   {
+    path: 'http.getMaxBytes',
+    env: 'SWITCHYARD_HTTP_GET_MAX_BYTES',
+    doc: 'Largest answer (bytes of JSON) of a REST get: the messages that would make it larger stay in the queue (the first one always goes, whatever its size).',
+  },
+  {
     path: 'http.sseBuffer',
     env: 'SWITCHYARD_HTTP_SSE_BUFFER',
     doc: 'Events an SSE connection may have unwritten; a subscriber that falls this far behind stops receiving until it catches up (messages stay in the queue).',
@@ -396,6 +420,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'http.corsOrigins',
     env: 'SWITCHYARD_HTTP_CORS_ORIGINS',
     doc: "Browser origins (e.g. https://app.example.com; comma list) allowed to call the HTTP listener cross-origin: REST, SSE, gRPC-Web/Connect and the gateway, with credentials; '*' = any origin, without credentials. Empty = same-origin only.",
+  },
+  {
+    path: 'http.allowedHosts',
+    env: 'SWITCHYARD_HTTP_ALLOWED_HOSTS',
+    doc: "Host names (comma list; '*.example.com' = its subdomains) requests and WebSocket upgrades may name in their Host header, against DNS rebinding; localhost, *.localhost, IP addresses and `host` always may. Empty = also any name on connections that arrive on a non-loopback address; '*' = any name everywhere. See docs/security.md.",
   },
   {
     path: 'grpc.port',
@@ -426,7 +455,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'gateway.upstreams',
     env: 'SWITCHYARD_GATEWAY_UPSTREAMS',
-    doc: 'gRPC services the gateway serves as REST/JSON, SSE/NDJSON streams, WebSocket and gRPC-Web/Connect on the HTTP listener: a list of {name, address (http:// = h2c, https:// = TLS), tls, protoFiles + importPaths, descriptorSet, reflection, timeoutMs, retry, idempotent} (env: the list as JSON). See docs/gateway.md.',
+    doc: "gRPC services the gateway serves as REST/JSON, SSE/NDJSON streams, WebSocket and gRPC-Web/Connect on the HTTP listener: a list of {name, address (http:// = h2c, https:// = TLS), tls, protoFiles + importPaths, descriptorSet, reflection, timeoutMs, retry, idempotent, grpcWeb (the methods served over gRPC-Web/Connect, 'pkg.Service/Method' or '*'; none by default)} (env: the list as JSON). See docs/gateway.md.",
   },
   {
     path: 'gateway.forwardHeaders',
@@ -442,6 +471,16 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'gateway.accessLog',
     env: 'SWITCHYARD_GATEWAY_ACCESS_LOG',
     doc: "'stdout': one JSON line per finished upstream call (time, upstream, method, status, duration, messages, error); 'off': none. Per-method counts and latencies are always at GET /metrics.",
+  },
+  {
+    path: 'gateway.maxTimeoutMs',
+    env: 'SWITCHYARD_GATEWAY_MAX_TIMEOUT_MS',
+    doc: "Longest deadline (ms) a client may ask for with grpc-timeout, x-timeout or connect-timeout-ms; a longer one is cut to this. The upstreams' own timeoutMs apply when the client asks none.",
+  },
+  {
+    path: 'metrics.public',
+    env: 'SWITCHYARD_METRICS_PUBLIC',
+    doc: 'GET /metrics without credentials; false (default): it needs the HTTP Basic credentials of a broker user.',
   },
   {
     path: 'users',

@@ -73,11 +73,14 @@ export class Broker {
 
   constructor(opts: BrokerOptions = {}) {
     this.clock = opts.clock ?? systemClock;
-    this.users = new UserTable(userDefs(opts.users ?? { guest: 'guest' }), {
-      loopbackUsers: opts.loopbackUsers ?? ['guest'],
-      clock: this.clock,
-      ...(opts.failureDelayMs === undefined ? {} : { failureDelayMs: opts.failureDelayMs }),
-    });
+    this.users = new UserTable(
+      userDefs(opts.users ?? { guest: { password: 'guest', tags: ['administrator'] } }),
+      {
+        loopbackUsers: opts.loopbackUsers ?? ['guest'],
+        clock: this.clock,
+        ...(opts.failureDelayMs === undefined ? {} : { failureDelayMs: opts.failureDelayMs }),
+      },
+    );
     const vhosts = opts.vhosts ?? ['/'];
     this.table = new PermissionTable(
       opts.permissions ?? defaultPermissions(vhosts),

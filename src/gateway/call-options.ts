@@ -12,9 +12,16 @@ const ALWAYS_FORWARDED = ['traceparent', 'tracestate'];
 
 /**
  * The client's deadline in milliseconds, from `grpc-timeout` (gRPC's form, e.g. `500m`, `2S`)
- * or `x-timeout` (plain milliseconds); undefined when neither is given. A malformed value is a 400.
+ * or `x-timeout` (plain milliseconds), at most `maxMs` (gateway.maxTimeoutMs: a longer one is
+ * cut, not refused, as a gRPC server may shorten a deadline); undefined when neither is given.
+ * A malformed value is a 400.
  */
-export function clientTimeoutMs(headers: IncomingHttpHeaders): number | undefined {
+export function clientTimeoutMs(headers: IncomingHttpHeaders, maxMs: number): number | undefined {
+  const ms = requestedTimeoutMs(headers);
+  return ms === undefined ? undefined : Math.min(ms, maxMs);
+}
+
+function requestedTimeoutMs(headers: IncomingHttpHeaders): number | undefined {
   const grpc = headers['grpc-timeout'];
   if (typeof grpc === 'string') {
     const ms = grpcTimeoutMs(grpc.trim());

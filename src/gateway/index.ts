@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { DescMethod } from '@bufbuild/protobuf';
 import type { Config } from '../config/schema.js';
 import { SwitchyardError } from '../errors/index.js';
 import { HeaderRules } from './call-options.js';
@@ -25,6 +26,8 @@ export interface GatewaySettings {
   readonly maxBodySize: number;
   /** Largest WebSocket frame (http.wsMaxPayload). */
   readonly wsMaxPayload: number;
+  /** gateway.maxTimeoutMs: the longest deadline a client may ask for. */
+  readonly maxTimeoutMs: number;
   /** One entry per finished upstream call; none = no call log. */
   readonly log?: (entry: UpstreamCallLogEntry) => void;
 }
@@ -57,15 +60,22 @@ export class Gateway {
     metrics: CallMetrics,
   ) {
     this.metrics = metrics;
-    this.sockets = new BidiSockets(headers, settings.wsMaxPayload);
-    const web = upstreams.map((u) => ({ upstream: u, methods: u.services.flatMap((svc) => svc.methods) }));
+    this.sockets = new BidiSockets(headers, settings.wsMaxPayload, settings.maxTimeoutMs);
+    const web = upstreams.map((u) => ({
+      upstream: u,
+      methods: [] as DescMethod[],
+      exposed: [] as DescMethod[],
+    }));
     for (const w of web) {
-      for (const m of w.methods) {
+      const listed = new Set(w.upstream.config.grpcWeb);
+      for (const m of w.upstream.services.flatMap((svc) => svc.methods)) {
         const path = `/${methodName(m)}`;
         if (this.servicePaths.has(path)) {
           throw new SwitchyardError('INVALID_CONFIG', `gateway: two upstreams serve ${methodName(m)}`);
         }
         this.servicePaths.set(path, w.upstream);
+        w.methods.push(m);
+        if (listed.has('*') || listed.has(methodName(m))) w.exposed.push(m);
         if (m.methodKind === 'bidi_streaming') {
           this.upgradePaths.set(path, this.sockets.handler(w.upstream, m));
         }
@@ -78,7 +88,13 @@ export class Gateway {
         this.upgradePaths.set(r.template.source, this.sockets.handler(upstreams[r.upstream]!, r.method));
       }
     }
-    this.web = webProxyHandler(web, headers, settings.maxBodySize, this.shutdown.signal);
+    this.web = webProxyHandler(
+      web,
+      headers,
+      settings.maxBodySize,
+      settings.maxTimeoutMs,
+      this.shutdown.signal,
+    );
   }
 
   /**
@@ -131,6 +147,8 @@ export class Gateway {
     const q = target.indexOf('?');
     const path = q < 0 ? target : target.slice(0, q);
     if (BROKER_SERVICES.test(path)) return false;
+    // Every method is routed to the web handler, which refuses the ones not in grpcWeb in each
+    // protocol's own form (UNIMPLEMENTED, as a gRPC server answers a method it does not have).
     if (this.servicePaths.has(path) && isWebCall(req, target)) {
       this.web(req, res);
       return true;
@@ -143,7 +161,7 @@ export class Gateway {
       return true;
     }
     if (match === undefined) return false;
-    const upstream = this.upstreams[match.route.upstream]!;
+    const routeUpstream = this.upstreams[match.route.upstream]!;
     let url: URL;
     try {
       url = new URL(target, 'http://gateway');
@@ -151,8 +169,13 @@ export class Gateway {
       replyError(res, badRequest(`bad request target ${target}`));
       return true;
     }
-    const ctx = { upstream, headers: this.headers, maxBodySize: this.settings.maxBodySize };
-    serveRest(ctx, match, url, req, res).catch((e: unknown) => replyError(res, e, upstream.registry));
+    const ctx = {
+      upstream: routeUpstream,
+      headers: this.headers,
+      maxBodySize: this.settings.maxBodySize,
+      maxTimeoutMs: this.settings.maxTimeoutMs,
+    };
+    serveRest(ctx, match, url, req, res).catch((e: unknown) => replyError(res, e, routeUpstream.registry));
     return true;
   };
 

@@ -19,6 +19,8 @@ export interface RestContext {
   readonly upstream: Upstream;
   readonly headers: HeaderRules;
   readonly maxBodySize: number;
+  /** gateway.maxTimeoutMs: the longest deadline a client may ask for. */
+  readonly maxTimeoutMs: number;
 }
 
 export async function serveRest(
@@ -34,7 +36,7 @@ export async function serveRest(
   const abort = clientGone(res);
   let inputError: unknown;
   try {
-    const timeoutMs = clientTimeoutMs(req.headers) ?? ctx.upstream.config.timeoutMs;
+    const timeoutMs = clientTimeoutMs(req.headers, ctx.maxTimeoutMs) ?? ctx.upstream.config.timeoutMs;
     const metadata = ctx.headers.metadata(req.headers);
     const transport = ctx.upstream.transport;
     if (method.methodKind === 'unary' || method.methodKind === 'server_streaming') {

@@ -24,6 +24,7 @@ export class BidiSockets {
   constructor(
     private readonly headers: HeaderRules,
     maxPayload: number,
+    private readonly maxTimeoutMs: number,
   ) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload });
   }
@@ -36,7 +37,7 @@ export class BidiSockets {
     return (req, socket, head) => {
       let timeoutMs: number;
       try {
-        timeoutMs = clientTimeoutMs(req.headers) ?? upstream.config.timeoutMs;
+        timeoutMs = clientTimeoutMs(req.headers, this.maxTimeoutMs) ?? upstream.config.timeoutMs;
       } catch {
         socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;

@@ -7,12 +7,17 @@ import type { IncomingMessage } from 'node:http';
 import { type AnonymousPolicy, type Broker, type CoreConnection, identify } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { parseBasicAuth } from '../util/basic-auth.js';
+import type { WebOrigins } from '../util/web-origin.js';
 import type { PendingGets } from './pending-gets.js';
 import type { SseHub } from './sse/hub.js';
 
 export interface HttpSettings {
+  /** Which web pages may use the routes (every route here takes or publishes messages). */
+  readonly origins?: WebOrigins;
   readonly anonymous: AnonymousPolicy;
   readonly maxBodySize: number;
+  /** Largest answer of a get (bytes); the first message goes whatever its size. */
+  readonly getMaxBytes: number;
   /** Events an SSE connection may have unwritten before it stops receiving. */
   readonly sseBuffer: number;
   readonly sseHeartbeat: number;
@@ -23,6 +28,15 @@ export interface HttpContext {
   readonly settings: HttpSettings;
   readonly leases: PendingGets;
   readonly sse: SseHub;
+}
+
+/**
+ * Refuses a request a browser made for a page of another site that is not allowed (403): every
+ * route here changes state, a GET too (it takes messages, or leases them, or consumes a queue).
+ */
+export function checkOrigin(ctx: HttpContext, req: IncomingMessage): void {
+  const refusal = ctx.settings.origins?.crossSiteRefusal(req);
+  if (refusal !== undefined) throw new SwitchyardError('ACCESS_REFUSED', refusal);
 }
 
 /** The user a request acts as; throws AUTHENTICATION_FAILED (401). */

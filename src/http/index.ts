@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Broker, FrontEnd, FrontEndStats, RequestHandler } from '../core/index.js';
-import { authenticate, type HttpContext, type HttpSettings } from './context.js';
+import { authenticate, checkOrigin, type HttpContext, type HttpSettings } from './context.js';
 import { replyError } from './errors.js';
 import { ack } from './handlers/ack.js';
 import { events } from './handlers/events.js';
@@ -66,6 +66,7 @@ async function serve(
   target: string,
 ): Promise<void> {
   const route = parseRoute(req.method ?? '', target);
+  checkOrigin(ctx, req);
   const user = await authenticate(ctx, req);
   switch (route.kind) {
     case 'publish':

@@ -1,5 +1,5 @@
 /**
- * Messages fetched with `GET …/messages?ack=manual` and not yet settled. Each such GET is a lease:
+ * Messages fetched with a manual get (`…/messages?ack=manual`) and not yet settled. Each is a lease:
  * its own core connection and session hold the deliveries unacknowledged until
  * `POST …/ack` settles them or the lease runs out, when closing the connection requeues what is
  * left (marked redelivered), as a closed AMQP channel does.
@@ -113,6 +113,14 @@ export class PendingGets {
   /** Ends every lease: what is unsettled goes back to its queue (shutdown). */
   close(): void {
     for (const token of [...this.leases.keys()]) this.end(token);
+  }
+
+  /**
+   * Ends a lease before its time: what it holds goes back to its queue. For a GET whose answer
+   * never reached its client, who therefore has no ids to settle with.
+   */
+  release(token: string): void {
+    this.end(token);
   }
 
   private end(token: string): void {

@@ -39,7 +39,8 @@ test('routes: unknown path 404, wrong method 405 with Allow, bad escapes 400', (
   assert.equal(code('GET', '/api/v1/vhosts/%2F/queues/q'), 'NOT_FOUND');
   assert.equal(code('GET', '/api/v1/'), 'NOT_FOUND');
   assert.equal(code('GET', '/api/v1/vhosts/%2F/topics/q/messages'), 'NOT_FOUND');
-  assert.equal(code('PUT', '/api/v1/vhosts/%2F/queues/q/messages'), '405 GET');
+  assert.equal(code('PUT', '/api/v1/vhosts/%2F/queues/q/messages'), '405 GET, POST');
+  assert.equal(parseRoute('POST', '/api/v1/vhosts/%2F/queues/q/messages').kind, 'get');
   assert.equal(code('GET', '/api/v1/vhosts/%2F/exchanges/x/publish'), '405 POST');
   assert.equal(code('GET', '/api/v1/vhosts/%E0%A4%A/queues/q/messages'), 'SYNTAX_ERROR');
 });

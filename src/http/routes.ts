@@ -18,10 +18,15 @@ export interface Route {
   readonly query: URLSearchParams;
 }
 
-/** [method, kind] per action, for each collection a vhost has. */
-const ACTIONS: Readonly<Record<string, Readonly<Record<string, readonly [string, RouteKind]>>>> = {
-  exchanges: { publish: ['POST', 'publish'], events: ['GET', 'exchange-events'] },
-  queues: { messages: ['GET', 'get'], ack: ['POST', 'ack'], events: ['GET', 'queue-events'] },
+type Methods = Readonly<Record<string, RouteKind>>;
+
+/**
+ * The route kind per action and method, for each collection a vhost has. `messages` takes GET
+ * too, for manual gets only (handlers/get.ts refuses a GET that would settle messages).
+ */
+const ACTIONS: Readonly<Record<string, Readonly<Record<string, Methods>>>> = {
+  exchanges: { publish: { POST: 'publish' }, events: { GET: 'exchange-events' } },
+  queues: { messages: { POST: 'get', GET: 'get' }, ack: { POST: 'ack' }, events: { GET: 'queue-events' } },
 };
 
 /** Whether a request target belongs to this front end (anything else goes to the next handler). */
@@ -43,10 +48,11 @@ export function parseRoute(method: string, target: string): Route {
   if (action === undefined) {
     throw new SwitchyardError('NOT_FOUND', `no route for ${method} ${clip(path)} (see docs/http.md)`);
   }
-  const [want, kind] = action;
-  if (method !== want) {
-    throw new HttpStatusError('COMMAND_INVALID', `${clip(path)} takes ${want}, not ${clip(method)}`, 405, {
-      allow: want,
+  const kind = Object.hasOwn(action, method) ? action[method] : undefined;
+  if (kind === undefined) {
+    const allow = Object.keys(action).sort().join(', ');
+    throw new HttpStatusError('COMMAND_INVALID', `${clip(path)} takes ${allow}, not ${clip(method)}`, 405, {
+      allow,
     });
   }
   const vhost = segment(parts[1]!, 'vhost');

@@ -19,6 +19,7 @@ import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
 import { metricsHandler } from './metrics.js';
+import { WebOrigins } from '../util/web-origin.js';
 
 export interface ListenerInfo {
   readonly protocol: string;
@@ -126,9 +127,17 @@ export async function startServer(
     maxPayload: config.http.wsMaxPayload,
     pingInterval: config.http.wsPingInterval,
   });
+  // Browsers and web origins (docs/security.md): one policy for the listener and the routes.
+  const origins = new WebOrigins({
+    allowedHosts: config.http.allowedHosts,
+    corsOrigins: config.http.corsOrigins,
+    listenHost: config.host,
+  });
   const httpFrontEnd = new HttpFrontEnd(broker, {
+    origins,
     anonymous: config.http.anonymous,
     maxBodySize: config.http.maxBodySize,
+    getMaxBytes: config.http.getMaxBytes,
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
   });
@@ -164,6 +173,7 @@ export async function startServer(
       gateway = await Gateway.start(config.gateway, {
         maxBodySize: config.http.maxBodySize,
         wsMaxPayload: config.http.wsMaxPayload,
+        maxTimeoutMs: config.gateway.maxTimeoutMs,
         ...(config.gateway.accessLog === 'stdout'
           ? { log: (e) => write(`${JSON.stringify({ time: new Date().toISOString(), ...e })}\n`) }
           : {}),
@@ -178,12 +188,12 @@ export async function startServer(
         ...(config.http.corsOrigins.length === 0
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
-        metricsHandler(gateway),
+        metricsHandler(gateway, broker, { public: config.metrics.public }),
         httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.http.handle,
       ];
-      http = await listenHttp(config.host, config.http.port, upgrades, handlers);
+      http = await listenHttp(config.host, config.http.port, upgrades, handlers, origins);
       listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
     }
   } catch (e) {

@@ -24,10 +24,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SwitchyardError } from '../errors/index.js';
+import { mkdirPrivate, openPrivate, writeFilePrivate } from './private-files.js';
 
 export const LOCK_FILE = 'switchyard.lock';
 
@@ -56,7 +57,7 @@ export async function acquireLock(dir: string): Promise<DataDirLock> {
   const start = processStart(process.pid);
   const content = `${JSON.stringify(start === undefined ? { pid: process.pid } : { pid: process.pid, start })}\n`;
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdirPrivate(dir);
     for (let attempt = 0; attempt < 10; attempt++) {
       if (held.has(key)) throw inUse(dir, process.pid);
       if (await create(path, content)) {
@@ -89,7 +90,7 @@ function inUse(dir: string, pid: number): SwitchyardError {
 /** Creates the lock file with its whole content at once; false if a lock file exists. */
 async function create(path: string, content: string): Promise<boolean> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(tmp, content, { flag: 'wx' });
+  await writeFilePrivate(tmp, content, 'wx');
   try {
     await link(tmp, path);
     return true;
@@ -101,7 +102,7 @@ async function create(path: string, content: string): Promise<boolean> {
   }
   // No hard links here (some network and FUSE filesystems): exclusive create, then write.
   try {
-    const fh = await open(path, 'wx');
+    const fh = await openPrivate(path, 'wx');
     try {
       await fh.writeFile(content);
     } finally {

@@ -29,6 +29,7 @@ const broker = new Broker({ clock, store: new LogMessageStore(log) });
 const fe = new HttpFrontEnd(broker, {
   anonymous: 'always',
   maxBodySize: 1 << 20,
+  getMaxBytes: 1 << 20,
   sseBuffer: 100,
   sseHeartbeat: HEARTBEAT_MS,
 });

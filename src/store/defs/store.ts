@@ -32,7 +32,8 @@
  * A failed write (EIO, ENOSPC) poisons the store: that mutation and every later one reject, as
  * the file may now end in a partial record. The broker should stop; the next open repairs it.
  */
-import { mkdir, open, readdir, readFile, rename, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { open, readdir, readFile, rename, truncate, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdirPrivate, openPrivate } from '../private-files.js';
 import { dirname, join } from 'node:path';
 import { SwitchyardError } from '../../errors/index.js';
 import { FormatError, frame, MAX_RECORD, scanRecords } from './codec.js';
@@ -353,7 +354,7 @@ export class DefinitionsStore {
     const head = `["H",${FORMAT_VERSION},${gen},${this.state.nextQueueId}]`;
     const snap = await encodeSnapshot(head, Array.from(this.state.payloads()));
     const tmp = join(this.dir, SNAPSHOT_TMP);
-    const fh = await open(tmp, 'w');
+    const fh = await openPrivate(tmp, 'w');
     try {
       await writeAll(fh, snap, 0);
       await fh.datasync();
@@ -431,7 +432,7 @@ function replayJournal(payloads: readonly string[], gen: number, state: DefsStat
 
 /** Creates (or empties) the journal of `gen`, durably: header flushed, directory entry too. */
 async function createJournal(dir: string, gen: number): Promise<{ fh: FileHandle; bytes: number }> {
-  const fh = await open(join(dir, journalName(gen)), 'w+');
+  const fh = await openPrivate(join(dir, journalName(gen)), 'w+');
   try {
     const head = frame(`["J",${FORMAT_VERSION},${gen}]`);
     await writeAll(fh, head, 0);
@@ -468,7 +469,7 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** mkdir -p, then fsync each new directory's parent so the new entries are durable. */
 async function mkdirDurable(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
+  const first = await mkdirPrivate(dir);
   if (first === undefined) return;
   const made: string[] = [];
   for (let d = dir; ; d = dirname(d)) {

@@ -16,7 +16,8 @@
  *   can no longer be trusted to match the disk, so nothing is retried and every waiter gets the
  *   error (the "fsyncgate" lesson PostgreSQL learnt).
  */
-import { mkdir, open as openFileDefault, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { open as openFileDefault, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdirPrivate, openPrivate } from '../private-files.js';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { SwitchyardError } from '../../errors/index.js';
@@ -121,7 +122,7 @@ export class SegmentLog {
     this.segmentSize = opts.segmentSize ?? 64 * 1048576;
     this.autoFlush = opts.autoFlush ?? true;
     this.maxOpen = opts.maxOpenFiles ?? 64;
-    this.openFile = opts.openFile ?? ((p, f) => openFileDefault(p, f));
+    this.openFile = opts.openFile ?? openPrivate;
     this.cur = { n: 1, size: 0, flushed: 0, fh: undefined, opening: undefined, exists: false };
   }
 
@@ -132,7 +133,7 @@ export class SegmentLog {
    */
   static async open(dir: string, opts: SegmentLogOptions = {}): Promise<SegmentLog> {
     const log = new SegmentLog(dir, opts);
-    await mkdir(dir, { recursive: true });
+    await mkdirPrivate(dir);
     const names = (await readdir(dir)).filter((f) => NAME.test(f)).sort();
     const chunk = opts.scanChunkSize ?? 8 * 1048576;
     const visit: RecordVisitor = opts.onRecord ?? (() => {});
