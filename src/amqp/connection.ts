@@ -79,6 +79,8 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
     readonly settings: AmqpSettings,
     readonly remoteAddress: string,
     private readonly onClosed: (c: AmqpConnection) => void,
+    /** The subject CN of the client's verified TLS certificate (front end: certificateUser). */
+    readonly certUser: string | undefined = undefined,
   ) {
     this.clock = broker.clock;
     const now = this.clock.now();

@@ -55,6 +55,8 @@ export function planConnect(
   authenticate: Authenticate,
   /** The broker clock's time, for the will's expiry. */
   now: number,
+  /** With mqtt.certLogin, the verified TLS certificate's CN: the user when no user name is given. */
+  certUser?: string,
 ): ConnectDecision {
   const v5 = p.protocolVersion === 5;
   const props = p.properties ?? {};
@@ -65,7 +67,14 @@ export function planConnect(
   // Identity first: a refused client learns nothing about sessions.
   const name = p.username;
   let user: string;
-  if (name === undefined || (name === '' && p.password === undefined)) {
+  const noName = name === undefined || (name === '' && p.password === undefined);
+  if (noName && certUser !== undefined) {
+    // RabbitMQ's ssl_cert_login: the certificate names the user, who must exist.
+    if (settings.userExists?.(certUser, remoteAddress) !== true) {
+      return refuse('AUTHENTICATION_FAILED', `certificate user '${certUser}' refused: not a broker user`);
+    }
+    user = certUser;
+  } else if (noName) {
     const a = settings.anonymous;
     if (a === 'never' || (a === 'loopback' && !isLoopback(remoteAddress))) {
       // 3.1.1 return code 5 (not authorized); v5 0x86 (bad user name or password).

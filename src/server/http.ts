@@ -2,12 +2,13 @@
  * The shared HTTP listener (DESIGN.md section 2): WebSocket upgrades are routed by path to the
  * front end that registered it (`/mqtt` for MQTT over WebSocket, `/ws` for the native protocol);
  * plain requests go to each request handler in turn (gRPC-Web/Connect, REST and SSE) until one
- * takes them, else 404.
+ * takes them, else 404. The same listener over TLS is the HTTPS one (every route, WSS upgrades).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { RequestHandler, UpgradeHandler } from '../core/index.js';
+import type { ListenTls, RequestHandler, UpgradeHandler } from '../core/index.js';
 import { listenOn } from '../util/listen.js';
 
 export type { RequestHandler, UpgradeHandler };
@@ -22,12 +23,22 @@ export async function listenHttp(
   port: number,
   upgrades: ReadonlyMap<string, UpgradeHandler>,
   handlers: readonly RequestHandler[] = [],
+  tls?: ListenTls,
 ): Promise<HttpListener> {
-  const server: Server = createServer((req, res) => {
+  const route: RequestListener = (req, res) => {
     for (const h of handlers) if (h(req, res)) return;
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url}` }));
-  });
+  };
+  let server: Server;
+  let untrack = () => {};
+  if (tls === undefined) server = createServer(route);
+  else {
+    // HTTP/1.1 over TLS: WebSocket upgrades (WSS) and every route work as on the plain listener.
+    const s = createHttpsServer(tls.options, route);
+    untrack = tls.track(s);
+    server = s;
+  }
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands the socket over with no 'error' listener: a reset during a refusal or a
     // handshake would be an unhandled 'error' event and end the process. Every upgrade gets one
@@ -46,6 +57,7 @@ export async function listenHttp(
     address: server.address() as AddressInfo,
     close: () =>
       new Promise<void>((resolve) => {
+        untrack();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -5,7 +5,7 @@
  */
 import { SwitchyardError } from '../../errors/index.js';
 import { FRAME_MIN_SIZE, type Method } from '../codec/index.js';
-import { MECHANISMS, parseCredentials } from '../sasl.js';
+import { MECHANISMS, MECHANISMS_WITH_EXTERNAL, parseCredentials } from '../sasl.js';
 import type { ConnectionContext } from './context.js';
 
 /** Sends connection.start once the protocol header is accepted. */
@@ -31,15 +31,15 @@ export function sendStart(ctx: ConnectionContext): void {
         direct_reply_to: true,
       },
     },
-    mechanisms: MECHANISMS,
+    mechanisms: ctx.certUser === undefined ? MECHANISMS : MECHANISMS_WITH_EXTERNAL,
     locales: 'en_US',
   });
 }
 
 /** start-ok: checks the credentials, then offers the limits in connection.tune. */
 export function startOk(ctx: ConnectionContext, m: Method<'connection.start-ok'>): void {
-  const creds = parseCredentials(m.mechanism, m.response);
-  if (creds === undefined || !ctx.broker.authenticate(creds.user, creds.password, ctx.remoteAddress)) {
+  const user = m.mechanism === 'EXTERNAL' ? externalUser(ctx) : passwordUser(ctx, m);
+  if (user === undefined) {
     if (!capability(m.clientProperties, 'authentication_failure_close')) {
       // A client that did not announce authentication_failure_close takes a dropped socket as
       // the refusal and may not expect connection.close here (RabbitMQ does the same).
@@ -52,7 +52,7 @@ export function startOk(ctx: ConnectionContext, m: Method<'connection.start-ok'>
       `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
     );
   }
-  ctx.loggedIn(creds.user, {
+  ctx.loggedIn(user, {
     consumerCancelNotify: capability(m.clientProperties, 'consumer_cancel_notify'),
     connectionBlocked: capability(m.clientProperties, 'connection.blocked'),
   });
@@ -63,6 +63,26 @@ export function startOk(ctx: ConnectionContext, m: Method<'connection.start-ok'>
     frameMax: s.frameMax,
     heartbeat: s.heartbeat,
   });
+}
+
+/** PLAIN or AMQPLAIN: the user, if the password is right. */
+function passwordUser(ctx: ConnectionContext, m: Method<'connection.start-ok'>): string | undefined {
+  const creds = parseCredentials(m.mechanism, m.response);
+  if (creds === undefined || !ctx.broker.authenticate(creds.user, creds.password, ctx.remoteAddress)) {
+    return undefined;
+  }
+  return creds.user;
+}
+
+/**
+ * EXTERNAL: the verified certificate's CN, if that user exists (and may connect from here). The
+ * response (an authorization identity) is ignored, as RabbitMQ does; EXTERNAL without a verified
+ * certificate is refused like any failed login.
+ */
+function externalUser(ctx: ConnectionContext): string | undefined {
+  const user = ctx.certUser;
+  if (user === undefined || ctx.settings.userExists?.(user, ctx.remoteAddress) !== true) return undefined;
+  return user;
 }
 
 /** tune-ok: the client's frame_max, channel_max and heartbeat, within what we offered. */

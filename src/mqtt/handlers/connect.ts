@@ -22,6 +22,7 @@ export function onConnect(c: ConnectContext, p: ConnectPacket): void {
     c.remoteAddress,
     (user, password, address) => broker.authenticate(user, password, address),
     services.clock.now(),
+    c.certUser,
   );
   if ('refuse' in decision) return c.refuse(decision.refuse);
   const plan = decision.plan;
