@@ -439,7 +439,10 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
       for (const c of chunks) ok = this.socket.write(c);
       this.socket.uncork();
     }
-    if (!ok) {
+    // Node's stream says false above its own 16 KiB mark, and a TLS socket's writes finish
+    // asynchronously, so over TLS nearly every flush would pause deliveries until 'drain'; the
+    // broker's mark (writeHighWater) decides instead.
+    if (!ok && this.socket.writableLength > this.settings.writeHighWater) {
       this.congested = true;
       this.pauseDeliveries();
     } else if (this.pausedForWrite && !this.congested) {
