@@ -12,7 +12,7 @@ export function configurationMd(): string {
     path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], defaults);
   const rows = OPTION_DOCS.map(
     (d) =>
-      `| \`${d.path}\` | \`${JSON.stringify(get(d.path))}\` | \`${d.env}\` | ${d.flag ? `\`${d.flag}\`` : ''} | ${d.doc} |`,
+      `| \`${d.path}\` | \`${d.defaultText ?? JSON.stringify(get(d.path))}\` | \`${d.env}\` | ${d.flag ? `\`${d.flag}\`` : ''} | ${d.doc} |`,
   );
   return `# Configuration
 

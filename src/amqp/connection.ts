@@ -79,6 +79,8 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
     readonly settings: AmqpSettings,
     readonly remoteAddress: string,
     private readonly onClosed: (c: AmqpConnection) => void,
+    /** The subject CN of the client's verified TLS certificate (front end: certificateUser). */
+    readonly certUser: string | undefined = undefined,
   ) {
     this.clock = broker.clock;
     const now = this.clock.now();
@@ -452,7 +454,10 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
       for (const c of chunks) ok = this.socket.write(c);
       this.socket.uncork();
     }
-    if (!ok) {
+    // Node's stream says false above its own 16 KiB mark, and a TLS socket's writes finish
+    // asynchronously, so over TLS nearly every flush would pause deliveries until 'drain'; the
+    // broker's mark (writeHighWater) decides instead.
+    if (!ok && this.socket.writableLength > this.settings.writeHighWater) {
       this.congested = true;
       this.pauseDeliveries();
     } else if (this.pausedForWrite && !this.congested) {

@@ -5,8 +5,9 @@
  * broker's resource alarms (connection.blocked).
  */
 import type { Duplex } from 'node:stream';
-import type { Broker, FrontEnd, FrontEndStats, Listening } from '../core/index.js';
+import type { Broker, FrontEnd, FrontEndStats, Listening, ListenTls } from '../core/index.js';
 import type { Timer } from '../util/clock.js';
+import { peerCommonName } from '../util/peer-name.js';
 import { AmqpConnection } from './connection.js';
 import { listenAmqp } from './listener.js';
 import { type AmqpSettings, DEFAULT_AMQP_SETTINGS } from './settings.js';
@@ -17,6 +18,14 @@ export { type AmqpSettings, DEFAULT_AMQP_SETTINGS } from './settings.js';
 
 /** How often connections check heartbeats and the handshake timeout. */
 const TICK_MS = 1000;
+
+/**
+ * The user a client may log in as with SASL EXTERNAL: the subject CN of a TLS certificate the
+ * listener verified (tls.verifyClients), as RabbitMQ's rabbitmq_auth_mechanism_ssl.
+ */
+export function certificateUser(socket: Duplex): string | undefined {
+  return peerCommonName(socket);
+}
 
 export class AmqpFrontEnd implements FrontEnd {
   readonly protocol = 'amqp';
@@ -44,8 +53,9 @@ export class AmqpFrontEnd implements FrontEnd {
     });
   }
 
-  listen(host: string, port: number): Promise<Listening> {
-    return listenAmqp(host, port, this.accept);
+  /** The AMQP listener; with `tls`, AMQPS. */
+  listen(host: string, port: number, tls?: ListenTls): Promise<Listening> {
+    return listenAmqp(host, port, this.accept, tls);
   }
 
   /** Runs the protocol on an accepted stream: a TCP socket, or one end of a duplex pair in tests. */
@@ -54,7 +64,14 @@ export class AmqpFrontEnd implements FrontEnd {
       socket.destroy();
       return undefined;
     }
-    const c = new AmqpConnection(socket, this.broker, this.settings, remoteAddress, this.closed);
+    const c = new AmqpConnection(
+      socket,
+      this.broker,
+      this.settings,
+      remoteAddress,
+      this.closed,
+      certificateUser(socket),
+    );
     this.connections.add(c);
     return c;
   };

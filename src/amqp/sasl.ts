@@ -1,10 +1,14 @@
 /**
  * SASL mechanisms offered in connection.start: PLAIN (RFC 4616) and AMQPLAIN (a field table with
- * LOGIN and PASSWORD, sent without the table's length prefix).
+ * LOGIN and PASSWORD, sent without the table's length prefix); and EXTERNAL (RFC 4422 appendix A)
+ * to a TLS client whose certificate was verified, which logs in as the certificate's CN.
  */
 import { decodeTable } from './codec/index.js';
 
 export const MECHANISMS = 'PLAIN AMQPLAIN';
+
+/** Offered first when the client has a verified certificate (RabbitMQ lists it the same way). */
+export const MECHANISMS_WITH_EXTERNAL = 'EXTERNAL PLAIN AMQPLAIN';
 
 export interface Credentials {
   readonly user: string;

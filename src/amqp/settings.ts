@@ -2,6 +2,7 @@
  * The AMQP front end's settings (the `amqp` section of the config, less the port) and their
  * defaults.
  */
+import type { UserExists } from '../util/peer-name.js';
 
 export interface AmqpSettings {
   /** The largest frame we accept and offer in connection.tune (spec 4.2.1: at least 4096). */
@@ -16,6 +17,11 @@ export interface AmqpSettings {
   readonly writeHighWater: number;
   /** Milliseconds a client has from TCP accept to connection.open (RabbitMQ's handshake_timeout). */
   readonly handshakeTimeout: number;
+  /**
+   * Whether a certificate's user may log in (SASL EXTERNAL) from an address; absent, EXTERNAL
+   * logins are refused.
+   */
+  readonly userExists?: UserExists;
 }
 
 export const DEFAULT_AMQP_SETTINGS: AmqpSettings = {

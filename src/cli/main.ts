@@ -40,6 +40,11 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(portOption('--mqtt-port', 'mqtt.port'))
     .addOption(portOption('--http-port', 'http.port'))
     .addOption(portOption('--grpc-port', 'grpc.port'))
+    // TLS (issue 15)
+    .addOption(portOption('--amqps-port', 'amqp.tlsPort'))
+    .addOption(portOption('--mqtts-port', 'mqtt.tlsPort'))
+    .addOption(portOption('--https-port', 'http.tlsPort'))
+    .addOption(portOption('--grpcs-port', 'grpc.tlsPort'))
     .option('--print-config', 'print the effective configuration as JSON (passwords redacted) and exit')
     .addHelpText(
       'after',
@@ -54,6 +59,11 @@ export async function main(argv: string[]): Promise<void> {
     mqttPort?: string;
     httpPort?: string;
     grpcPort?: string;
+    // TLS (issue 15)
+    amqpsPort?: string;
+    mqttsPort?: string;
+    httpsPort?: string;
+    grpcsPort?: string;
     printConfig?: boolean;
   }>();
 
@@ -66,6 +76,11 @@ export async function main(argv: string[]): Promise<void> {
       'mqtt.port': o.mqttPort === undefined ? undefined : parseScalar(o.mqttPort),
       'http.port': o.httpPort === undefined ? undefined : parseScalar(o.httpPort),
       'grpc.port': o.grpcPort === undefined ? undefined : parseScalar(o.grpcPort),
+      // TLS (issue 15)
+      'amqp.tlsPort': o.amqpsPort === undefined ? undefined : parseScalar(o.amqpsPort),
+      'mqtt.tlsPort': o.mqttsPort === undefined ? undefined : parseScalar(o.mqttsPort),
+      'http.tlsPort': o.httpsPort === undefined ? undefined : parseScalar(o.httpsPort),
+      'grpc.tlsPort': o.grpcsPort === undefined ? undefined : parseScalar(o.grpcsPort),
     },
   });
   if (o.printConfig) {
@@ -101,6 +116,11 @@ export async function main(argv: string[]): Promise<void> {
       },
     );
   };
+  // TLS (issue 15): SIGHUP reads the certificate files again (the result goes to stderr).
+  process.on('SIGHUP', () => {
+    if (server.reloadTls() === undefined)
+      process.stderr.write('switchyard: SIGHUP: no tls section, nothing to reload\n');
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -145,111 +145,174 @@ const upstreamSchema = z
 
 export type GatewayUpstreamConfig = z.infer<typeof upstreamSchema>;
 
-export const configSchema = z.strictObject({
-  host: z.string().default('0.0.0.0'),
-  dataDir: z.string().default('./data'),
-  amqp: z
-    .strictObject({
-      port: port.default(5672),
-      frameMax: z.number().int().min(4096).max(1048576).default(131072),
-      channelMax: z.number().int().min(1).max(65535).default(2047),
-      heartbeat: z.number().int().min(0).max(65535).default(60),
-      maxMessageSize: z.number().int().min(1).max(536870912).default(134217728),
-      handshakeTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
-    })
-    .prefault({}),
-  mqtt: z
-    .strictObject({
-      port: port.default(1883),
-      exchange: z.string().default('amq.topic'),
-      vhost: z.string().default('/'),
-      maxPacketSize: z.number().int().min(64).max(268435455).default(67108864),
-      maxPacketSizeUnauthenticated: z.number().int().min(64).max(268435455).default(65536),
-      receiveMaximum: z.number().int().min(1).max(65535).default(65535),
-      maxInflight: z.number().int().min(1).max(65535).default(128),
-      topicAliasMaximum: z.number().int().min(0).max(65535).default(100),
-      maxKeepAlive: z.number().int().min(0).max(65535).default(0),
-      maxSessionExpiry: z.number().int().min(0).max(4294967295).default(4294967295),
-      connectTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
-      anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
-      // The environment gives 'true' / 'false'.
-      payloadPool: z
-        .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
-        .default(true),
-    })
-    .prefault({}),
-  http: z
-    .strictObject({
-      port: port.default(8080),
-      anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
-      maxBodySize: z.number().int().min(1).max(536870912).default(16777216),
-      sseBuffer: z.number().int().min(1).max(1_000_000).default(1000),
-      sseHeartbeat: z.number().int().min(100).max(3_600_000).default(15_000),
-      wsMaxPayload: z.number().int().min(64).max(536870912).default(16777216),
-      wsPingInterval: z.number().int().min(0).max(3_600_000).default(30_000),
-      corsOrigins: fromEnvList(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })]))).default(
-        [],
-      ),
-      // Browsers and web origins (docs/security.md), the get answer cap (docs/http.md).
-      allowedHosts: fromEnvList(
-        z.array(z.string().regex(/^(\*|(\*\.)?[A-Za-z0-9._-]+)$/, "a host name, '*.' + a domain, or '*'")),
-      ).default([]),
-      getMaxBytes: z.number().int().min(1024).max(536870912).default(16777216),
-    })
-    .prefault({}),
-  grpc: z
-    .strictObject({
-      port: port.default(50051),
-      anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
-      maxMessageSize: z.number().int().min(1024).max(536870912).default(16777216),
-    })
-    .prefault({}),
-  tracing: z
-    .strictObject({
-      otlpEndpoint: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
-      serviceName: z.string().min(1).default('switchyard'),
-    })
-    .prefault({}),
-  store: z
-    .strictObject({
-      segmentSize: z.number().int().min(65536).max(4294967295).default(67108864),
-      diskFreeLimit: z.number().int().min(0).default(50_000_000),
-      diskCheckInterval: z.number().int().min(100).max(3_600_000).default(10_000),
-    })
-    .prefault({}),
-  gateway: z
-    .strictObject({
-      upstreams: fromEnvJson(z.array(upstreamSchema)).default([]),
-      forwardHeaders: fromEnvList(z.array(headerName)).default(['authorization', 'x-request-id']),
-      returnHeaders: fromEnvList(z.array(headerName)).default(['x-request-id']),
-      accessLog: z.enum(['off', 'stdout']).default('off'),
-      // Upper bound of a client's deadline (docs/gateway.md).
-      maxTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
-    })
-    .prefault({}),
-  // GET /metrics (docs/security.md).
-  metrics: z
-    .strictObject({
-      public: z
-        .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
-        .default(false),
-    })
-    .prefault({}),
-  users: fromEnvJson(z.record(z.string(), userSchema)).default({
-    guest: { password: 'guest', tags: ['administrator'] },
-  }),
-  loopbackUsers: z.array(z.string()).default(['guest']),
-  permissions: fromEnvJson(z.array(permissionSchema)).optional(),
-  topicPermissions: fromEnvJson(z.array(topicPermissionSchema)).default([]),
-  auth: z
-    .strictObject({
-      failureDelay: z.number().int().min(0).max(60_000).default(1000),
-    })
-    .prefault({}),
-  vhosts: z.array(z.string()).min(1).default(['/']),
-});
+export const configSchema = z
+  .strictObject({
+    host: z.string().default('0.0.0.0'),
+    dataDir: z.string().default('./data'),
+    amqp: z
+      .strictObject({
+        port: port.default(5672),
+        // TLS (issue 15): used only with the tls section; default 5671 then.
+        tlsPort: port.optional(),
+        frameMax: z.number().int().min(4096).max(1048576).default(131072),
+        channelMax: z.number().int().min(1).max(65535).default(2047),
+        heartbeat: z.number().int().min(0).max(65535).default(60),
+        maxMessageSize: z.number().int().min(1).max(536870912).default(134217728),
+        handshakeTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
+      })
+      .prefault({}),
+    mqtt: z
+      .strictObject({
+        port: port.default(1883),
+        // TLS (issue 15): used only with the tls section; default 8883 then.
+        tlsPort: port.optional(),
+        certLogin: z
+          .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+          .default(false),
+        exchange: z.string().default('amq.topic'),
+        vhost: z.string().default('/'),
+        maxPacketSize: z.number().int().min(64).max(268435455).default(67108864),
+        maxPacketSizeUnauthenticated: z.number().int().min(64).max(268435455).default(65536),
+        receiveMaximum: z.number().int().min(1).max(65535).default(65535),
+        maxInflight: z.number().int().min(1).max(65535).default(128),
+        topicAliasMaximum: z.number().int().min(0).max(65535).default(100),
+        maxKeepAlive: z.number().int().min(0).max(65535).default(0),
+        maxSessionExpiry: z.number().int().min(0).max(4294967295).default(4294967295),
+        connectTimeout: z.number().int().min(100).max(3_600_000).default(10_000),
+        anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
+        // The environment gives 'true' / 'false'.
+        payloadPool: z
+          .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+          .default(true),
+      })
+      .prefault({}),
+    http: z
+      .strictObject({
+        port: port.default(8080),
+        // TLS (issue 15): used only with the tls section; default 8443 then.
+        tlsPort: port.optional(),
+        anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
+        maxBodySize: z.number().int().min(1).max(536870912).default(16777216),
+        sseBuffer: z.number().int().min(1).max(1_000_000).default(1000),
+        sseHeartbeat: z.number().int().min(100).max(3_600_000).default(15_000),
+        wsMaxPayload: z.number().int().min(64).max(536870912).default(16777216),
+        wsPingInterval: z.number().int().min(0).max(3_600_000).default(30_000),
+        corsOrigins: fromEnvList(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ })]))).default(
+          [],
+        ),
+        // Browsers and web origins (docs/security.md), the get answer cap (docs/http.md).
+        allowedHosts: fromEnvList(
+          z.array(z.string().regex(/^(\*|(\*\.)?[A-Za-z0-9._-]+)$/, "a host name, '*.' + a domain, or '*'")),
+        ).default([]),
+        getMaxBytes: z.number().int().min(1024).max(536870912).default(16777216),
+      })
+      .prefault({}),
+    grpc: z
+      .strictObject({
+        port: port.default(50051),
+        // TLS (issue 15): used only with the tls section; default 50052 then.
+        tlsPort: port.optional(),
+        anonymous: z.enum(['loopback', 'always', 'never']).default('never'),
+        maxMessageSize: z.number().int().min(1024).max(536870912).default(16777216),
+      })
+      .prefault({}),
+    tracing: z
+      .strictObject({
+        otlpEndpoint: z.union([z.url({ protocol: /^https?$/ }), z.literal('')]).default(''),
+        serviceName: z.string().min(1).default('switchyard'),
+      })
+      .prefault({}),
+    store: z
+      .strictObject({
+        segmentSize: z.number().int().min(65536).max(4294967295).default(67108864),
+        diskFreeLimit: z.number().int().min(0).default(50_000_000),
+        diskCheckInterval: z.number().int().min(100).max(3_600_000).default(10_000),
+      })
+      .prefault({}),
+    gateway: z
+      .strictObject({
+        upstreams: fromEnvJson(z.array(upstreamSchema)).default([]),
+        forwardHeaders: fromEnvList(z.array(headerName)).default(['authorization', 'x-request-id']),
+        returnHeaders: fromEnvList(z.array(headerName)).default(['x-request-id']),
+        accessLog: z.enum(['off', 'stdout']).default('off'),
+        // Upper bound of a client's deadline (docs/gateway.md).
+        maxTimeoutMs: z.number().int().min(1).max(86_400_000).default(300_000),
+      })
+      .prefault({}),
+    // GET /metrics (docs/security.md).
+    metrics: z
+      .strictObject({
+        public: z
+          .preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean())
+          .default(false),
+      })
+      .prefault({}),
+    // ---- TLS (issue 15) ----
+    tls: z
+      .strictObject({
+        certFile: z.string().min(1),
+        keyFile: z.string().min(1),
+        caFile: z.string().min(1).optional(),
+        verifyClients: z.enum(['none', 'optional', 'required']).default('none'),
+        minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+      })
+      .optional(),
+    // ---- end TLS ----
+    users: fromEnvJson(z.record(z.string(), userSchema)).default({
+      guest: { password: 'guest', tags: ['administrator'] },
+    }),
+    loopbackUsers: z.array(z.string()).default(['guest']),
+    permissions: fromEnvJson(z.array(permissionSchema)).optional(),
+    topicPermissions: fromEnvJson(z.array(topicPermissionSchema)).default([]),
+    auth: z
+      .strictObject({
+        failureDelay: z.number().int().min(0).max(60_000).default(1000),
+      })
+      .prefault({}),
+    vhosts: z.array(z.string()).min(1).default(['/']),
+  })
+  .superRefine(checkTls);
 
 export type Config = z.infer<typeof configSchema>;
+
+// ---- TLS (issue 15) ----
+/** The TLS ports and their defaults, by config section; on only when the tls section is there. */
+export const TLS_PORTS = { amqp: 5671, mqtt: 8883, http: 8443, grpc: 50052 } as const;
+
+/** A TLS port, certificate login or client verification asked for without what it needs. */
+function checkTls(
+  c: {
+    tls?: { caFile?: string | undefined; verifyClients: string } | undefined;
+    mqtt: { certLogin: boolean };
+  } & Record<keyof typeof TLS_PORTS, { tlsPort?: number | 'off' | undefined }>,
+  ctx: z.RefinementCtx,
+): void {
+  if (c.tls === undefined) {
+    for (const section of Object.keys(TLS_PORTS) as (keyof typeof TLS_PORTS)[]) {
+      if (typeof c[section].tlsPort === 'number') {
+        ctx.addIssue({
+          code: 'custom',
+          path: [section, 'tlsPort'],
+          message: 'a TLS port needs the tls section (certFile and keyFile)',
+        });
+      }
+    }
+  } else if (c.tls.verifyClients !== 'none' && c.tls.caFile === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['tls', 'caFile'],
+      message: `verifyClients '${c.tls.verifyClients}' needs caFile: the CA that signs client certificates`,
+    });
+  }
+  if (c.mqtt.certLogin && (c.tls === undefined || c.tls.verifyClients === 'none')) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mqtt', 'certLogin'],
+      message: "certificate login needs tls.verifyClients 'optional' or 'required'",
+    });
+  }
+}
+// ---- end TLS ----
 
 export interface OptionDoc {
   /** Dotted path in the config file. */
@@ -257,6 +320,8 @@ export interface OptionDoc {
   readonly env: string;
   readonly flag?: string;
   readonly doc: string;
+  /** The default as the docs show it, where the schema has none (options of an optional section). */
+  readonly defaultText?: string;
 }
 
 /** Every option with its environment variable and flag; the source of docs/configuration.md. */
@@ -442,6 +507,71 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     env: 'SWITCHYARD_GRPC_MAX_MESSAGE_SIZE',
     doc: 'Largest gRPC message (bytes), either way; larger → RESOURCE_EXHAUSTED.',
   },
+  // ---- TLS (issue 15) ----
+  {
+    path: 'tls.certFile',
+    env: 'SWITCHYARD_TLS_CERT_FILE',
+    defaultText: '(none: TLS off)',
+    doc: 'PEM server certificate (chain) for every TLS listener. With certFile and keyFile set the TLS ports open (amqp.tlsPort, mqtt.tlsPort, http.tlsPort, grpc.tlsPort); without them they are off. The files are read again on SIGHUP and when they change; open connections are kept, and files that do not load leave the previous certificate in use (the reason goes to stderr).',
+  },
+  {
+    path: 'tls.keyFile',
+    env: 'SWITCHYARD_TLS_KEY_FILE',
+    defaultText: '(none)',
+    doc: 'PEM private key of tls.certFile (unencrypted).',
+  },
+  {
+    path: 'tls.caFile',
+    env: 'SWITCHYARD_TLS_CA_FILE',
+    defaultText: '(none)',
+    doc: "PEM CA certificates that client certificates must chain to; needed when tls.verifyClients is not 'none'.",
+  },
+  {
+    path: 'tls.verifyClients',
+    env: 'SWITCHYARD_TLS_VERIFY_CLIENTS',
+    defaultText: 'none',
+    doc: "Client certificates: 'none' (not asked for), 'optional' (asked for; a client without one, or with one tls.caFile does not verify, connects without a certificate identity), 'required' (the handshake fails without a certificate tls.caFile verifies). A verified certificate's subject CN is a user name: AMQP SASL EXTERNAL, MQTT with mqtt.certLogin, and HTTPS/gRPC requests without an Authorization header; the user must exist in `users`.",
+  },
+  {
+    path: 'tls.minVersion',
+    env: 'SWITCHYARD_TLS_MIN_VERSION',
+    defaultText: 'TLSv1.2',
+    doc: "Oldest TLS version accepted: 'TLSv1.2' or 'TLSv1.3'.",
+  },
+  {
+    path: 'amqp.tlsPort',
+    env: 'SWITCHYARD_AMQP_TLS_PORT',
+    flag: '--amqps-port',
+    defaultText: '5671 (with tls)',
+    doc: "AMQP 0-9-1 over TLS (AMQPS) port; 0 = ephemeral, 'off' = disabled. Open only when the tls section is set; a number without it is a configuration error. Offers SASL EXTERNAL to a client with a verified certificate.",
+  },
+  {
+    path: 'mqtt.tlsPort',
+    env: 'SWITCHYARD_MQTT_TLS_PORT',
+    flag: '--mqtts-port',
+    defaultText: '8883 (with tls)',
+    doc: "MQTT over TLS (MQTTS) port; 0 = ephemeral, 'off' = disabled. Open only when the tls section is set. MQTT over secure WebSocket is /mqtt on the HTTPS listener.",
+  },
+  {
+    path: 'mqtt.certLogin',
+    env: 'SWITCHYARD_MQTT_CERT_LOGIN',
+    doc: "As RabbitMQ's mqtt.ssl_cert_login: a TLS client with a verified certificate that sends no user name logs in as the certificate's subject CN (which must be a user). Needs tls.verifyClients 'optional' or 'required'.",
+  },
+  {
+    path: 'http.tlsPort',
+    env: 'SWITCHYARD_HTTP_TLS_PORT',
+    flag: '--https-port',
+    defaultText: '8443 (with tls)',
+    doc: "HTTPS port: everything the HTTP listener serves (REST, SSE, /ws and /mqtt as secure WebSocket, gRPC-Web and Connect, the gateway, /metrics) over TLS; 0 = ephemeral, 'off' = disabled. Open only when the tls section is set.",
+  },
+  {
+    path: 'grpc.tlsPort',
+    env: 'SWITCHYARD_GRPC_TLS_PORT',
+    flag: '--grpcs-port',
+    defaultText: '50052 (with tls)',
+    doc: "Native gRPC over TLS (HTTP/2 negotiated by ALPN h2) port; 0 = ephemeral, 'off' = disabled. Open only when the tls section is set.",
+  },
+  // ---- end TLS ----
   {
     path: 'tracing.otlpEndpoint',
     env: 'SWITCHYARD_TRACING_OTLP_ENDPOINT',

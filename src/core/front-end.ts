@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Server as TlsServer, TlsOptions } from 'node:tls';
 
 /** Takes an HTTP upgrade request for a path the front end registered. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -19,6 +20,17 @@ export interface Listening {
   readonly address: AddressInfo;
   /** Stops accepting; open connections are closed by the front end's close(). */
   close(): Promise<void>;
+}
+
+/**
+ * What a TLS listener needs, built once by the composition root (src/server/tls.ts) for every
+ * listener: Node's server options (certificate, key, CA, client verification, oldest version),
+ * and the registration that lets a certificate reload reach the listening server.
+ */
+export interface ListenTls {
+  readonly options: TlsOptions;
+  /** Registers a listening TLS server for certificate reloads; returns the unregistration. */
+  track(server: TlsServer): () => void;
 }
 
 /** What a front end serves on the shared HTTP listener. */
@@ -38,8 +50,11 @@ export interface FrontEndStats {
 export interface FrontEnd {
   /** The protocol, as listings name it: 'amqp', 'mqtt', 'grpc', 'ws', 'http'. */
   readonly protocol: string;
-  /** Opens the front end's own listener (AMQP, MQTT, native gRPC); absent when it has none. */
-  listen?(host: string, port: number): Promise<Listening>;
+  /**
+   * Opens the front end's own listener (AMQP, MQTT, native gRPC); absent when it has none. With
+   * `tls` the listener speaks TLS (AMQPS, MQTTS, gRPC over TLS).
+   */
+  listen?(host: string, port: number, tls?: ListenTls): Promise<Listening>;
   /** Its routes on the shared HTTP listener; absent when it has none. */
   readonly http?: HttpRoutes;
   /** Closes every connection (shutdown): clients are told in the protocol's terms. */

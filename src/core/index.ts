@@ -18,6 +18,7 @@ export type {
   FrontEndStats,
   HttpRoutes,
   Listening,
+  ListenTls,
   RequestHandler,
   UpgradeHandler,
 } from './front-end.js';

@@ -1,6 +1,7 @@
 /**
  * What every Broker call shares: who the caller is (Basic credentials in the `authorization`
- * metadata, checked by a request gate before the body is read), which vhost it acts in
+ * metadata, checked by a request gate before the body is read; without them, the CN of a verified
+ * TLS client certificate, when it names a user), which vhost it acts in
  * (`switchyard-vhost`, default "/"), its CoreConnection (one per call, closed when the call
  * ends), the trace context of its metadata, and deadlines.
  */
@@ -16,6 +17,7 @@ import {
 import { type AnonymousPolicy, type Broker, type CoreConnection, identify } from '../core/index.js';
 import { SwitchyardError } from '../errors/index.js';
 import { parseBasicAuth } from '../util/basic-auth.js';
+import { peerCommonName, type UserExists } from '../util/peer-name.js';
 import { type TraceMetadata, toConnectError } from './map.js';
 
 /** Metadata naming the virtual host a call acts in. */
@@ -32,6 +34,18 @@ export interface Caller {
 export interface Listener {
   readonly remoteAddress: string;
   readonly anonymous: AnonymousPolicy;
+  /** The subject CN of the client's verified TLS certificate (certificateUser), if any. */
+  readonly certUser?: string | undefined;
+  /** Whether a certificate's user may log in; absent, certificate logins are refused. */
+  readonly userExists?: UserExists | undefined;
+}
+
+/**
+ * The user a call without an authorization header may act as: the subject CN of the TLS
+ * certificate the listener verified (tls.verifyClients), on the native TLS port or over HTTPS.
+ */
+export function certificateUser(req: IncomingMessage | Http2ServerRequest): string | undefined {
+  return peerCommonName(req.socket);
 }
 
 const listenerKey = createContextKey<Listener>({ remoteAddress: '', anonymous: 'never' });
@@ -40,10 +54,16 @@ const callerKey = createContextKey<Caller | undefined>(undefined);
 /** Context values for requests of one listener: the peer's address and the anonymous policy. */
 export function listenerValues(
   anonymous: AnonymousPolicy,
+  userExists?: UserExists,
 ): (req: IncomingMessage | Http2ServerRequest) => ContextValues {
   return (req) => {
     const v = createContextValues();
-    v.set(listenerKey, { remoteAddress: req.socket?.remoteAddress ?? '', anonymous });
+    v.set(listenerKey, {
+      remoteAddress: req.socket?.remoteAddress ?? '',
+      anonymous,
+      certUser: certificateUser(req),
+      userExists,
+    });
     return v;
   };
 }
@@ -77,6 +97,15 @@ export async function identifyCaller(
       'AUTHENTICATION_FAILED',
       'malformed authorization metadata: expected "Basic <base64 of user:password>"',
     );
+  }
+  if (creds === undefined && l.certUser !== undefined) {
+    if (l.userExists?.(l.certUser, l.remoteAddress) !== true) {
+      throw new SwitchyardError(
+        'AUTHENTICATION_FAILED',
+        `certificate user '${l.certUser}' refused: not a broker user`,
+      );
+    }
+    return { user: l.certUser, vhost: vhost ?? '/', remoteAddress: l.remoteAddress };
   }
   const user = await identify(broker, creds, l.remoteAddress, l.anonymous);
   return { user, vhost: vhost ?? '/', remoteAddress: l.remoteAddress };

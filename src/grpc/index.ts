@@ -17,6 +17,7 @@ import type {
   FrontEnd,
   FrontEndStats,
   Listening,
+  ListenTls,
   RequestHandler,
 } from '../core/index.js';
 import { file_grpc_health_v1_health } from '../gen/grpc/health/v1/health_pb.js';
@@ -30,6 +31,7 @@ import { NativeCalls } from './native/serve.js';
 import { PublishGate } from './publish-gate.js';
 import { createHandler, type NodeHandler, SERVICES, type Services } from './router.js';
 import { SubscriptionRegistry } from './subscription-registry.js';
+import type { UserExists } from '../util/peer-name.js';
 
 export interface GrpcSettings {
   /** Who may call the native port without credentials. */
@@ -37,6 +39,8 @@ export interface GrpcSettings {
   /** Who may call over gRPC-Web/Connect on the HTTP listener without credentials. */
   readonly webAnonymous: AnonymousPolicy;
   readonly maxMessageSize: number;
+  /** Whether a TLS certificate's user may log in (calls without credentials); absent: never. */
+  readonly userExists?: UserExists;
 }
 
 export class GrpcFrontEnd implements FrontEnd {
@@ -61,6 +65,7 @@ export class GrpcFrontEnd implements FrontEnd {
       gate: new PublishGate(broker),
       subscriptions: new SubscriptionRegistry(),
       health: new Health(),
+      userExists: settings.userExists,
       reflection: new ReflectionIndex(
         [
           file_switchyard_v1_broker,
@@ -78,16 +83,24 @@ export class GrpcFrontEnd implements FrontEnd {
       this.services.gate,
       settings.anonymous,
       settings.maxMessageSize,
+      settings.userExists,
     );
     this.http = { handle: this.handleWeb };
   }
 
-  /** Serves native gRPC (h2c) on host:port. */
-  async listen(host: string, port: number): Promise<Listening> {
+  /** Serves native gRPC on host:port: h2c, or with `tls` HTTP/2 over TLS (ALPN h2). */
+  async listen(host: string, port: number, tls?: ListenTls): Promise<Listening> {
     const connectHandler = this.handler(this.settings.anonymous);
-    const l = await listenNative(host, port, this.settings.maxMessageSize, this.broker.clock, (req, res) => {
-      if (!this.native.serve(req, res)) connectHandler(req, res);
-    });
+    const l = await listenNative(
+      host,
+      port,
+      this.settings.maxMessageSize,
+      this.broker.clock,
+      (req, res) => {
+        if (!this.native.serve(req, res)) connectHandler(req, res);
+      },
+      tls,
+    );
     this.listeners.push(l);
     return l;
   }

@@ -1,16 +1,20 @@
 /**
- * The native gRPC listener: h2c on its own port, with HTTP/2 windows sized for publishers that
- * stream, every session tracked so shutdown can close them, and a grace period after which the
- * connections of peers that do not read are cut.
+ * The native gRPC listener: h2c on its own port (or HTTP/2 over TLS, negotiated with ALPN h2),
+ * with HTTP/2 windows sized for publishers that stream, every session tracked so shutdown can
+ * close them, and a grace period after which the connections of peers that do not read are cut.
  */
 import {
+  createSecureServer,
   createServer,
+  type Http2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type SecureServerOptions,
+  type ServerOptions,
 } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Listening } from '../core/index.js';
+import type { Listening, ListenTls } from '../core/index.js';
 import type { Clock } from '../util/clock.js';
 import { listenOn } from '../util/listen.js';
 
@@ -36,18 +40,28 @@ export async function listenNative(
   maxMessageSize: number,
   clock: Clock,
   handle: (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+  tls?: ListenTls,
 ): Promise<NativeListening> {
-  const server = createServer(
-    {
-      settings: { initialWindowSize: STREAM_WINDOW },
-      // Node refuses new streams (ENHANCE_YOUR_CALM) while a session has more than this many
-      // MB queued to send; a few of the largest messages in flight must not trip it.
-      maxSessionMemory: Math.max(10, Math.ceil((4 * maxMessageSize) / (1 << 20)) + 16),
-    },
-    handle,
-  );
+  const options: ServerOptions = {
+    settings: { initialWindowSize: STREAM_WINDOW },
+    // Node refuses new streams (ENHANCE_YOUR_CALM) while a session has more than this many
+    // MB queued to send; a few of the largest messages in flight must not trip it.
+    maxSessionMemory: Math.max(10, Math.ceil((4 * maxMessageSize) / (1 << 20)) + 16),
+  };
+  let server: Http2Server;
+  let untrack = () => {};
+  if (tls === undefined) server = createServer(options, handle);
+  else {
+    // ALPN offers h2 only (allowHTTP1 false): gRPC needs HTTP/2, and a client that cannot speak
+    // it is refused in the handshake rather than answered in HTTP/1.1.
+    const secure: SecureServerOptions = { ...options, ...tls.options, ALPNProtocols: ['h2'] };
+    const s = createSecureServer(secure, handle);
+    untrack = tls.track(s);
+    server = s;
+  }
   const sessions = new Set<Http2Session>();
   const sockets = new Set<Socket>();
+  // A TLS server's 'connection' is the TCP socket under the TLS one: cutting it cuts both.
   server.on('connection', (sock: Socket) => {
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
@@ -69,6 +83,7 @@ export async function listenNative(
     },
     close: () =>
       new Promise<void>((resolve) => {
+        untrack();
         server.close(() => resolve());
         for (const s of sessions) s.close();
         // A session whose peer does not read can wait forever for its last frames to go out,

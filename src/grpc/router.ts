@@ -23,6 +23,7 @@ import { ack, nack } from './handlers/settle.js';
 import { subscribe } from './handlers/subscribe.js';
 import type { PublishGate } from './publish-gate.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
+import type { UserExists } from '../util/peer-name.js';
 
 export const SERVICES: readonly DescService[] = [
   BrokerService,
@@ -38,6 +39,8 @@ export interface Services {
   readonly subscriptions: SubscriptionRegistry;
   readonly health: Health;
   readonly reflection: ReflectionIndex;
+  /** Whether a TLS certificate's user may log in (calls without credentials); absent: never. */
+  readonly userExists?: UserExists | undefined;
 }
 
 export type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -59,7 +62,7 @@ export function createHandler(
     readMaxBytes: maxMessageSize,
     writeMaxBytes: maxMessageSize,
     shutdownSignal,
-    contextValues: listenerValues(anonymous),
+    contextValues: listenerValues(anonymous, s.userExists),
     fallback: unknownMethod,
   });
 }

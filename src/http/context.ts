@@ -8,6 +8,7 @@ import { type AnonymousPolicy, type Broker, type CoreConnection, identify } from
 import { SwitchyardError } from '../errors/index.js';
 import { parseBasicAuth } from '../util/basic-auth.js';
 import type { WebOrigins } from '../util/web-origin.js';
+import { peerCommonName, type UserExists } from '../util/peer-name.js';
 import type { PendingGets } from './pending-gets.js';
 import type { SseHub } from './sse/hub.js';
 
@@ -21,6 +22,8 @@ export interface HttpSettings {
   /** Events an SSE connection may have unwritten before it stops receiving. */
   readonly sseBuffer: number;
   readonly sseHeartbeat: number;
+  /** Whether a TLS certificate's user may log in (requests without Authorization); absent: never. */
+  readonly userExists?: UserExists;
 }
 
 export interface HttpContext {
@@ -48,7 +51,25 @@ export async function authenticate(ctx: HttpContext, req: IncomingMessage): Prom
       'malformed Authorization header: expected Basic with base64 of user:password',
     );
   }
+  const certUser = creds === undefined ? certificateUser(req) : undefined;
+  if (certUser !== undefined) {
+    if (ctx.settings.userExists?.(certUser, remoteAddress(req)) !== true) {
+      throw new SwitchyardError(
+        'AUTHENTICATION_FAILED',
+        `certificate user '${certUser}' refused: not a broker user`,
+      );
+    }
+    return certUser;
+  }
   return await identify(ctx.broker, creds, remoteAddress(req), ctx.settings.anonymous);
+}
+
+/**
+ * The user an HTTPS request without an Authorization header acts as: the subject CN of the TLS
+ * certificate the listener verified (tls.verifyClients).
+ */
+export function certificateUser(req: IncomingMessage): string | undefined {
+  return peerCommonName(req.socket);
 }
 
 /** A core connection for one request or stream; the caller closes it. Unknown vhost: 404. */

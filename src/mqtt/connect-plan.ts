@@ -61,6 +61,8 @@ export async function identifyClient(
   settings: MqttSettings,
   remoteAddress: string,
   authenticate: Authenticate,
+  /** With mqtt.certLogin, the verified TLS certificate's CN: the user when no user name is given. */
+  certUser?: string,
 ): Promise<Identity> {
   const v5 = p.protocolVersion === 5;
   // [MQTT-4.12.0-1]: enhanced authentication is not supported.
@@ -68,7 +70,15 @@ export async function identifyClient(
     return refuse('BAD_AUTHENTICATION_METHOD', 'bad authentication method');
   }
   const name = p.username;
-  if (name === undefined || (name === '' && p.password === undefined)) {
+  const noName = name === undefined || (name === '' && p.password === undefined);
+  if (noName && certUser !== undefined) {
+    // RabbitMQ's ssl_cert_login: the certificate names the user, who must exist.
+    if (settings.userExists?.(certUser, remoteAddress) !== true) {
+      return refuse('AUTHENTICATION_FAILED', `certificate user '${certUser}' refused: not a broker user`);
+    }
+    return { user: certUser };
+  }
+  if (name === undefined || noName) {
     const a = settings.anonymous;
     if (a === 'never' || (a === 'loopback' && !isLoopback(remoteAddress))) {
       // 3.1.1 return code 5 (not authorized); v5 0x86 (bad user name or password).

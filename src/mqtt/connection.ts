@@ -60,6 +60,8 @@ export class MqttConnection implements ConnectContext, MqttContext, DeliverySink
     readonly transport: 'tcp' | 'ws',
     /** Called once the CONNECT has been accepted. */
     private authenticated?: () => void,
+    /** With mqtt.certLogin, the verified certificate's CN (the front end's certificateUser). */
+    readonly certUser: string | undefined = undefined,
   ) {
     // Until a CONNECT is accepted only a small packet is read: a stranger's 12 MB CONNECT full of
     // properties is refused from its fixed header, never buffered or decoded.

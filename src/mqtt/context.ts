@@ -58,6 +58,8 @@ export interface ClientLimits {
 export interface ConnectContext {
   readonly services: MqttServices;
   readonly remoteAddress: string;
+  /** With mqtt.certLogin, the subject CN of the client's verified TLS certificate. */
+  readonly certUser: string | undefined;
   /** The CONNECT chose the protocol version: later packets are encoded for it. */
   useVersion(version: 4 | 5): void;
   /** Refuses the CONNECT with the error's code (a 3.1.1 return code mapped from it), then closes. */

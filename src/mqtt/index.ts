@@ -11,8 +11,10 @@ import type {
   FrontEndStats,
   HttpRoutes,
   Listening,
+  ListenTls,
 } from '../core/index.js';
 import type { Clock, Timer } from '../util/clock.js';
+import { peerCommonName } from '../util/peer-name.js';
 import { PayloadPool } from './codec/index.js';
 import { MqttConnection } from './connection.js';
 import type { LiveConnection, MqttServices } from './context.js';
@@ -23,6 +25,14 @@ import { DEFAULT_MQTT_SETTINGS, type MqttSettings } from './settings.js';
 import { TopicCache } from './topic-cache.js';
 
 export { DEFAULT_MQTT_SETTINGS, type MqttSettings } from './settings.js';
+
+/**
+ * The user a CONNECT without a user name logs in as, with mqtt.certLogin: the subject CN of the
+ * TLS certificate the listener verified (MQTTS, or WSS on the HTTPS listener).
+ */
+export function certificateUser(tlsSocket: Duplex | undefined, settings: MqttSettings): string | undefined {
+  return settings.certLogin ? peerCommonName(tlsSocket) : undefined;
+}
 
 export class MqttFrontEnd implements FrontEnd, MqttServices {
   readonly protocol = 'mqtt';
@@ -88,15 +98,23 @@ export class MqttFrontEnd implements FrontEnd, MqttServices {
     remoteAddress: string,
     transport: 'tcp' | 'ws',
     authenticated?: () => void,
+    tlsSocket?: Duplex,
   ): MqttConnection => {
-    const c = new MqttConnection(this, stream, remoteAddress, transport, authenticated);
+    const c = new MqttConnection(
+      this,
+      stream,
+      remoteAddress,
+      transport,
+      authenticated,
+      certificateUser(tlsSocket, this.settings),
+    );
     this.connections.add(c);
     return c;
   };
 
-  /** The MQTT TCP listener (1883 by default). */
-  listen(host: string, port: number): Promise<Listening> {
-    return listenTcp(this.accept, host, port);
+  /** The MQTT TCP listener (1883 by default); with `tls`, MQTTS (8883 by default). */
+  listen(host: string, port: number, tls?: ListenTls): Promise<Listening> {
+    return listenTcp(this.accept, host, port, tls);
   }
 
   stats(): FrontEndStats {

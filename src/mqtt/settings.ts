@@ -1,6 +1,8 @@
 /**
  * The MQTT front end's settings (the `mqtt` section of the configuration, docs/configuration.md).
  */
+import type { UserExists } from '../util/peer-name.js';
+
 export interface MqttSettings {
   readonly exchange: string;
   readonly vhost: string;
@@ -20,6 +22,13 @@ export interface MqttSettings {
   readonly anonymous: 'loopback' | 'always' | 'never';
   /** The payload pool (codec/payload-pool.ts): the one switch that turns buffer reuse off. */
   readonly payloadPool: boolean;
+  /**
+   * A TLS client with a verified certificate that sends no user name logs in as the certificate's
+   * CN (RabbitMQ's mqtt.ssl_cert_login).
+   */
+  readonly certLogin: boolean;
+  /** Whether a certificate's user may log in from an address; absent, certificate logins are refused. */
+  readonly userExists?: UserExists;
 }
 
 export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
@@ -35,4 +44,5 @@ export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
   connectTimeout: 10_000,
   anonymous: 'never',
   payloadPool: true,
+  certLogin: false,
 };

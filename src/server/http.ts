@@ -4,12 +4,13 @@
  * plain requests go to each request handler in turn (gRPC-Web/Connect, REST and SSE) until one
  * takes them, else 404. Before any of that, every request and upgrade must name a Host the broker
  * answers to, and an upgrade or a write from a browser must come from an allowed origin
- * (util/web-origin.ts).
+ * (util/web-origin.ts). The same listener over TLS is the HTTPS one (every route, WSS upgrades).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { RequestHandler, UpgradeHandler } from '../core/index.js';
+import type { ListenTls, RequestHandler, UpgradeHandler } from '../core/index.js';
 import { listenOn } from '../util/listen.js';
 import type { WebOrigins } from '../util/web-origin.js';
 
@@ -26,8 +27,9 @@ export async function listenHttp(
   upgrades: ReadonlyMap<string, UpgradeHandler>,
   handlers: readonly RequestHandler[] = [],
   origins?: WebOrigins,
+  tls?: ListenTls,
 ): Promise<HttpListener> {
-  const server: Server = createServer((req, res) => {
+  const route: RequestListener = (req, res) => {
     // A write (any method but GET, HEAD and a preflight's OPTIONS) from a page of another site
     // is refused here for every route: REST, the gateway, gRPC-Web/Connect.
     const refusal =
@@ -49,7 +51,16 @@ export async function listenHttp(
     for (const h of handlers) if (h(req, res)) return;
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ code: 'NOT_FOUND', message: `no route for ${req.method} ${req.url}` }));
-  });
+  };
+  let server: Server;
+  let untrack = () => {};
+  if (tls === undefined) server = createServer(route);
+  else {
+    // HTTP/1.1 over TLS: WebSocket upgrades (WSS) and every route work as on the plain listener.
+    const s = createHttpsServer(tls.options, route);
+    untrack = tls.track(s);
+    server = s;
+  }
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // Node hands the socket over with no 'error' listener: a reset during a refusal or a
     // handshake would be an unhandled 'error' event and end the process. Every upgrade gets one
@@ -78,6 +89,7 @@ export async function listenHttp(
     address: server.address() as AddressInfo,
     close: () =>
       new Promise<void>((resolve) => {
+        untrack();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -20,6 +20,10 @@ import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
 import { metricsHandler } from './metrics.js';
 import { WebOrigins } from '../util/web-origin.js';
+// TLS (issue 15)
+import { TLS_PORTS } from '../config/schema.js';
+import type { UserExists } from '../util/peer-name.js';
+import { type ReloadResult, TlsContext, type TlsContextOptions } from './tls.js';
 
 export interface ListenerInfo {
   readonly protocol: string;
@@ -49,6 +53,14 @@ export interface RunningServer {
   readonly gateway: Gateway | undefined;
   /** The MQTT front end (sessions, retained messages). */
   readonly mqttFrontEnd: MqttFrontEnd;
+  // ---- TLS (issue 15): the TLS listeners, when the tls section is set and their port is not off.
+  readonly amqps: Listening | undefined;
+  readonly mqtts: Listening | undefined;
+  readonly https: HttpListener | undefined;
+  readonly grpcs: Listening | undefined;
+  /** Reads the certificate files again (SIGHUP); undefined without TLS. */
+  reloadTls(): ReloadResult | undefined;
+  // ---- end TLS
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
   close(): Promise<void>;
 }
@@ -56,6 +68,8 @@ export interface RunningServer {
 export interface ServerHooks {
   /** Where gateway.accessLog 'stdout' lines go (tests capture them); process.stdout by default. */
   readonly accessLog?: (line: string) => void;
+  /** Certificate watching and reload reports (tests poll fast and capture the reports). */
+  readonly tls?: TlsContextOptions;
 }
 
 export async function startServer(
@@ -64,7 +78,16 @@ export async function startServer(
   hooks: ServerHooks = {},
 ): Promise<RunningServer> {
   const t0 = Date.now();
-  const { lock, defs, log, recovered } = await openStores(config.dataDir, config.store.segmentSize);
+  // TLS (issue 15): certificates that do not load stop start-up before the data directory is locked.
+  const tls = config.tls === undefined ? undefined : new TlsContext(config.tls, hooks.tls);
+  let opened: Awaited<ReturnType<typeof openStores>>;
+  try {
+    opened = await openStores(config.dataDir, config.store.segmentSize);
+  } catch (e) {
+    tls?.close();
+    throw e;
+  }
+  const { lock, defs, log, recovered } = opened;
   const store = new LogMessageStore(log);
   const tracing = startTracing(config.tracing);
   const broker = new Broker({
@@ -100,15 +123,20 @@ export async function startServer(
         })
       : undefined;
   const closeStores = async () => {
+    tls?.close();
     disk?.stop();
     await log.close();
     await defs.close();
     await lock.release();
     await tracing?.shutdown();
   };
+  // TLS (issue 15): a certificate's CN logs in only as a user of the table, from where that user may.
+  const userExists: UserExists = (name, addr) =>
+    broker.users.has(name) && broker.users.allowedFrom(name, addr);
   // Every front end is built from the broker and its settings and implements FrontEnd: its own
   // listener where it has one (AMQP, MQTT, native gRPC), its routes on the shared HTTP listener.
   const amqpFrontEnd = new AmqpFrontEnd(broker, {
+    userExists,
     frameMax: config.amqp.frameMax,
     channelMax: config.amqp.channelMax,
     heartbeat: config.amqp.heartbeat,
@@ -116,11 +144,12 @@ export async function startServer(
     handshakeTimeout: config.amqp.handshakeTimeout,
     version,
   });
-  const mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
+  const mqttFrontEnd = new MqttFrontEnd(broker, { ...config.mqtt, userExists });
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
     anonymous: config.grpc.anonymous,
     webAnonymous: config.http.anonymous,
     maxMessageSize: config.grpc.maxMessageSize,
+    userExists,
   });
   const wsFrontEnd = new WsFrontEnd(broker, {
     anonymous: config.http.anonymous,
@@ -140,16 +169,18 @@ export async function startServer(
     getMaxBytes: config.http.getMaxBytes,
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
+    userExists,
   });
   const frontEnds: readonly FrontEnd[] = [amqpFrontEnd, mqttFrontEnd, grpcFrontEnd, wsFrontEnd, httpFrontEnd];
   const listeners: ListenerInfo[] = [];
   const own = new Map<string, Listening>();
   let http: HttpListener | undefined;
+  let https: HttpListener | undefined;
   let gateway: Gateway | undefined;
   const closeListeners = async () => {
     // Listeners stop accepting; each front end closes its connections (telling its clients).
     const stopped = Promise.all(
-      [...own.values(), ...(http === undefined ? [] : [http])].map((l) => l.close()),
+      [...own.values(), ...[http, https].filter((l) => l !== undefined)].map((l) => l.close()),
     );
     const closed = Promise.all(frontEnds.map((f) => f.close()));
     gateway?.close();
@@ -168,7 +199,22 @@ export async function startServer(
       own.set(fe.protocol, l);
       listeners.push({ protocol: fe.protocol, host: l.address.address, port: l.address.port });
     }
-    if (config.http.port !== 'off') {
+    // ---- TLS (issue 15): AMQPS, MQTTS, gRPC over TLS, on when the tls section is set.
+    const tlsPorts: Record<string, number | 'off'> = {
+      amqp: config.amqp.tlsPort ?? TLS_PORTS.amqp,
+      mqtt: config.mqtt.tlsPort ?? TLS_PORTS.mqtt,
+      grpc: config.grpc.tlsPort ?? TLS_PORTS.grpc,
+    };
+    const httpsPort = tls === undefined ? 'off' : (config.http.tlsPort ?? TLS_PORTS.http);
+    for (const fe of tls === undefined ? [] : frontEnds) {
+      const port = tlsPorts[fe.protocol];
+      if (fe.listen === undefined || port === undefined || port === 'off') continue;
+      const l = await fe.listen(config.host, port, tls!.listen);
+      own.set(`${fe.protocol}s`, l);
+      listeners.push({ protocol: `${fe.protocol}s`, host: l.address.address, port: l.address.port });
+    }
+    // ---- end TLS
+    if (config.http.port !== 'off' || httpsPort !== 'off') {
       const write = hooks.accessLog ?? ((line: string) => process.stdout.write(line));
       gateway = await Gateway.start(config.gateway, {
         maxBodySize: config.http.maxBodySize,
@@ -193,9 +239,17 @@ export async function startServer(
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.http.handle,
       ];
-      http = await listenHttp(config.host, config.http.port, upgrades, handlers, origins);
-      listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
+      if (config.http.port !== 'off') {
+        http = await listenHttp(config.host, config.http.port, upgrades, handlers, origins);
+        listeners.push({ protocol: 'http', host: http.address.address, port: http.address.port });
+      }
+      // TLS (issue 15): the same routes and upgrades over TLS.
+      if (httpsPort !== 'off') {
+        https = await listenHttp(config.host, httpsPort, upgrades, handlers, origins, tls!.listen);
+        listeners.push({ protocol: 'https', host: https.address.address, port: https.address.port });
+      }
     }
+    tls?.watch();
   } catch (e) {
     await closeListeners();
     await closeStores();
@@ -212,6 +266,11 @@ export async function startServer(
     grpc: own.get('grpc'),
     gateway,
     mqttFrontEnd,
+    amqps: own.get('amqps'),
+    mqtts: own.get('mqtts'),
+    https,
+    grpcs: own.get('grpcs'),
+    reloadTls: () => tls?.reload('signal'),
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.
       closing ??= (async () => {

@@ -69,6 +69,7 @@ const TOOLS = {
       'apt-get install rabbitmq-server, start it (scripts/ci-start-rabbitmq.sh) and set RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672',
     probe: () => rabbitmqAnswers(),
   },
+  openssl: { install: 'apt-get install openssl', probe: async () => notExecutable(['/usr/bin/openssl']) },
   build: {
     install: 'npm run build (npm install runs it)',
     probe: async () => (existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is missing'),

@@ -5,7 +5,7 @@
  */
 import { SwitchyardError } from '../../errors/index.js';
 import { FRAME_MIN_SIZE, type Method } from '../codec/index.js';
-import { MECHANISMS, parseCredentials } from '../sasl.js';
+import { MECHANISMS, MECHANISMS_WITH_EXTERNAL, parseCredentials } from '../sasl.js';
 import type { ConnectionContext } from './context.js';
 
 /** Sends connection.start once the protocol header is accepted. */
@@ -31,7 +31,7 @@ export function sendStart(ctx: ConnectionContext): void {
         direct_reply_to: true,
       },
     },
-    mechanisms: MECHANISMS,
+    mechanisms: ctx.certUser === undefined ? MECHANISMS : MECHANISMS_WITH_EXTERNAL,
     locales: 'en_US',
   });
 }
@@ -42,17 +42,13 @@ export function sendStart(ctx: ConnectionContext): void {
  * connection.tune. A client sends nothing more until it has the tune.
  */
 export function startOk(ctx: ConnectionContext, m: Method<'connection.start-ok'>): void {
-  const creds = parseCredentials(m.mechanism, m.response);
   ctx.loggingIn();
-  const checked =
-    creds === undefined
-      ? Promise.resolve(false)
-      : ctx.broker.authenticate(creds.user, creds.password, ctx.remoteAddress);
+  const checked = m.mechanism === 'EXTERNAL' ? Promise.resolve(externalUser(ctx)) : passwordUser(ctx, m);
   checked
-    .then((ok) => {
+    .then((user) => {
       if (ctx.state !== 'login') return; // closed meanwhile
-      if (!ok || creds === undefined) return refuseLogin(ctx, m);
-      ctx.loggedIn(creds.user, {
+      if (user === undefined) return refuseLogin(ctx, m);
+      ctx.loggedIn(user, {
         consumerCancelNotify: capability(m.clientProperties, 'consumer_cancel_notify'),
         connectionBlocked: capability(m.clientProperties, 'connection.blocked'),
       });
@@ -81,6 +77,29 @@ function refuseLogin(ctx: ConnectionContext, m: Method<'connection.start-ok'>): 
       `Login was refused using authentication mechanism ${m.mechanism}. For details see the broker logfile.`,
     ),
   );
+}
+
+/** PLAIN or AMQPLAIN: the user, if the password is right. */
+async function passwordUser(
+  ctx: ConnectionContext,
+  m: Method<'connection.start-ok'>,
+): Promise<string | undefined> {
+  const creds = parseCredentials(m.mechanism, m.response);
+  if (creds === undefined) return undefined;
+  return (await ctx.broker.authenticate(creds.user, creds.password, ctx.remoteAddress))
+    ? creds.user
+    : undefined;
+}
+
+/**
+ * EXTERNAL: the verified certificate's CN, if that user exists (and may connect from here). The
+ * response (an authorization identity) is ignored, as RabbitMQ does; EXTERNAL without a verified
+ * certificate is refused like any failed login.
+ */
+function externalUser(ctx: ConnectionContext): string | undefined {
+  const user = ctx.certUser;
+  if (user === undefined || ctx.settings.userExists?.(user, ctx.remoteAddress) !== true) return undefined;
+  return user;
 }
 
 /** tune-ok: the client's frame_max, channel_max and heartbeat, within what we offered. */

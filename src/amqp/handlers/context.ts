@@ -52,6 +52,8 @@ export interface ConnectionContext {
   readonly settings: AmqpSettings;
   readonly broker: Broker;
   readonly remoteAddress: string;
+  /** The subject CN of the client's verified TLS certificate (SASL EXTERNAL's user), if any. */
+  readonly certUser: string | undefined;
   /** The user start-ok logged in as ('' before). */
   readonly user: string;
   /** channel_max as negotiated in tune-ok. */

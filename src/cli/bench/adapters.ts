@@ -294,7 +294,8 @@ const grpcUnaryAdapter: Adapter = {
 async function openWs(url: URL): Promise<WebSocket> {
   const headers: Record<string, string> = {};
   if (url.username !== '') headers.authorization = authHeader(url);
-  const ws = new WebSocket(`ws://${url.host}/ws`, 'switchyard.v1', { headers });
+  const tls = url.protocol === 'https:' || url.protocol === 'wss:';
+  const ws = new WebSocket(`${tls ? 'wss' : 'ws'}://${url.host}/ws`, 'switchyard.v1', { headers });
   ws.on('error', () => {});
   await once(ws, 'open');
   return ws;

@@ -20,7 +20,8 @@ export function authHeader(url: URL): string {
 }
 
 export async function openHttp2(url: URL): Promise<ClientHttp2Session> {
-  const session = connect(`http://${url.host}`);
+  // grpcs:// = HTTP/2 over TLS (ALPN h2), else h2c.
+  const session = connect(`${url.protocol === 'grpcs:' ? 'https' : 'http'}://${url.host}`);
   session.on('error', () => {});
   await once(session, 'connect');
   return session;

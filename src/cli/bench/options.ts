@@ -78,7 +78,9 @@ connections, over AMQP, MQTT QoS 0/1/2, gRPC, WebSocket and HTTP + SSE. See docs
   --no-persistent       skip the persistent rows (durable queue + persistent messages + confirms)
   --target URL          a broker to measure instead of the embedded one; repeatable:
                         amqp://user:pass@host:5672/vhost, mqtt://host:1883,
-                        http://user:pass@host:8080 (ws, ws-json, http-sse), grpc://user:pass@host:50051
+                        http://user:pass@host:8080 (ws, ws-json, http-sse), grpc://user:pass@host:50051;
+                        over TLS amqps:, mqtts:, https: (ws, ws-json) and grpcs: (the CA from the
+                        system or NODE_EXTRA_CA_CERTS)
   --broker-pid PID      the --target broker's pid, for its CPU and RSS
   --rpc-target URL      with --target: http://host:port (a Switchyard gateway serving the
                         order-inventory example) and/or grpc://host:port (the Inventory service)
@@ -134,10 +136,15 @@ function targets(texts: readonly string[]): TargetUrls | null {
   const out: TargetUrls = {};
   for (const t of texts) {
     const u = url('target', t);
-    const kind = u.protocol.slice(0, -1);
+    // TLS targets (amqps:, mqtts:, grpcs:, wss:/https:) are measured over TLS; the client trusts
+    // the system's CAs and NODE_EXTRA_CA_CERTS.
+    const kind = u.protocol.slice(0, -1).replace(/^(amqp|mqtt|grpc|ws|http)s$/, '$1');
     if (kind === 'amqp' || kind === 'mqtt' || kind === 'grpc') out[kind] = u;
     else if (kind === 'http' || kind === 'ws') out.http = u;
-    else throw new UsageError(`--target: unknown scheme '${u.protocol}' (amqp:, mqtt:, http:, grpc:)`);
+    else
+      throw new UsageError(
+        `--target: unknown scheme '${u.protocol}' (amqp:, mqtt:, http:, grpc:, or over TLS amqps:, mqtts:, https:, grpcs:)`,
+      );
   }
   return out;
 }

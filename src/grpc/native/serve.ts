@@ -6,7 +6,8 @@
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { type AnonymousPolicy, asSwitchyardError, type Broker } from '../../core/index.js';
 import { SwitchyardError } from '../../errors/index.js';
-import { identifyCaller, openConnection, VHOST_KEY } from '../call.js';
+import { certificateUser, identifyCaller, openConnection, VHOST_KEY } from '../call.js';
+import type { UserExists } from '../../util/peer-name.js';
 import { Broker as BrokerService } from '../../gen/switchyard/v1/broker_pb.js';
 import { grpcTimeoutMs } from '../../util/grpc-timeout.js';
 import { Status } from '../codec/status.js';
@@ -34,6 +35,7 @@ export class NativeCalls {
     private readonly gate: PublishGate,
     private readonly anonymous: AnonymousPolicy,
     private readonly maxMessageSize: number,
+    private readonly userExists?: UserExists,
   ) {}
 
   /** Serves the request if it is one of ours (returns true), else leaves it (false). */
@@ -67,6 +69,8 @@ export class NativeCalls {
         {
           remoteAddress: req.socket?.remoteAddress ?? '',
           anonymous: this.anonymous,
+          certUser: certificateUser(req),
+          userExists: this.userExists,
         },
       );
       if (this.closing) throw new SwitchyardError('CONNECTION_FORCED', 'the broker is shutting down');

@@ -17,8 +17,12 @@ export function onConnect(c: ConnectContext, p: ConnectPacket): void {
   c.useVersion(p.protocolVersion === 5 ? 5 : 4);
   // Packets behind the CONNECT wait until the password is checked (off the event loop).
   c.holdInput();
-  identifyClient(p, settings, c.remoteAddress, (user, password, address) =>
-    broker.authenticate(user, password, address),
+  identifyClient(
+    p,
+    settings,
+    c.remoteAddress,
+    (user, password, address) => broker.authenticate(user, password, address),
+    c.certUser,
   )
     .then((who) => {
       if (c.closed) return;
