@@ -14,6 +14,7 @@ import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { grpcMatrixClient } from './grpc-matrix-client.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
+import { Inbox } from './support/inbox.js';
 
 // ---------------------------------------------------------------------------------------------
 // The table
@@ -97,24 +98,6 @@ interface ConsumerHandle {
   close(): Promise<void>;
 }
 
-/** Collects deliveries by routing key; `next` waits for the first one of a key. */
-class Inbox {
-  private readonly got = new Map<string, Seen>();
-  private readonly waiting = new Map<string, (s: Seen) => void>();
-  put(routingKey: string, s: Seen): void {
-    const w = this.waiting.get(routingKey);
-    if (w !== undefined) {
-      this.waiting.delete(routingKey);
-      w(s);
-    } else this.got.set(routingKey, s);
-  }
-  next(routingKey: string): Promise<Seen> {
-    const s = this.got.get(routingKey);
-    if (s !== undefined) return Promise.resolve(s);
-    return new Promise((resolve) => this.waiting.set(routingKey, resolve));
-  }
-}
-
 const text = (v: unknown) =>
   v === undefined || v === null ? undefined : Buffer.isBuffer(v) ? v.toString() : String(v);
 
@@ -140,7 +123,7 @@ async function amqpConsumer(b: TestBroker): Promise<ConsumerHandle> {
   const ch = await conn.createChannel();
   const q = await ch.assertQueue('', { exclusive: true });
   await ch.bindQueue(q.queue, 'amq.topic', 'mx.#');
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   await ch.consume(
     q.queue,
     (m) => {
@@ -163,7 +146,7 @@ async function amqpConsumer(b: TestBroker): Promise<ConsumerHandle> {
 
 async function mqttConsumer(b: TestBroker, protocolVersion: 4 | 5): Promise<ConsumerHandle> {
   const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.server.mqtt!.address.port}`, { protocolVersion });
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   c.on('message', (topic, payload, packet) => {
     const p = packet.properties ?? {};
     const up = (p.userProperties ?? {}) as Record<string, string | string[]>;
@@ -187,7 +170,7 @@ async function wsConsumer(b: TestBroker): Promise<ConsumerHandle> {
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   const subscribed = new Promise<void>((resolve) => {
     ws.on('message', (data, isBinary) => {
       assert.equal(isBinary, false);
@@ -209,7 +192,7 @@ async function wsConsumer(b: TestBroker): Promise<ConsumerHandle> {
 async function sseConsumer(b: TestBroker): Promise<ConsumerHandle> {
   const url = `http://127.0.0.1:${b.server.http!.address.port}/api/v1/vhosts/%2F/exchanges/amq.topic/events?key=mx.%23`;
   const es = new EventSource(url);
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   es.addEventListener('message', (e) => {
     const d = JSON.parse(e.data) as Record<string, unknown>;
     inbox.put(d.routingKey as string, fromJsonDelivery(d));

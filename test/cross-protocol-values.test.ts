@@ -18,6 +18,7 @@ import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { Broker, MessageSchema } from '../src/gen/switchyard/v1/broker_pb.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
+import { Inbox } from './support/inbox.js';
 
 const LONG_NAME = 'n'.repeat(300);
 const LONG_VALUE = 'v'.repeat(300);
@@ -38,26 +39,8 @@ const PUBLISHERS: Publisher[] = ['AMQP', 'WebSocket', 'MQTT 5', 'gRPC'];
 const CONSUMERS: ConsumerName[] = ['AMQP', 'MQTT 5', 'gRPC', 'WebSocket', 'SSE'];
 const keyOf = (p: Publisher) => `vx.${p.replace(/[^A-Za-z0-9]/g, '')}`;
 
-/** Deliveries by routing key; `next` waits for the first one of a key. */
-class Inbox {
-  private readonly got = new Map<string, Seen>();
-  private readonly waiting = new Map<string, (s: Seen) => void>();
-  put(key: string, s: Seen): void {
-    const w = this.waiting.get(key);
-    if (w === undefined) this.got.set(key, s);
-    else {
-      this.waiting.delete(key);
-      w(s);
-    }
-  }
-  next(key: string): Promise<Seen> {
-    const s = this.got.get(key);
-    return s !== undefined ? Promise.resolve(s) : new Promise((r) => this.waiting.set(key, r));
-  }
-}
-
 interface Consumer {
-  inbox: Inbox;
+  inbox: Inbox<Seen>;
   close(): Promise<void>;
 }
 
@@ -68,7 +51,7 @@ async function amqpConsumer(b: TestBroker): Promise<Consumer> {
   const ch = await conn.createChannel();
   const q = await ch.assertQueue('', { exclusive: true });
   await ch.bindQueue(q.queue, 'amq.topic', 'vx.#');
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   await ch.consume(
     q.queue,
     (m) => {
@@ -88,7 +71,7 @@ async function mqttConsumer(b: TestBroker): Promise<Consumer> {
     protocolVersion: 5,
     reconnectPeriod: 0,
   });
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   c.on('message', (topic, _payload, packet) => {
     const p = packet.properties ?? {};
     inbox.put(topic.replaceAll('/', '.'), {
@@ -114,7 +97,7 @@ async function grpcConsumer(b: TestBroker): Promise<Consumer> {
     [Symbol.asyncIterator]();
   const first = await it.next();
   assert.ok(!first.done && first.value.event.case === 'started', 'Subscribe started');
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   void (async () => {
     try {
       for (let r = await it.next(); !r.done; r = await it.next()) {
@@ -151,7 +134,7 @@ async function openWs(b: TestBroker): Promise<WebSocket> {
 
 async function wsConsumer(b: TestBroker): Promise<Consumer> {
   const ws = await openWs(b);
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   const subscribed = new Promise<void>((resolve) =>
     ws.on('message', (data) => {
       const f = JSON.parse(data.toString()) as Record<string, unknown>;
@@ -168,7 +151,7 @@ async function sseConsumer(b: TestBroker): Promise<Consumer> {
   const es = new EventSource(
     `http://127.0.0.1:${b.server.http!.address.port}/api/v1/vhosts/%2F/exchanges/amq.topic/events?key=vx.%23`,
   );
-  const inbox = new Inbox();
+  const inbox = new Inbox<Seen>();
   es.addEventListener('message', (e) => {
     const d = JSON.parse(e.data) as Record<string, unknown>;
     inbox.put(d.routingKey as string, fromJson(d));

@@ -220,3 +220,25 @@ test('amqp session: during a resource alarm a publish and the frames after it wa
   await closing;
   assert.equal(frontEnd.stats().connections, 0);
 });
+
+test('session: frames pipelined behind start-ok wait for the password check, then run in order', async () => {
+  const { client } = session();
+  client.write(Buffer.from('AMQP\x00\x00\x09\x01', 'latin1'));
+  await client.expect('connection.start', 0);
+  // One write: start-ok, tune-ok, open and a channel, as a client that does not wait for tune.
+  client.write(
+    methodFrame(0, {
+      kind: 'connection.start-ok',
+      clientProperties: {},
+      mechanism: 'PLAIN',
+      response: Buffer.from('\0guest\0guest'),
+      locale: 'en_US',
+    }),
+    methodFrame(0, { kind: 'connection.tune-ok', channelMax: 16, frameMax: 131072, heartbeat: 0 }),
+    methodFrame(0, { kind: 'connection.open', virtualHost: '/' }),
+    methodFrame(1, { kind: 'channel.open' }),
+  );
+  await client.expect('connection.tune', 0);
+  await client.expect('connection.open-ok', 0);
+  await client.expect('channel.open-ok', 1);
+});

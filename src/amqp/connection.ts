@@ -43,6 +43,8 @@ const RELEASE_OUTPUT_AFTER_MS = 1000;
 export class AmqpConnection implements ConnectionContext, ChannelHost {
   readonly out = new OutBuffer();
   state: ConnectionState = 'header';
+  /** Frames that arrived while start-ok's password was checked, replayed by loginFinished(). */
+  private loginHeld: [type: number, channel: number, payload: Buffer][] | undefined;
   frameMax = FRAME_MIN_SIZE;
   /** Heartbeat interval agreed in tune-ok, seconds (0 = off). */
   heartbeat = 0;
@@ -148,6 +150,12 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
       return;
     }
     if (this.state === 'closed') return;
+    if (this.loginHeld !== undefined) {
+      // Frames a client sent right behind its start-ok wait for the password check (RabbitMQ
+      // leaves them in the socket: its reader checks the password before it reads on).
+      this.loginHeld.push([type, channel, Buffer.from(payload)]);
+      return;
+    }
     switch (type) {
       case FrameType.METHOD: {
         const m = decodeMethod(payload);
@@ -280,6 +288,22 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
 
   loggingIn(): void {
     this.state = 'login';
+    this.loginHeld = [];
+    this.socket.pause();
+  }
+
+  loginFinished(): void {
+    const held = this.loginHeld;
+    this.loginHeld = undefined;
+    if (held === undefined || this.state === 'closed' || this.state === 'closing') return;
+    try {
+      for (const [type, channel, payload] of held) this.onFrame(type, channel, payload);
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (this.out.length > 0) this.scheduleFlush();
+    if (this.blockedChannels === undefined) this.socket.resume();
   }
 
   fail(e: unknown): void {

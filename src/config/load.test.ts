@@ -16,7 +16,9 @@ test('config: defaults', () => {
   const c = loadConfig({ env: {} });
   assert.equal(c.amqp.port, 5672);
   assert.equal(c.host, '0.0.0.0');
-  assert.deepEqual(c.users, { guest: 'guest' });
+  assert.deepEqual(c.users, { guest: { password: 'guest', tags: ['administrator'] } });
+  assert.equal(c.mqtt.anonymous, 'never');
+  assert.equal(c.permissions, undefined);
   assert.deepEqual(c.vhosts, ['/']);
 });
 

@@ -59,6 +59,7 @@ export function startOk(ctx: ConnectionContext, m: Method<'connection.start-ok'>
         frameMax: s.frameMax,
         heartbeat: s.heartbeat,
       });
+      ctx.loginFinished();
     })
     .catch((e: unknown) => ctx.fail(e));
 }

@@ -65,8 +65,10 @@ export interface ConnectionContext {
   failedMethod: MethodId | undefined;
   /** Appends a method frame and schedules the flush. */
   send(channel: number, m: AmqpMethodInit): void;
-  /** start-ok arrived: the credentials are being checked (off the event loop). */
+  /** start-ok arrived: the credentials are being checked (off the event loop); frames wait. */
   loggingIn(): void;
+  /** The check is done and its answer sent: the frames that waited are handled. */
+  loginFinished(): void;
   /** Closes the connection for an error raised outside a frame's handling (as a bad frame does). */
   fail(e: unknown): void;
   /** start-ok accepted the credentials: the connection is tuning. */
