@@ -301,6 +301,36 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     doc: 'GET /metrics without credentials; false (default): it needs the HTTP Basic credentials of a broker user.',
   },
   {
+    path: 'limits.maxConnections',
+    env: 'SWITCHYARD_LIMITS_MAX_CONNECTIONS',
+    doc: 'Most open AMQP, MQTT and native WebSocket connections in all (0 = no limit); one more is refused: AMQP 530 NOT_ALLOWED, MQTT CONNACK 0x97 (3.1.1: 3), WebSocket 429 before the upgrade.',
+  },
+  {
+    path: 'limits.maxConnectionsPerUser',
+    env: 'SWITCHYARD_LIMITS_MAX_CONNECTIONS_PER_USER',
+    doc: "Most open connections of one user (RabbitMQ's user max-connections); 0 = no limit.",
+  },
+  {
+    path: 'limits.maxConnectionsPerVhost',
+    env: 'SWITCHYARD_LIMITS_MAX_CONNECTIONS_PER_VHOST',
+    doc: "Most open connections in one vhost (RabbitMQ's vhost max-connections); 0 = no limit.",
+  },
+  {
+    path: 'limits.maxConnectionRate',
+    env: 'SWITCHYARD_LIMITS_MAX_CONNECTION_RATE',
+    doc: 'Most new connections a second from one source address; more are refused (MQTT 5 CONNACK 0x9F Connection rate exceeded); 0 = no limit.',
+  },
+  {
+    path: 'limits.maxQueuesPerVhost',
+    env: 'SWITCHYARD_LIMITS_MAX_QUEUES_PER_VHOST',
+    doc: "Most queues in one vhost (RabbitMQ's vhost max-queues), MQTT session and server-named queues included; one more is refused with AMQP 406 PRECONDITION_FAILED, gRPC RESOURCE_EXHAUSTED, HTTP 429, MQTT 5 SUBACK 0x97; 0 = no limit.",
+  },
+  {
+    path: 'limits.maxConsumersPerConnection',
+    env: 'SWITCHYARD_LIMITS_MAX_CONSUMERS_PER_CONNECTION',
+    doc: 'Most consumers one connection may have open (AMQP consumers on all its channels, MQTT shared subscriptions, WebSocket and gRPC Session subscriptions); 0 = no limit.',
+  },
+  {
     path: 'users',
     env: 'SWITCHYARD_USERS',
     doc: "Users: name → password, or name → {password | passwordHash (our `switchyard hash-password` form or RabbitMQ's base64 salted hash, with hashingAlgorithm rabbit_password_hashing_sha256 (default), _sha512 or _md5), tags} (env: user:pass,user2:pass2, or the map as JSON). See docs/security.md.",

@@ -247,6 +247,17 @@ export const configSchema = z
           .default(false),
       })
       .prefault({}),
+    // Connection, queue and consumer limits (issue 15); 0 = none.
+    limits: z
+      .strictObject({
+        maxConnections: z.number().int().min(0).default(0),
+        maxConnectionsPerUser: z.number().int().min(0).default(0),
+        maxConnectionsPerVhost: z.number().int().min(0).default(0),
+        maxConnectionRate: z.number().int().min(0).default(0),
+        maxQueuesPerVhost: z.number().int().min(0).default(0),
+        maxConsumersPerConnection: z.number().int().min(0).default(0),
+      })
+      .prefault({}),
     // ---- TLS (issue 15) ----
     tls: z
       .strictObject({

@@ -24,6 +24,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { CoreConnection } from './connection.js';
 import { isExchangeType } from './exchange.js';
 import type { Authorizer, ConnectionInfo } from './identity.js';
+import { ConnectionCounter, type Limits, NO_LIMITS } from './limits.js';
 import type { Queue } from './queue.js';
 import type { CoreTracer } from './tracer.js';
 import { VHost } from './vhost.js';
@@ -43,6 +44,8 @@ export interface BrokerOptions {
   topicPermissions?: readonly TopicPermissionEntry[];
   /** How long a failed login waits before it is answered (ms); default 1000. */
   failureDelayMs?: number;
+  /** Connection, queue and consumer limits (core/limits.ts); none by default. */
+  limits?: Partial<Limits>;
   /** Replaces the permission table's decisions (embedding, tests). */
   authorize?: Authorizer;
   /** Where persistent messages of durable queues are recorded; none = everything stays in memory. */
@@ -63,6 +66,8 @@ export class Broker {
   /** Bumped when the permissions change: connections drop what they remembered of them. */
   permissionsGeneration = 0;
   readonly authorize: Authorizer;
+  readonly limits: Limits;
+  private readonly counter: ConnectionCounter;
   readonly store: MessageStore | undefined;
   readonly records: RecordStore;
   readonly tracer: CoreTracer | undefined;
@@ -87,6 +92,8 @@ export class Broker {
       opts.topicPermissions ?? [],
     );
     for (const v of vhosts) this.vhosts.set(v, new VHost(v));
+    this.limits = { ...NO_LIMITS, ...opts.limits };
+    this.counter = new ConnectionCounter(this.limits, this.clock);
     this.authorize =
       opts.authorize ?? ((id, p, _kind, name) => this.table.allows(id.user, id.vhost, p, name));
     this.store = opts.store;
@@ -224,9 +231,15 @@ export class Broker {
         `access to vhost '${info.vhost}' refused for user '${info.user}'`,
       );
     }
+    this.counter.admit(info);
     const c = new CoreConnection(this, vhost, this.nextConnId++, info);
     this.connections.add(c);
     return c;
+  }
+
+  /** A connection closed (CoreConnection.close): it no longer counts against the limits. */
+  connectionClosed(c: CoreConnection): void {
+    if (this.connections.delete(c)) this.counter.release(c.info);
   }
 
   /** Resource alarms in force (e.g. 'disk'): while any is, publishers are blocked on every protocol. */

@@ -10,6 +10,7 @@ import type { MessageStore } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { type Exchange, type ExchangeOptions, isExchangeType } from './exchange.js';
 import type { Authorizer, ConnectionInfo, Identity, Permission } from './identity.js';
+import type { Limits } from './limits.js';
 import type { HeaderTable } from '../model/index.js';
 import type { Message } from './message.js';
 import { encodeJsonProperties, JSON_PROPERTIES_FORMAT } from './properties-json.js';
@@ -72,6 +73,9 @@ export interface ConnectionHost {
   readonly publishersBlocked: boolean;
   readonly blockedReason: string;
   readonly connections: Set<CoreConnection>;
+  readonly limits: Limits;
+  /** Told when a connection closes. */
+  connectionClosed(c: CoreConnection): void;
   nextMessageId(): number;
   /** Gives a new durable queue its place in the store. */
   attachStore(q: Queue, vhost: VHost): void;
@@ -218,6 +222,18 @@ export class CoreConnection implements QueueOwner {
       checkName('queue', name);
     }
     this.check('configure', 'queue', n);
+    const maxQueues = this.broker.limits.maxQueuesPerVhost;
+    if (
+      maxQueues > 0 &&
+      this.info.internal !== true &&
+      !this.vhost.queues.has(n) &&
+      this.vhost.queues.size >= maxQueues
+    ) {
+      throw new SwitchyardError(
+        'LIMIT_EXCEEDED',
+        `cannot declare queue '${n}' in vhost '${this.vhost.name}': queue limit (${maxQueues}) is reached`,
+      );
+    }
     const { value: q, written } = this.defining(() => {
       const existed = this.vhost.queues.has(n);
       const q = this.vhost.declareQueue(n, a, this);
@@ -384,6 +400,17 @@ export class CoreConnection implements QueueOwner {
     }
     this.check('read', 'queue', queue);
     const q = this.vhost.getQueue(queue, this);
+    const max = this.broker.limits.maxConsumersPerConnection;
+    if (max > 0 && this.info.internal !== true) {
+      let n = 0;
+      for (const x of this.sessions) n += x.consumers.size;
+      if (n >= max) {
+        throw new SwitchyardError(
+          'LIMIT_EXCEEDED',
+          `cannot consume from queue '${queue}': consumer limit (${max}) of the connection is reached`,
+        );
+      }
+    }
     if (q.hasExclusiveConsumer || (opts.exclusive && q.consumerCount > 0)) {
       throw accessRefused(`queue '${queue}' in vhost '${this.vhost.name}' in exclusive use`);
     }
@@ -434,7 +461,7 @@ export class CoreConnection implements QueueOwner {
     if (this.exclusiveQueues !== undefined) for (const q of this.exclusiveQueues) this.vhost.removeQueue(q);
     for (const q of [...this.vhost.replyQueues.values()]) if (q.owner === this) this.vhost.removeQueue(q);
     this.exclusiveQueues = undefined;
-    this.broker.connections.delete(this);
+    this.broker.connectionClosed(this);
   }
 }
 

@@ -5,7 +5,7 @@
  * is durable.
  */
 import { Pause } from '../../core/index.js';
-import { SwitchyardError } from '../../errors/index.js';
+import { isSwitchyardError, SwitchyardError } from '../../errors/index.js';
 import type { ConnectPacket } from '../codec/index.js';
 import { connackProperties, identifyClient, planConnect } from '../connect-plan.js';
 import type { ConnectContext } from '../context.js';
@@ -62,8 +62,11 @@ function connectAs(c: ConnectContext, p: ConnectPacket, user: string): void {
     // The will is published by the broker later, but with this user's rights: checked now.
     if (plan.will !== undefined) core.admitPublish(settings.exchange, plan.will.msg.routingKey, 'accept');
   } catch (e) {
-    // An unknown vhost, a user without access to it or to its will topic: not authorized (0x87).
     core?.close();
+    // A connection limit or rate: its own code (v5 0x97 / 0x9F; 3.1.1: server unavailable).
+    if (isSwitchyardError(e) && (e.code === 'CONNECTION_LIMIT' || e.code === 'CONNECTION_RATE'))
+      return c.refuse(e);
+    // An unknown vhost, a user without access to it or to its will topic: not authorized (0x87).
     return c.refuse(new SwitchyardError('ACCESS_REFUSED', errorText(e)));
   }
 
