@@ -20,6 +20,8 @@ import { PROTOCOL_HEADER } from '../src/amqp/codec/index.js';
 import { Broker as BrokerService, MessageSchema } from '../src/gen/switchyard/v1/broker_pb.js';
 import { AmqpTestClient } from './support/amqp-client.js';
 import { startTestBroker, type TestBroker } from './helpers.js';
+import { skip as noMosquittoClients, subOnceTo } from './interop-mqtt-cli-support.js';
+import { run } from './interop-support.js';
 
 const ALICE_PASSWORD = 'alice-pw';
 
@@ -245,6 +247,42 @@ describe('permissions: one model on every protocol', () => {
       }),
       (e: { code?: number }) => e.code === 5,
     );
+  });
+
+  test('MQTT (mosquitto_pub, mosquitto_sub): the same refusals', { skip: noMosquittoClients }, async () => {
+    const port = String(ports().mqtt);
+    const alice = ['-V', '5', '-u', 'alice', '-P', ALICE_PASSWORD];
+    const sub = await subOnceTo(ports().mqtt, [...alice, '-t', 'other/#', '-E']);
+    assert.match(sub.stdout + sub.stderr, /denied/i, 'the only filter was refused');
+    const pub = await run(
+      'mosquitto_pub',
+      ['-h', '127.0.0.1', '-p', port, ...alice, '-q', '1', '-t', 'sensors/bob/t', '-m', 'x'],
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    assert.match(pub.stdout + pub.stderr, /not authori[sz]ed/i);
+    const ok = await run(
+      'mosquitto_pub',
+      ['-h', '127.0.0.1', '-p', port, ...alice, '-q', '1', '-t', 'sensors/alice/t', '-m', 'x'],
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    const mallory = await subOnceTo(ports().mqtt, [
+      '-V',
+      '5',
+      '-u',
+      'mallory',
+      '-P',
+      'mallory-pw',
+      '-t',
+      'a',
+      '-E',
+    ]);
+    assert.notEqual(mallory.code, 0);
+    assert.match(mallory.stdout + mallory.stderr, /not authori[sz]ed/i);
   });
 
   test('MQTT: a client id belongs to its user; another user cannot take the session over', async () => {
