@@ -30,6 +30,30 @@ function fromEnvList<T extends z.ZodType>(inner: T) {
   return z.preprocess((v) => (typeof v === 'string' ? v.split(',').filter((s) => s !== '') : v), inner);
 }
 
+// --- memory alarm (issue 15) ---
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** '2GB' (10^9), '512MiB' (2^20) or a plain number: a size in bytes, as RabbitMQ writes them. */
+function parseSize(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(v);
+  if (m === null) return v;
+  // A bare number stays as it is (0.4 is a fraction); a unit makes it whole bytes.
+  if (m[2] === undefined) return Number(m[1]);
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2].toLowerCase()] ?? Number.NaN));
+}
+// --- end memory alarm ---
+
 /** A full gRPC method name, `pkg.Service/Method`, or '*' for every method. */
 const methodName = z.union([z.literal('*'), z.string().regex(/^[\w.]+\/\w+$/, "not 'pkg.Service/Method'")]);
 
@@ -156,6 +180,13 @@ export const configSchema = z.strictObject({
       diskCheckInterval: z.number().int().min(100).max(3_600_000).default(10_000),
     })
     .prefault({}),
+  // Memory alarm (issue 15): a fraction (≤ 1) of the process's memory limit, or bytes.
+  memory: z
+    .strictObject({
+      highWatermark: z.preprocess(parseSize, z.number().min(0)).default(0.4),
+      checkInterval: z.number().int().min(10).max(3_600_000).default(1_000),
+    })
+    .prefault({}),
   gateway: z
     .strictObject({
       upstreams: fromEnvJson(z.array(upstreamSchema)).default([]),
@@ -202,6 +233,16 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'store.diskCheckInterval',
     env: 'SWITCHYARD_DISK_CHECK_INTERVAL',
     doc: 'Milliseconds between free-space checks.',
+  },
+  {
+    path: 'memory.highWatermark',
+    env: 'SWITCHYARD_MEMORY_HIGH_WATERMARK',
+    doc: "Resident memory at which publishers are blocked on every protocol (AMQP connection.blocked; MQTT, WebSocket and gRPC streams stop being read; HTTP publish 503 with Retry-After; unary gRPC Publish RESOURCE_EXHAUSTED) while consumers go on draining. Up to 1: a fraction of the memory the process may use, the smaller of the machine's and its cgroup's limit (memory.max, v1 memory.limit_in_bytes); above 1, bytes; a size such as '2GB' or '1536MiB' is read too; 0 = off.",
+  },
+  {
+    path: 'memory.checkInterval',
+    env: 'SWITCHYARD_MEMORY_CHECK_INTERVAL',
+    doc: 'Milliseconds between memory checks (the resident set size, process.memoryUsage.rss()).',
   },
   {
     path: 'amqp.port',

@@ -46,3 +46,23 @@ export interface FrontEnd {
   close(): Promise<void>;
   stats(): FrontEndStats;
 }
+
+// --- broker status (issue 15) ---
+/** The broker's health and resource alarms, from the composition root, for admin calls. */
+export interface BrokerStatusReport {
+  /** False once the store has failed for good. */
+  readonly healthy: boolean;
+  /** Why it is unhealthy, one line each. */
+  readonly problems: readonly string[];
+  /** Resource alarms in force ('memory', 'disk', 'store'): while any is, publishers are blocked. */
+  readonly alarms: readonly string[];
+  /** Undefined when the memory alarm is off. */
+  readonly memory:
+    | {
+        readonly rss: number;
+        readonly highWatermark: number;
+        readonly limit: number;
+        readonly limitSource: string;
+      }
+    | undefined;
+}

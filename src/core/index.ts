@@ -14,6 +14,7 @@ export {
   type Written,
 } from './connection.js';
 export type {
+  BrokerStatusReport,
   FrontEnd,
   FrontEndStats,
   HttpRoutes,

@@ -14,6 +14,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type {
   AnonymousPolicy,
   Broker,
+  BrokerStatusReport,
   FrontEnd,
   FrontEndStats,
   Listening,
@@ -23,6 +24,7 @@ import { file_grpc_health_v1_health } from '../gen/grpc/health/v1/health_pb.js';
 import { file_grpc_reflection_v1_reflection } from '../gen/grpc/reflection/v1/reflection_pb.js';
 import { file_grpc_reflection_v1alpha_reflection } from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { file_switchyard_v1_broker } from '../gen/switchyard/v1/broker_pb.js';
+import { NO_STATUS } from './handlers/broker-status.js';
 import { Health } from './handlers/health.js';
 import { ReflectionIndex } from './handlers/reflection.js';
 import { listenNative, type NativeListening } from './listener.js';
@@ -37,6 +39,8 @@ export interface GrpcSettings {
   /** Who may call over gRPC-Web/Connect on the HTTP listener without credentials. */
   readonly webAnonymous: AnonymousPolicy;
   readonly maxMessageSize: number;
+  /** The broker's health and alarms for BrokerStatus (issue 15); all well when absent. */
+  readonly status?: () => BrokerStatusReport;
 }
 
 export class GrpcFrontEnd implements FrontEnd {
@@ -61,6 +65,7 @@ export class GrpcFrontEnd implements FrontEnd {
       gate: new PublishGate(broker),
       subscriptions: new SubscriptionRegistry(),
       health: new Health(),
+      status: settings.status ?? NO_STATUS,
       reflection: new ReflectionIndex(
         [
           file_switchyard_v1_broker,

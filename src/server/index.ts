@@ -18,7 +18,10 @@ import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
-import { metricsHandler } from './metrics.js';
+import { alarmMetrics, metricsHandler } from './metrics.js';
+// Resource alarms and health (issue 15)
+import { type AlarmHooks, ResourceAlarms } from './alarms.js';
+import { healthHandler } from './health.js';
 
 export interface ListenerInfo {
   readonly protocol: string;
@@ -48,11 +51,13 @@ export interface RunningServer {
   readonly gateway: Gateway | undefined;
   /** The MQTT front end (sessions, retained messages). */
   readonly mqttFrontEnd: MqttFrontEnd;
+  /** Resource alarms and health (issue 15): what GET /health and the metrics report. */
+  readonly alarms: ResourceAlarms;
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
   close(): Promise<void>;
 }
 
-export interface ServerHooks {
+export interface ServerHooks extends AlarmHooks {
   /** Where gateway.accessLog 'stdout' lines go (tests capture them); process.stdout by default. */
   readonly accessLog?: (line: string) => void;
 }
@@ -95,7 +100,10 @@ export async function startServer(
           onChange: (alarm) => broker.setAlarm('disk', alarm),
         })
       : undefined;
+  // Memory alarm (issue 15): above the high watermark publishers are blocked; consumers go on.
+  const alarms = new ResourceAlarms(broker, config, hooks);
   const closeStores = async () => {
+    alarms.stop();
     disk?.stop();
     await log.close();
     await defs.close();
@@ -117,6 +125,7 @@ export async function startServer(
     anonymous: config.grpc.anonymous,
     webAnonymous: config.http.anonymous,
     maxMessageSize: config.grpc.maxMessageSize,
+    status: () => alarms.status(),
   });
   const wsFrontEnd = new WsFrontEnd(broker, {
     anonymous: config.http.anonymous,
@@ -175,7 +184,8 @@ export async function startServer(
         ...(config.http.corsOrigins.length === 0
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
-        metricsHandler(gateway),
+        metricsHandler(gateway, () => alarmMetrics(alarms.status())),
+        healthHandler(alarms),
         httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.http.handle,
@@ -199,6 +209,7 @@ export async function startServer(
     grpc: own.get('grpc'),
     gateway,
     mqttFrontEnd,
+    alarms,
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.
       closing ??= (async () => {

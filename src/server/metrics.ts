@@ -4,11 +4,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Gateway } from '../gateway/index.js';
+import type { AlarmStatus } from './alarms.js';
 import type { RequestHandler } from './http.js';
 
 const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
-export function metricsHandler(gateway: Gateway | undefined): RequestHandler {
+/** `broker` adds the broker's own lines (alarms, health) after the gateway's. */
+export function metricsHandler(gateway: Gateway | undefined, broker?: () => string): RequestHandler {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
     if (url !== '/metrics' && !url.startsWith('/metrics?')) return false;
@@ -17,9 +19,35 @@ export function metricsHandler(gateway: Gateway | undefined): RequestHandler {
       res.end('GET /metrics\n');
       return true;
     }
-    const body = gateway?.metrics.prometheus() ?? '';
+    const body = (gateway?.metrics.prometheus() ?? '') + (broker?.() ?? '');
     res.writeHead(200, { 'content-type': PROMETHEUS_TEXT, 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   };
+}
+
+// --- resource alarms and health (issue 15) ---
+const ALARM_RESOURCES = ['memory', 'disk', 'store'] as const;
+
+/** The alarms, health and memory figures in the Prometheus text format. */
+export function alarmMetrics(s: AlarmStatus): string {
+  const lines = [
+    '# HELP switchyard_healthy 1 while the broker can keep what it is given, 0 once its store has failed.',
+    '# TYPE switchyard_healthy gauge',
+    `switchyard_healthy ${s.healthy ? 1 : 0}`,
+    '# HELP switchyard_alarm 1 while a resource alarm blocks publishers.',
+    '# TYPE switchyard_alarm gauge',
+    ...ALARM_RESOURCES.map((r) => `switchyard_alarm{resource="${r}"} ${s.alarms.includes(r) ? 1 : 0}`),
+  ];
+  if (s.memory !== undefined) {
+    lines.push(
+      '# HELP switchyard_memory_resident_bytes Resident set size at the last memory check.',
+      '# TYPE switchyard_memory_resident_bytes gauge',
+      `switchyard_memory_resident_bytes ${s.memory.rss}`,
+      '# HELP switchyard_memory_high_watermark_bytes Resident size at which the memory alarm blocks publishers.',
+      '# TYPE switchyard_memory_high_watermark_bytes gauge',
+      `switchyard_memory_high_watermark_bytes ${s.memory.highWatermark}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
 }
