@@ -227,7 +227,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'store.diskFreeLimit',
     env: 'SWITCHYARD_DISK_FREE_LIMIT',
-    doc: "Free bytes on the data directory's disk below which publishers are blocked (AMQP connection.blocked); 0 = off.",
+    doc: "Free bytes on the data directory's disk below which publishers are blocked on every protocol (AMQP connection.blocked, as for the memory alarm); 0 = off. The limit used is never below the largest message any protocol accepts (the largest of amqp.maxMessageSize, mqtt.maxPacketSize, http.maxBodySize, http.wsMaxPayload and grpc.maxMessageSize: 128 MiB with the defaults), so one message cannot pass the check and fill the disk. A store that fails to write (a full disk, an I/O error) blocks publishers for good and makes every health endpoint report unhealthy until the broker is restarted.",
   },
   {
     path: 'store.diskCheckInterval',

@@ -108,6 +108,11 @@ export class GrpcFrontEnd implements FrontEnd {
     return Promise.resolve();
   }
 
+  /** The broker cannot keep what it is given (a store failed): health says NOT_SERVING from now on. */
+  unhealthy(): void {
+    this.services.health.notServing();
+  }
+
   /** Client connections on the native port (HTTP/2 sessions). */
   stats(): FrontEndStats {
     let connections = 0;

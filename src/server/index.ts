@@ -1,12 +1,12 @@
 /**
  * The composition root: config → core → front ends. Owns the listeners and the shutdown order.
  */
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AmqpFrontEnd } from '../amqp/index.js';
 import type { Config } from '../config/schema.js';
 import { Broker, type FrontEnd, type Listening } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
-import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
 import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
@@ -60,6 +60,8 @@ export interface RunningServer {
 export interface ServerHooks extends AlarmHooks {
   /** Where gateway.accessLog 'stdout' lines go (tests capture them); process.stdout by default. */
   readonly accessLog?: (line: string) => void;
+  /** For tests: how the message log opens its files (e.g. one whose datasync fails). */
+  readonly messageLogOpenFile?: (path: string, flags: string) => Promise<FileHandle>;
 }
 
 export async function startServer(
@@ -68,7 +70,11 @@ export async function startServer(
   hooks: ServerHooks = {},
 ): Promise<RunningServer> {
   const t0 = Date.now();
-  const { lock, defs, log, recovered } = await openStores(config.dataDir, config.store.segmentSize);
+  const { lock, defs, log, recovered } = await openStores(
+    config.dataDir,
+    config.store.segmentSize,
+    hooks.messageLogOpenFile,
+  );
   const store = new LogMessageStore(log);
   const tracing = startTracing(config.tracing);
   const broker = new Broker({
@@ -91,20 +97,13 @@ export async function startServer(
     truncatedBytes: recovered.truncatedBytes,
     durationMs: Date.now() - t0,
   };
-  // Below the free-space limit publishers are blocked on every protocol; consumers go on.
-  const disk =
-    config.store.diskFreeLimit > 0
-      ? watchDiskFree(config.dataDir, {
-          limitBytes: config.store.diskFreeLimit,
-          intervalMs: config.store.diskCheckInterval,
-          onChange: (alarm) => broker.setAlarm('disk', alarm),
-        })
-      : undefined;
-  // Memory alarm (issue 15): above the high watermark publishers are blocked; consumers go on.
+  // Resource alarms (issue 15): above the memory high watermark, below the free disk limit (at
+  // least the largest message) or after a store failure, publishers are blocked; consumers go on.
   const alarms = new ResourceAlarms(broker, config, hooks);
+  log.onFailed = (err) => alarms.storeFailed('message log', err);
+  defs.onFailed = (err) => alarms.storeFailed('definitions store', err);
   const closeStores = async () => {
     alarms.stop();
-    disk?.stop();
     await log.close();
     await defs.close();
     await lock.release();
@@ -138,6 +137,8 @@ export async function startServer(
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
   });
+  // A store failure turns the gRPC health service NOT_SERVING (GET /health asks alarms itself).
+  alarms.onUnhealthy(() => grpcFrontEnd.unhealthy());
   const frontEnds: readonly FrontEnd[] = [amqpFrontEnd, mqttFrontEnd, grpcFrontEnd, wsFrontEnd, httpFrontEnd];
   const listeners: ListenerInfo[] = [];
   const own = new Map<string, Listening>();
@@ -223,13 +224,18 @@ export async function startServer(
 }
 
 /** Locks the data directory and opens the definitions and the message log (recovering them). */
-async function openStores(dataDir: string, segmentSize: number) {
+async function openStores(
+  dataDir: string,
+  segmentSize: number,
+  openFile: ((path: string, flags: string) => Promise<FileHandle>) | undefined,
+) {
   const lock = await acquireLock(dataDir);
   let defs: DefinitionsStore | undefined;
   try {
     defs = await DefinitionsStore.open(join(dataDir, 'definitions'));
     const { log, recovered } = await MessageLog.open(join(dataDir, 'messages'), {
       segmentSize,
+      ...(openFile === undefined ? {} : { openFile }),
       onCorrupt: (info) =>
         process.emitWarning(`message log: skipped a damaged record: ${JSON.stringify(info)}`),
     });
