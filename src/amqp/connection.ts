@@ -67,6 +67,8 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   private flushScheduled = false;
   private congested = false;
   private pausedForWrite = false;
+  /** Over maxOutboundBytes: no-ack deliveries are dropped (Pause.OVERFLOW), the rest wait. */
+  private overflowing = false;
   /** Channels with confirms to write at the next flush (created on first use). */
   private confirmChannels: Set<AmqpChannel> | undefined;
   private closeTimer: Timer | undefined;
@@ -313,7 +315,9 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   }
 
   openChannel(id: number): void {
-    this.channels.set(id, new AmqpChannel(this, id, this.core!));
+    const ch = new AmqpChannel(this, id, this.core!);
+    if (this.overflowing) ch.session.pause(Pause.OVERFLOW);
+    this.channels.set(id, ch);
   }
 
   forget(ch: AmqpChannel): void {
@@ -407,6 +411,21 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   wrote(): void {
     this.scheduleFlush();
     if (!this.pausedForWrite && this.out.length > this.settings.writeHighWater) this.pauseDeliveries();
+    if (!this.overflowing) this.checkOverflow();
+  }
+
+  /**
+   * Slow consumers (issue 15): beyond maxOutboundBytes waiting here or in the socket, no-ack
+   * deliveries are dropped and counted; below it they flow again.
+   */
+  private checkOverflow(): void {
+    const over = this.out.length + this.socket.writableLength >= this.settings.maxOutboundBytes;
+    if (over === this.overflowing) return;
+    this.overflowing = over;
+    for (const ch of this.channels.values()) {
+      if (over) ch.session.pause(Pause.OVERFLOW);
+      else ch.session.resume(Pause.OVERFLOW);
+    }
   }
 
   private scheduleFlush(): void {
@@ -443,10 +462,12 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
     } else if (this.pausedForWrite && !this.congested) {
       this.resumeDeliveries();
     }
+    this.checkOverflow();
   }
 
   private readonly onDrain = (): void => {
     this.congested = false;
+    this.checkOverflow();
     if (this.pausedForWrite && this.out.length <= this.settings.writeHighWater) this.resumeDeliveries();
   };
 

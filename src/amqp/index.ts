@@ -86,6 +86,6 @@ export class AmqpFrontEnd implements FrontEnd {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size };
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('amqp') };
   }
 }

@@ -180,6 +180,12 @@ export const configSchema = z.strictObject({
       diskCheckInterval: z.number().int().min(100).max(3_600_000).default(10_000),
     })
     .prefault({}),
+  // Slow consumers (issue 15): what one connection may have waiting to be written.
+  limits: z
+    .strictObject({
+      maxOutboundBytes: z.preprocess(parseSize, z.number().int().min(65536).max(1073741824)).default(1048576),
+    })
+    .prefault({}),
   // Memory alarm (issue 15): a fraction (≤ 1) of the process's memory limit, or bytes.
   memory: z
     .strictObject({
@@ -233,6 +239,11 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
     path: 'store.diskCheckInterval',
     env: 'SWITCHYARD_DISK_CHECK_INTERVAL',
     doc: 'Milliseconds between free-space checks.',
+  },
+  {
+    path: 'limits.maxOutboundBytes',
+    env: 'SWITCHYARD_LIMITS_MAX_OUTBOUND_BYTES',
+    doc: "Bytes one connection (an AMQP, MQTT or WebSocket connection, a gRPC stream, an SSE stream) may have waiting to be written to its client. Beyond it, at-most-once deliveries (AMQP no-ack, MQTT QoS 0, WebSocket and SSE subscriptions without credit, gRPC auto-ack) are dropped and counted (each front end's stats, /metrics), and at-least-once deliveries wait in their queue, so a client that stops reading costs at most this much (plus one message). A size such as '4MiB' is read too. See docs/security.md, Slow consumers.",
   },
   {
     path: 'memory.highWatermark',

@@ -33,6 +33,11 @@ export interface HttpRoutes {
 export interface FrontEndStats {
   /** Open client connections (streams, for HTTP). */
   readonly connections: number;
+  /**
+   * At-most-once deliveries dropped because a connection had more than limits.maxOutboundBytes
+   * waiting to be written (docs/security.md, Slow consumers). Live counts, since start.
+   */
+  readonly dropped: { readonly messages: number; readonly bytes: number };
 }
 
 export interface FrontEnd {

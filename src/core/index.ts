@@ -54,6 +54,7 @@ export {
   type ConsumeOptions,
   type Consumer,
   type DeliverySink,
+  type DropCount,
   Pause,
   type Session,
   type SettleOutcome,

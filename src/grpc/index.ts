@@ -39,9 +39,14 @@ export interface GrpcSettings {
   /** Who may call over gRPC-Web/Connect on the HTTP listener without credentials. */
   readonly webAnonymous: AnonymousPolicy;
   readonly maxMessageSize: number;
+  /** Bytes a stream may have unwritten (limits.maxOutboundBytes, issue 15); 1 MiB when absent. */
+  readonly maxOutboundBytes?: number;
   /** The broker's health and alarms for BrokerStatus (issue 15); all well when absent. */
   readonly status?: () => BrokerStatusReport;
 }
+
+/** limits.maxOutboundBytes's default. */
+const DEFAULT_MAX_OUTBOUND_BYTES = 1024 * 1024;
 
 export class GrpcFrontEnd implements FrontEnd {
   readonly protocol = 'grpc';
@@ -66,6 +71,7 @@ export class GrpcFrontEnd implements FrontEnd {
       subscriptions: new SubscriptionRegistry(),
       health: new Health(),
       status: settings.status ?? NO_STATUS,
+      maxOutboundBytes: settings.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
       reflection: new ReflectionIndex(
         [
           file_switchyard_v1_broker,
@@ -83,6 +89,7 @@ export class GrpcFrontEnd implements FrontEnd {
       this.services.gate,
       settings.anonymous,
       settings.maxMessageSize,
+      settings.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
     );
     this.http = { handle: this.handleWeb };
   }
@@ -117,7 +124,7 @@ export class GrpcFrontEnd implements FrontEnd {
   stats(): FrontEndStats {
     let connections = 0;
     for (const l of this.listeners) connections += l.sessions;
-    return { connections };
+    return { connections, dropped: this.broker.dropsFor('grpc') };
   }
 
   /** gRPC-Web and Connect requests on the shared HTTP listener; false = not ours. */

@@ -39,6 +39,8 @@ export interface Services {
   readonly subscriptions: SubscriptionRegistry;
   readonly health: Health;
   readonly reflection: ReflectionIndex;
+  /** Bytes a connect-served stream may buffer (limits.maxOutboundBytes). */
+  readonly maxOutboundBytes: number;
   /** The broker's health and alarms (BrokerStatus). */
   readonly status: () => BrokerStatusReport;
 }
@@ -74,10 +76,10 @@ function routes(router: ConnectRouter, s: Services): void {
     {
       publish: (r, ctx) => publish(b, r, ctx),
       publishStream: (rs, ctx) => publishStream(b, gate, rs, ctx),
-      subscribe: (r, ctx) => subscribe(b, subs, r, ctx),
+      subscribe: (r, ctx) => subscribe(b, subs, r, ctx, s.maxOutboundBytes),
       ack: (r, ctx) => ack(subs, r, ctx),
       nack: (r, ctx) => nack(subs, r, ctx),
-      session: (rs, ctx) => session(b, gate, rs, ctx),
+      session: (rs, ctx) => session(b, gate, rs, ctx, s.maxOutboundBytes),
       declareExchange: (r, ctx) => definitions.declareExchange(b, r, ctx),
       deleteExchange: (r, ctx) => definitions.deleteExchange(b, r, ctx),
       declareQueue: (r, ctx) => definitions.declareQueue(b, r, ctx),

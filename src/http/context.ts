@@ -16,6 +16,8 @@ export interface HttpSettings {
   /** Events an SSE connection may have unwritten before it stops receiving. */
   readonly sseBuffer: number;
   readonly sseHeartbeat: number;
+  /** Bytes an SSE stream may have unwritten (limits.maxOutboundBytes, issue 15); 1 MiB when absent. */
+  readonly maxOutboundBytes?: number;
 }
 
 export interface HttpContext {

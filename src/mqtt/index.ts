@@ -98,7 +98,7 @@ export class MqttFrontEnd implements FrontEnd, MqttServices {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size };
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('mqtt') };
   }
 
   /** Shutdown: every connection is told (v5: DISCONNECT 0x8B) and closed; timers stop. */

@@ -20,6 +20,8 @@ export interface MqttSettings {
   readonly anonymous: 'loopback' | 'always' | 'never';
   /** The payload pool (codec/payload-pool.ts): the one switch that turns buffer reuse off. */
   readonly payloadPool: boolean;
+  /** Bytes a connection's stream may hold before QoS 0 deliveries are dropped (limits.maxOutboundBytes). */
+  readonly maxOutboundBytes: number;
 }
 
 export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
@@ -35,4 +37,5 @@ export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
   connectTimeout: 10_000,
   anonymous: 'loopback',
   payloadPool: true,
+  maxOutboundBytes: 1024 * 1024,
 };

@@ -117,25 +117,32 @@ export async function startServer(
     heartbeat: config.amqp.heartbeat,
     maxMessageSize: config.amqp.maxMessageSize,
     handshakeTimeout: config.amqp.handshakeTimeout,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
     version,
   });
-  const mqttFrontEnd = new MqttFrontEnd(broker, config.mqtt);
+  const mqttFrontEnd = new MqttFrontEnd(broker, {
+    ...config.mqtt,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
+  });
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
     anonymous: config.grpc.anonymous,
     webAnonymous: config.http.anonymous,
     maxMessageSize: config.grpc.maxMessageSize,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
     status: () => alarms.status(),
   });
   const wsFrontEnd = new WsFrontEnd(broker, {
     anonymous: config.http.anonymous,
     maxPayload: config.http.wsMaxPayload,
     pingInterval: config.http.wsPingInterval,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
   });
   const httpFrontEnd = new HttpFrontEnd(broker, {
     anonymous: config.http.anonymous,
     maxBodySize: config.http.maxBodySize,
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
   });
   // A store failure turns the gRPC health service NOT_SERVING (GET /health asks alarms itself).
   alarms.onUnhealthy(() => grpcFrontEnd.unhealthy());

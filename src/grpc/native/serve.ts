@@ -34,6 +34,8 @@ export class NativeCalls {
     private readonly gate: PublishGate,
     private readonly anonymous: AnonymousPolicy,
     private readonly maxMessageSize: number,
+    /** limits.maxOutboundBytes (issue 15). */
+    private readonly maxOutboundBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Serves the request if it is one of ours (returns true), else leaves it (false). */
@@ -67,7 +69,7 @@ export class NativeCalls {
       if (Number.isNaN(timeoutMs))
         throw new SwitchyardError('SYNTAX_ERROR', `invalid grpc-timeout '${String(t)}'`);
       const conn = openConnection(this.broker, caller, 'grpc', h['user-agent']);
-      const call = new NativeCall(req, res, this.maxMessageSize, this.broker.clock);
+      const call = new NativeCall(req, res, this.maxMessageSize, this.broker.clock, this.maxOutboundBytes);
       const done = (x: Live) => this.live.delete(x);
       const header = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : null);
       const c =

@@ -77,6 +77,10 @@ export class NativeSession implements NativeCallOwner {
     this.resumeReading(OUTPUT_FULL);
   }
 
+  overflow(over: boolean): void {
+    this.session.overflow(over);
+  }
+
   closed(): void {
     this.call.req.off('data', this.onChunk);
     this.unwatch?.();

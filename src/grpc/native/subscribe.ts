@@ -23,6 +23,7 @@ export class NativeSubscribe implements NativeCallOwner {
   private sub: Subscription | undefined;
   private id: string | undefined;
   private requests = 0;
+  private over = false;
 
   constructor(
     private readonly call: NativeCall,
@@ -57,6 +58,11 @@ export class NativeSubscribe implements NativeCallOwner {
     this.sub?.resume();
   }
 
+  overflow(over: boolean): void {
+    this.over = over;
+    this.sub?.overflow(over);
+  }
+
   closed(): void {
     this.call.req.off('data', this.onChunk);
     if (this.id !== undefined) this.registry.delete(this.id);
@@ -89,6 +95,7 @@ export class NativeSubscribe implements NativeCallOwner {
     this.id = id;
     call.send(toBinary(SubscribeResponseSchema, startedResponse(id, sub.queue)));
     if (call.blocked) sub.pause();
+    if (this.over) sub.overflow(true);
     sub.start();
   }
 }

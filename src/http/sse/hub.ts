@@ -20,6 +20,8 @@ export class SseHub implements StreamOwner {
     readonly buffer: number,
     private readonly heartbeatMs: number,
     private readonly clock: Clock,
+    /** Bytes a stream may have unwritten before auto-ack events are dropped (limits.maxOutboundBytes). */
+    readonly maxOutboundBytes = 1024 * 1024,
   ) {
     this.records = new ResumeRecords(clock);
   }
