@@ -414,6 +414,11 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
     if (!this.overflowing) this.checkOverflow();
   }
 
+  /** Bytes waiting to be written: ours and the socket's (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    return this.out.length + this.socket.writableLength;
+  }
+
   /**
    * Slow consumers (issue 15): beyond maxOutboundBytes waiting here or in the socket, no-ack
    * deliveries are dropped and counted; below it they flow again.

@@ -86,6 +86,8 @@ export class AmqpFrontEnd implements FrontEnd {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size, dropped: this.broker.dropsFor('amqp') };
+    let outboundBytes = 0;
+    for (const c of this.connections) outboundBytes += c.outboundBytes;
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('amqp'), outboundBytes };
   }
 }

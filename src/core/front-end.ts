@@ -38,6 +38,12 @@ export interface FrontEndStats {
    * waiting to be written (docs/security.md, Slow consumers). Live counts, since start.
    */
   readonly dropped: { readonly messages: number; readonly bytes: number };
+  /**
+   * Bytes the front end's connections have waiting to be written now (its own buffers and the
+   * sockets' or streams' writableLength): what slow consumers cost, bounded per connection by
+   * limits.maxOutboundBytes plus one message.
+   */
+  readonly outboundBytes: number;
 }
 
 export interface FrontEnd {

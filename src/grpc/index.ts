@@ -124,7 +124,8 @@ export class GrpcFrontEnd implements FrontEnd {
   stats(): FrontEndStats {
     let connections = 0;
     for (const l of this.listeners) connections += l.sessions;
-    return { connections, dropped: this.broker.dropsFor('grpc') };
+    // Native Session and Subscribe calls; connect-served streams buffer in their Outbox.
+    return { connections, dropped: this.broker.dropsFor('grpc'), outboundBytes: this.native.outboundBytes };
   }
 
   /** gRPC-Web and Connect requests on the shared HTTP listener; false = not ours. */

@@ -89,6 +89,10 @@ export class MqttConnection implements ConnectContext, MqttContext, DeliverySink
     return this.state === 'closed';
   }
 
+  get outboundBytes(): number {
+    return this.writer.batched + this.stream.writableLength;
+  }
+
   // ---- input ---------------------------------------------------------------------------------
 
   /** Called by the stream's shared listener. */

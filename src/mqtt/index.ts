@@ -98,7 +98,9 @@ export class MqttFrontEnd implements FrontEnd, MqttServices {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size, dropped: this.broker.dropsFor('mqtt') };
+    let outboundBytes = 0;
+    for (const c of this.connections) outboundBytes += c.outboundBytes;
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('mqtt'), outboundBytes };
   }
 
   /** Shutdown: every connection is told (v5: DISCONNECT 0x8B) and closed; timers stop. */

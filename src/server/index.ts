@@ -18,7 +18,7 @@ import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
-import { alarmMetrics, metricsHandler } from './metrics.js';
+import { alarmMetrics, metricsHandler, outboundMetrics } from './metrics.js';
 // Resource alarms and health (issue 15)
 import { type AlarmHooks, ResourceAlarms } from './alarms.js';
 import { healthHandler } from './health.js';
@@ -51,6 +51,8 @@ export interface RunningServer {
   readonly gateway: Gateway | undefined;
   /** The MQTT front end (sessions, retained messages). */
   readonly mqttFrontEnd: MqttFrontEnd;
+  /** Every front end (AMQP, MQTT, gRPC, WebSocket, HTTP), for their stats(). */
+  readonly frontEnds: readonly FrontEnd[];
   /** Resource alarms and health (issue 15): what GET /health and the metrics report. */
   readonly alarms: ResourceAlarms;
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
@@ -192,7 +194,7 @@ export async function startServer(
         ...(config.http.corsOrigins.length === 0
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
-        metricsHandler(gateway, () => alarmMetrics(alarms.status())),
+        metricsHandler(gateway, () => alarmMetrics(alarms.status()) + outboundMetrics(frontEnds)),
         healthHandler(alarms),
         httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
@@ -217,6 +219,7 @@ export async function startServer(
     grpc: own.get('grpc'),
     gateway,
     mqttFrontEnd,
+    frontEnds,
     alarms,
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.

@@ -3,6 +3,7 @@
  * per-method upstream call counts and latency histograms; broker metrics join it here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FrontEnd } from '../core/index.js';
 import type { Gateway } from '../gateway/index.js';
 import type { AlarmStatus } from './alarms.js';
 import type { RequestHandler } from './http.js';
@@ -50,4 +51,23 @@ export function alarmMetrics(s: AlarmStatus): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+// --- slow consumers (issue 15) ---
+/** Per protocol: what connections have unwritten now, and what was dropped for slow consumers. */
+export function outboundMetrics(frontEnds: readonly FrontEnd[]): string {
+  const stats = frontEnds.map((f) => [f.protocol, f.stats()] as const);
+  return `${[
+    '# HELP switchyard_outbound_bytes Bytes connections have waiting to be written (bounded per connection by limits.maxOutboundBytes).',
+    '# TYPE switchyard_outbound_bytes gauge',
+    ...stats.map(([p, s]) => `switchyard_outbound_bytes{protocol="${p}"} ${s.outboundBytes}`),
+    '# HELP switchyard_outbound_dropped_messages_total At-most-once deliveries dropped because a connection was over limits.maxOutboundBytes.',
+    '# TYPE switchyard_outbound_dropped_messages_total counter',
+    ...stats.map(
+      ([p, s]) => `switchyard_outbound_dropped_messages_total{protocol="${p}"} ${s.dropped.messages}`,
+    ),
+    '# HELP switchyard_outbound_dropped_bytes_total Body bytes of those dropped deliveries.',
+    '# TYPE switchyard_outbound_dropped_bytes_total counter',
+    ...stats.map(([p, s]) => `switchyard_outbound_dropped_bytes_total{protocol="${p}"} ${s.dropped.bytes}`),
+  ].join('\n')}\n`;
 }

@@ -227,6 +227,11 @@ export class WsConnection implements WsContext {
     if (this.readingPaused === 0 && !this.closed) this.ws.resume();
   }
 
+  /** Bytes waiting to be written on the socket (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    return this.socket.writableLength;
+  }
+
   private checkBuffer(): void {
     if (this.outputFull || this.socket.writableLength < this.highWater) return;
     this.outputFull = true;

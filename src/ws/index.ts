@@ -74,7 +74,9 @@ export class WsFrontEnd implements FrontEnd {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size, dropped: this.broker.dropsFor('ws') };
+    let outboundBytes = 0;
+    for (const c of this.connections) outboundBytes += c.outboundBytes;
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('ws'), outboundBytes };
   }
 
   /** Handles an upgrade request for /ws. */

@@ -121,6 +121,11 @@ export class NativeCall {
     }
   }
 
+  /** Frames of this turn and what the HTTP/2 stream holds unwritten. */
+  get outboundBytes(): number {
+    return this.ended ? 0 : this.pendingBytes + this.res.stream.writableLength;
+  }
+
   get isEnded(): boolean {
     return this.ended;
   }

@@ -22,6 +22,8 @@ const SUBSCRIBE_PATH = `/${BrokerService.typeName}/${BrokerService.method.subscr
 
 interface Live {
   end(status: number, message: string): void;
+  /** Bytes its call has waiting to be written. */
+  readonly outboundBytes: number;
 }
 
 export class NativeCalls {
@@ -91,6 +93,13 @@ export class NativeCalls {
       req.resume();
     }
     return true;
+  }
+
+  /** Bytes the native calls have waiting to be written (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    let n = 0;
+    for (const c of this.live) n += c.outboundBytes;
+    return n;
   }
 
   /** Ends every call with UNAVAILABLE and refuses new ones (shutdown). */

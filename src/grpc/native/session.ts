@@ -67,6 +67,10 @@ export class NativeSession implements NativeCallOwner {
     this.call.end(status, message);
   }
 
+  get outboundBytes(): number {
+    return this.call.outboundBytes;
+  }
+
   blocked(): void {
     this.session.pause();
     this.pauseReading(OUTPUT_FULL);

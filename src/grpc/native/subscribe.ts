@@ -50,6 +50,10 @@ export class NativeSubscribe implements NativeCallOwner {
     this.call.end(status, message);
   }
 
+  get outboundBytes(): number {
+    return this.call.outboundBytes;
+  }
+
   blocked(): void {
     this.sub?.pause();
   }

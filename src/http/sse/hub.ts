@@ -30,6 +30,13 @@ export class SseHub implements StreamOwner {
     return ++this.lastStreamNo;
   }
 
+  /** Bytes the streams have waiting to be written. */
+  get outboundBytes(): number {
+    let n = 0;
+    for (const s of this.streams) n += s.outboundBytes;
+    return n;
+  }
+
   get size(): number {
     return this.streams.size;
   }

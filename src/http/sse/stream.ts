@@ -123,6 +123,11 @@ export class SseStream implements SubscriptionHandlers {
     this.end();
   }
 
+  /** Bytes waiting to be written: this turn's events and the response's (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    return this.outBytes + this.res.writableLength;
+  }
+
   /** Called on every heartbeat tick: a comment keeps proxies from timing the stream out. */
   heartbeat(): void {
     if (this.closed) return;

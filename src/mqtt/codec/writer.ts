@@ -90,6 +90,11 @@ export class PacketWriter {
     private readonly pool: PayloadPool,
   ) {}
 
+  /** Bytes in this turn's batch, not yet handed to the stream. */
+  get batched(): number {
+    return this.bytes;
+  }
+
   /** An encoded packet. */
   send(b: Buffer): void {
     this.add(b);
