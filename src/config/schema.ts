@@ -366,7 +366,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'http.sseBuffer',
     env: 'SWITCHYARD_HTTP_SSE_BUFFER',
-    doc: 'Events an SSE connection may have unwritten; a subscriber that falls this far behind stops receiving until it catches up (messages stay in the queue).',
+    doc: 'Events a resumable (durable-queue) SSE stream may have unwritten; one that falls this far behind stops receiving until it catches up (messages stay in the queue). Other streams are bounded by limits.maxOutboundBytes.',
   },
   {
     path: 'http.sseHeartbeat',
