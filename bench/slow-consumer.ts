@@ -488,6 +488,14 @@ after the subscriber left. Switchyard: limits.maxOutboundBytes = ${BOUND / MiB} 
 counter (GET /metrics) over the stall. Mosquitto: its defaults, in the same run.
 
 ${table}
+
+Reading: "kept" is the bystander's rate while stalled over its baseline; on a shared machine both
+move with the load of other processes, so read it over several runs. RSS growth includes what
+the V8 heap and the allocator keep after the stalled phase's extra work (first use of the
+protocol's code paths and buffers), so it is not comparable to the bound byte for byte; what
+shows the bound holds is that it does not grow with the flood ("dropped" follows "flood msgs":
+what was routed to the stalled subscriber was dropped, not kept). n/a: the figure could not be read (no /proc entry, or no
+counter: Mosquitto has none here).
 `;
 process.stdout.write(`${section}\n(${Math.round((Date.now() - t0) / 1000)} s)\n`);
 if (DOCS) putSection('slow-consumer', section);

@@ -411,7 +411,6 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   wrote(): void {
     this.scheduleFlush();
     if (!this.pausedForWrite && this.out.length > this.settings.writeHighWater) this.pauseDeliveries();
-    if (!this.overflowing) this.checkOverflow();
   }
 
   /** Bytes waiting to be written: ours and the socket's (FrontEndStats.outboundBytes). */
@@ -420,11 +419,13 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   }
 
   /**
-   * Slow consumers (issue 15): beyond maxOutboundBytes waiting here or in the socket, no-ack
-   * deliveries are dropped and counted; below it they flow again.
+   * Slow consumers (issue 15): beyond maxOutboundBytes the socket could not send, no-ack
+   * deliveries are dropped and counted; below it they flow again. Checked after each flush and
+   * drain, not per delivery: a turn's burst to a client that reads goes out whole, and what the
+   * client does not take counts.
    */
   private checkOverflow(): void {
-    const over = this.out.length + this.socket.writableLength >= this.settings.maxOutboundBytes;
+    const over = this.socket.writableLength >= this.settings.maxOutboundBytes;
     if (over === this.overflowing) return;
     this.overflowing = over;
     for (const ch of this.channels.values()) {

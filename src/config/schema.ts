@@ -243,7 +243,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'limits.maxOutboundBytes',
     env: 'SWITCHYARD_LIMITS_MAX_OUTBOUND_BYTES',
-    doc: "Bytes one connection (an AMQP, MQTT or WebSocket connection, a gRPC stream, an SSE stream) may have waiting to be written to its client. Beyond it, at-most-once deliveries (AMQP no-ack, MQTT QoS 0, WebSocket and SSE subscriptions without credit, gRPC auto-ack) are dropped and counted (each front end's stats, /metrics), and at-least-once deliveries wait in their queue, so a client that stops reading costs at most this much (plus one message). A size such as '4MiB' is read too. See docs/security.md, Slow consumers.",
+    doc: "Bytes one connection (an AMQP, MQTT or WebSocket connection, a gRPC stream, an SSE stream) may have waiting to be written to its client. Beyond it, at-most-once deliveries to a queue of the subscriber's own (AMQP no-ack on an exclusive queue, MQTT QoS 0, WebSocket, gRPC and SSE exchange subscriptions without acks or credit) are dropped and counted (each front end's stats, /metrics); everything else waits in its queue, so a client that stops reading costs a bounded buffer (this, plus one message and one write batch). A size such as '4MiB' is read too. See docs/security.md, Slow consumers.",
   },
   {
     path: 'memory.highWatermark',

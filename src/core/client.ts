@@ -212,7 +212,9 @@ export class Subscription implements DeliverySink {
         {
           tag: 'sub',
           noAck: !opts.manualAck,
-          creditFlow: this.limited,
+          // An exchange subscription's queue is its own: past the outbound bound, auto-ack
+          // deliveries without credit are dropped; a named queue keeps them for other consumers.
+          dropWhenFull: opts.exchange !== undefined && !this.limited,
           exclusive: opts.exclusive ?? false,
           args: {},
         },

@@ -26,11 +26,13 @@ export interface ConsumeOptions {
   /** Deliveries count as settled when sent (no ack expected). */
   noAck: boolean;
   /**
-   * With noAck: the client grants credit (a WebSocket or Session subscription with credit), so
-   * deliveries wait for it in the queue rather than being dropped when the connection's outbound
-   * buffer is over its bound (see Pause.OVERFLOW).
+   * With noAck: whether deliveries are dropped (true) or wait in the queue (false) while the
+   * connection's outbound bytes are over their bound (Pause.OVERFLOW). Dropping suits a queue that
+   * is the subscriber's alone (its messages have nowhere else to go) and a client that grants no
+   * credit; a shared queue keeps them for other consumers. Default: whether the queue is
+   * exclusive (AMQP's private queues).
    */
-  creditFlow?: boolean;
+  dropWhenFull?: boolean;
   /** No other consumer may consume from the queue while this one does. */
   exclusive: boolean;
   args: HeaderTable;
@@ -40,8 +42,9 @@ export class Consumer implements QueueConsumer {
   /** Unacked deliveries of this consumer that count against its prefetch. */
   unacked = 0;
   /**
-   * At-most-once without credit (AMQP no-ack, MQTT QoS 0, WebSocket and SSE without credit):
-   * delivered while the socket is merely slow (Pause.BACKPRESSURE), dropped and counted while the
+   * At most once, on a queue of its own, without credit (AMQP no-ack on an exclusive queue, MQTT
+   * QoS 0, WebSocket, gRPC and SSE exchange subscriptions without credit): delivered while the
+   * socket is merely slow (Pause.BACKPRESSURE), dropped and counted while the
    * connection's outbound bytes are over their bound (Pause.OVERFLOW), never left to pile up in
    * the queue. Everything else waits in the queue while the session is paused.
    */
@@ -56,9 +59,9 @@ export class Consumer implements QueueConsumer {
     readonly prefetch: number,
     readonly args: HeaderTable,
     readonly sink: DeliverySink,
-    creditFlow = false,
+    dropWhenFull = false,
   ) {
-    this.droppable = noAck && !creditFlow;
+    this.droppable = noAck && dropWhenFull;
   }
 
   take(entry: QueueEntry): void {
@@ -268,7 +271,7 @@ export class Session {
       this.consumerPrefetch,
       opts.args,
       sink,
-      opts.creditFlow ?? false,
+      opts.dropWhenFull ?? queue.options.exclusive,
     );
     (this.consumerMap ??= new Map()).set(opts.tag, c);
     queue.addConsumer(c);

@@ -111,7 +111,6 @@ export class SseStream implements SubscriptionHandlers {
       return;
     }
     if (this.out.length >= this.hub.buffer) this.pause(BATCH_FULL);
-    this.checkOverflow();
     if (!this.flushQueued) {
       this.flushQueued = true;
       queueMicrotask(this.flush);
@@ -171,11 +170,13 @@ export class SseStream implements SubscriptionHandlers {
   };
 
   /**
-   * Slow consumers (issue 15): past maxOutboundBytes unwritten, an auto-ack stream's events are
-   * dropped and counted by the core (a resumable, manual-ack one waits in its queue).
+   * Slow consumers (issue 15): past maxOutboundBytes the response could not send, an auto-ack
+   * stream's events are dropped and counted by the core (a resumable, manual-ack one waits in
+   * its queue). Checked after each write and drain: a turn's batch to a client that reads goes
+   * out whole.
    */
   private checkOverflow(): void {
-    const over = this.outBytes + this.res.writableLength >= this.hub.maxOutboundBytes;
+    const over = this.res.writableLength >= this.hub.maxOutboundBytes;
     if (over === this.over) return;
     this.over = over;
     this.sub?.overflow(over);
