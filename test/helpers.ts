@@ -4,7 +4,7 @@
  * answers, else that suite is skipped with a line saying how to get one).
  */
 import { configSchema } from '../src/config/schema.js';
-import { type RunningServer, startServer } from '../src/server/index.js';
+import { type RunningServer, type ServerHooks, startServer } from '../src/server/index.js';
 import { removeTempDir, tempDir } from './support/temp.js';
 import { skipUnless } from './support/tools.js';
 import { WAIT_MS } from './support/wait.js';
@@ -37,6 +37,7 @@ export async function startTestBroker(
   amqp: Record<string, unknown> = {},
   dataDir?: string,
   extra: Record<string, unknown> = {},
+  hooks: ServerHooks = {},
 ): Promise<TestBroker> {
   const dir = dataDir ?? tempDir('switchyard-test-');
   const removeOwnDir = () => (dataDir === undefined ? removeTempDir(dir) : Promise.resolve());
@@ -60,7 +61,7 @@ export async function startTestBroker(
   });
   let server: RunningServer;
   try {
-    server = await startServer(config);
+    server = await startServer(config, undefined, hooks);
   } catch (e) {
     await removeOwnDir();
     throw e;

@@ -7,13 +7,23 @@
  *   mqtt        bench/mqtt-vs-mosquitto.ts
  *   sse         bench/sse-connections.ts
  *   protocols, gateway, tls, structure  tables of `switchyard bench` runs, kept by hand
+ *   slow-consumer  bench/slow-consumer.ts
  * Raw runs are not kept in git: the sections are tables with their date, command and peer figures.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { DOCS_FILE } from './paths.js';
 
 /** Owned sections, in the order the AMQP runner puts them (after its latest results). */
-const OWNED_SECTIONS = ['durability', 'mqtt', 'protocols', 'sse', 'gateway', 'structure', 'tls'] as const;
+const OWNED_SECTIONS = [
+  'durability',
+  'mqtt',
+  'protocols',
+  'sse',
+  'gateway',
+  'slow-consumer',
+  'structure',
+  'tls',
+] as const;
 export type OwnedSection = (typeof OWNED_SECTIONS)[number];
 
 const startMark = (name: string) => `<!-- ${name}:start -->`;

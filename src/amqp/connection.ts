@@ -69,6 +69,8 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   private flushScheduled = false;
   private congested = false;
   private pausedForWrite = false;
+  /** Over maxOutboundBytes: no-ack deliveries are dropped (Pause.OVERFLOW), the rest wait. */
+  private overflowing = false;
   /** Channels with confirms to write at the next flush (created on first use). */
   private confirmChannels: Set<AmqpChannel> | undefined;
   private closeTimer: Timer | undefined;
@@ -350,7 +352,9 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
   }
 
   openChannel(id: number): void {
-    this.channels.set(id, new AmqpChannel(this, id, this.core!));
+    const ch = new AmqpChannel(this, id, this.core!);
+    if (this.overflowing) ch.session.pause(Pause.OVERFLOW);
+    this.channels.set(id, ch);
   }
 
   forget(ch: AmqpChannel): void {
@@ -450,6 +454,27 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
     if (!this.pausedForWrite && this.out.length > this.settings.writeHighWater) this.pauseDeliveries();
   }
 
+  /** Bytes waiting to be written: ours and the socket's (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    return this.out.length + this.socket.writableLength;
+  }
+
+  /**
+   * Slow consumers (issue 15): beyond maxOutboundBytes the socket could not send, no-ack
+   * deliveries are dropped and counted; below it they flow again. Checked after each flush and
+   * drain, not per delivery: a turn's burst to a client that reads goes out whole, and what the
+   * client does not take counts.
+   */
+  private checkOverflow(): void {
+    const over = this.socket.writableLength >= this.settings.maxOutboundBytes;
+    if (over === this.overflowing) return;
+    this.overflowing = over;
+    for (const ch of this.channels.values()) {
+      if (over) ch.session.pause(Pause.OVERFLOW);
+      else ch.session.resume(Pause.OVERFLOW);
+    }
+  }
+
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
@@ -487,10 +512,12 @@ export class AmqpConnection implements ConnectionContext, ChannelHost {
     } else if (this.pausedForWrite && !this.congested) {
       this.resumeDeliveries();
     }
+    this.checkOverflow();
   }
 
   private readonly onDrain = (): void => {
     this.congested = false;
+    this.checkOverflow();
     if (this.pausedForWrite && this.out.length <= this.settings.writeHighWater) this.resumeDeliveries();
   };
 

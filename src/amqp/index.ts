@@ -103,6 +103,8 @@ export class AmqpFrontEnd implements FrontEnd {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size };
+    let outboundBytes = 0;
+    for (const c of this.connections) outboundBytes += c.outboundBytes;
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('amqp'), outboundBytes };
   }
 }

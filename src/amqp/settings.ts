@@ -15,6 +15,11 @@ export interface AmqpSettings {
   readonly version: string;
   /** Bytes pending on a connection above which deliveries to it pause. */
   readonly writeHighWater: number;
+  /**
+   * Bytes pending on a connection (ours and the socket's) beyond which at-most-once (no-ack)
+   * deliveries are dropped and counted (limits.maxOutboundBytes, issue 15).
+   */
+  readonly maxOutboundBytes: number;
   /** Milliseconds a client has from TCP accept to connection.open (RabbitMQ's handshake_timeout). */
   readonly handshakeTimeout: number;
   /**
@@ -31,5 +36,6 @@ export const DEFAULT_AMQP_SETTINGS: AmqpSettings = {
   maxMessageSize: 128 * 1024 * 1024,
   version: '0.1.0',
   writeHighWater: 1024 * 1024,
+  maxOutboundBytes: 1024 * 1024,
   handshakeTimeout: 10_000,
 };

@@ -29,12 +29,27 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'store.diskFreeLimit',
     env: 'SWITCHYARD_DISK_FREE_LIMIT',
-    doc: "Free bytes on the data directory's disk below which publishers are blocked (AMQP connection.blocked); 0 = off.",
+    doc: "Free bytes on the data directory's disk below which publishers are blocked on every protocol (AMQP connection.blocked, as for the memory alarm); 0 = off. The limit used is never below the largest message any protocol accepts (the largest of amqp.maxMessageSize, mqtt.maxPacketSize, http.maxBodySize, http.wsMaxPayload and grpc.maxMessageSize: 128 MiB with the defaults), so one message cannot pass the check and fill the disk. A store that fails to write (a full disk, an I/O error) blocks publishers for good and makes every health endpoint report unhealthy until the broker is restarted.",
   },
   {
     path: 'store.diskCheckInterval',
     env: 'SWITCHYARD_DISK_CHECK_INTERVAL',
     doc: 'Milliseconds between free-space checks.',
+  },
+  {
+    path: 'limits.maxOutboundBytes',
+    env: 'SWITCHYARD_LIMITS_MAX_OUTBOUND_BYTES',
+    doc: "Bytes one connection (an AMQP, MQTT or WebSocket connection, a gRPC stream, an SSE stream) may have waiting to be written to its client. Beyond it, at-most-once deliveries to a queue of the subscriber's own (AMQP no-ack on an exclusive queue, MQTT QoS 0, WebSocket, gRPC and SSE exchange subscriptions without acks or credit) are dropped and counted (each front end's stats, /metrics); everything else waits in its queue, so a client that stops reading costs a bounded buffer (this, plus one message and one write batch). A size such as '4MiB' is read too. See docs/security.md, Slow consumers.",
+  },
+  {
+    path: 'memory.highWatermark',
+    env: 'SWITCHYARD_MEMORY_HIGH_WATERMARK',
+    doc: "Resident memory at which publishers are blocked on every protocol (AMQP connection.blocked; MQTT, WebSocket and gRPC streams stop being read; HTTP publish 503 with Retry-After; unary gRPC Publish RESOURCE_EXHAUSTED) while consumers go on draining. Up to 1: a fraction of the memory the process may use, the smaller of the machine's and its cgroup's limit (memory.max, v1 memory.limit_in_bytes); above 1, bytes; a size such as '2GB' or '1536MiB' is read too; 0 = off.",
+  },
+  {
+    path: 'memory.checkInterval',
+    env: 'SWITCHYARD_MEMORY_CHECK_INTERVAL',
+    doc: 'Milliseconds between memory checks (the resident set size, process.memoryUsage.rss()).',
   },
   {
     path: 'amqp.port',
@@ -152,7 +167,7 @@ export const OPTION_DOCS: readonly OptionDoc[] = [
   {
     path: 'http.sseBuffer',
     env: 'SWITCHYARD_HTTP_SSE_BUFFER',
-    doc: 'Events an SSE connection may have unwritten; a subscriber that falls this far behind stops receiving until it catches up (messages stay in the queue).',
+    doc: 'Events a resumable (durable-queue) SSE stream may have unwritten; one that falls this far behind stops receiving until it catches up (messages stay in the queue). Other streams are bounded by limits.maxOutboundBytes.',
   },
   {
     path: 'http.sseHeartbeat',

@@ -84,6 +84,30 @@ const topicPermissionSchema = z.strictObject({
   read: permissionExpr,
 });
 
+// --- memory alarm (issue 15) ---
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** '2GB' (10^9), '512MiB' (2^20) or a plain number: a size in bytes, as RabbitMQ writes them. */
+function parseSize(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(v);
+  if (m === null) return v;
+  // A bare number stays as it is (0.4 is a fraction); a unit makes it whole bytes.
+  if (m[2] === undefined) return Number(m[1]);
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[m[2].toLowerCase()] ?? Number.NaN));
+}
+// --- end memory alarm ---
+
 /** A full gRPC method name, `pkg.Service/Method`, or '*' for every method. */
 const methodName = z.union([z.literal('*'), z.string().regex(/^[\w.]+\/\w+$/, "not 'pkg.Service/Method'")]);
 
@@ -256,6 +280,17 @@ export const configSchema = z
         maxConnectionRate: z.number().int().min(0).default(0),
         maxQueuesPerVhost: z.number().int().min(0).default(0),
         maxConsumersPerConnection: z.number().int().min(0).default(0),
+        // Slow consumers (issue 15): what one connection may have waiting to be written.
+        maxOutboundBytes: z
+          .preprocess(parseSize, z.number().int().min(65536).max(1073741824))
+          .default(1048576),
+      })
+      .prefault({}),
+    // Memory alarm (issue 15): a fraction (≤ 1) of the process's memory limit, or bytes.
+    memory: z
+      .strictObject({
+        highWatermark: z.preprocess(parseSize, z.number().min(0)).default(0.4),
+        checkInterval: z.number().int().min(10).max(3_600_000).default(1_000),
       })
       .prefault({}),
     // ---- TLS (issue 15) ----

@@ -26,6 +26,7 @@ import { isExchangeType } from './exchange.js';
 import type { Authorizer, ConnectionInfo } from './identity.js';
 import { ConnectionCounter, type Limits, NO_LIMITS } from './limits.js';
 import type { Queue } from './queue.js';
+import type { DropCount } from './session.js';
 import type { CoreTracer } from './tracer.js';
 import { VHost } from './vhost.js';
 
@@ -72,6 +73,8 @@ export class Broker {
   readonly records: RecordStore;
   readonly tracer: CoreTracer | undefined;
   readonly clock: Clock;
+  /** At-most-once deliveries dropped for slow consumers, per protocol (issue 15). */
+  private readonly drops = new Map<string, DropCount>();
   private nextConnId = 1;
   private lastMessageId = 0;
   private lastQueueStoreId = 0;
@@ -122,6 +125,19 @@ export class Broker {
       vhost: info.vhost,
       client_id: info.protocol === 'mqtt' ? (info.clientName ?? '') : '',
     });
+  }
+
+  /**
+   * The count of at-most-once deliveries dropped because a connection of `protocol` had more
+   * than its bound of outbound bytes buffered (Pause.OVERFLOW); live, for front ends' stats().
+   */
+  dropsFor(protocol: string): DropCount {
+    let d = this.drops.get(protocol);
+    if (d === undefined) {
+      d = { messages: 0, bytes: 0 };
+      this.drops.set(protocol, d);
+    }
+    return d;
   }
 
   /** The next store id for a persistent message. */

@@ -209,7 +209,15 @@ export class Subscription implements DeliverySink {
       conn.consume(
         this.session,
         this.queue,
-        { tag: 'sub', noAck: !opts.manualAck, exclusive: opts.exclusive ?? false, args: {} },
+        {
+          tag: 'sub',
+          noAck: !opts.manualAck,
+          // An exchange subscription's queue is its own: past the outbound bound, auto-ack
+          // deliveries without credit are dropped; a named queue keeps them for other consumers.
+          dropWhenFull: opts.exchange !== undefined && !this.limited,
+          exclusive: opts.exclusive ?? false,
+          args: {},
+        },
         this,
       );
     } catch (e) {
@@ -244,6 +252,16 @@ export class Subscription implements DeliverySink {
 
   resume(): void {
     if (!this.ended) this.session.resume(Pause.BACKPRESSURE);
+  }
+
+  /**
+   * The connection's outbound bytes are over limits.maxOutboundBytes (true) or back under it:
+   * meanwhile an auto-ack subscription without credit has its deliveries dropped and counted;
+   * one with manual acks or credit waits (issue 15).
+   */
+  overflow(over: boolean): void {
+    if (over) this.session.pause(Pause.OVERFLOW);
+    else if (!this.ended) this.session.resume(Pause.OVERFLOW);
   }
 
   /** Acks one delivery, or every one up to `id` with `multiple`. Throws PRECONDITION_FAILED for an unknown id. */

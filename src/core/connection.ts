@@ -15,7 +15,7 @@ import type { HeaderTable } from '../model/index.js';
 import type { Message } from './message.js';
 import { encodeJsonProperties, JSON_PROPERTIES_FORMAT } from './properties-json.js';
 import type { Queue, QueueOptions, QueueOwner } from './queue.js';
-import { type ConsumeOptions, type Consumer, type DeliverySink, Session } from './session.js';
+import { type ConsumeOptions, type Consumer, type DeliverySink, type DropCount, Session } from './session.js';
 import type { CoreTracer } from './tracer.js';
 import { checkLength, checkName, REPLY_TO, type VHost } from './vhost.js';
 
@@ -77,6 +77,8 @@ export interface ConnectionHost {
   /** Told when a connection closes. */
   connectionClosed(c: CoreConnection): void;
   nextMessageId(): number;
+  /** Where sessions of `protocol` count the deliveries they drop (issue 15). */
+  dropsFor(protocol: string): DropCount;
   /** Gives a new durable queue its place in the store. */
   attachStore(q: Queue, vhost: VHost): void;
 }
@@ -383,7 +385,12 @@ export class CoreConnection implements QueueOwner {
   }
 
   openSession(): Session {
-    const s = new Session(this, this.broker.tracer, this.info.protocol);
+    const s = new Session(
+      this,
+      this.broker.tracer,
+      this.info.protocol,
+      this.broker.dropsFor(this.info.protocol),
+    );
     if (this.sessions === NO_SESSIONS) this.sessions = new Set();
     (this.sessions as Set<Session>).add(s);
     return s;

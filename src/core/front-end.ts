@@ -45,6 +45,17 @@ export interface HttpRoutes {
 export interface FrontEndStats {
   /** Open client connections (streams, for HTTP). */
   readonly connections: number;
+  /**
+   * At-most-once deliveries dropped because a connection had more than limits.maxOutboundBytes
+   * waiting to be written (docs/security.md, Slow consumers). Live counts, since start.
+   */
+  readonly dropped: { readonly messages: number; readonly bytes: number };
+  /**
+   * Bytes the front end's connections have waiting to be written now (its own buffers and the
+   * sockets' or streams' writableLength): what slow consumers cost, bounded per connection by
+   * limits.maxOutboundBytes plus one message.
+   */
+  readonly outboundBytes: number;
 }
 
 export interface FrontEnd {
@@ -60,4 +71,24 @@ export interface FrontEnd {
   /** Closes every connection (shutdown): clients are told in the protocol's terms. */
   close(): Promise<void>;
   stats(): FrontEndStats;
+}
+
+// --- broker status (issue 15) ---
+/** The broker's health and resource alarms, from the composition root, for admin calls. */
+export interface BrokerStatusReport {
+  /** False once the store has failed for good. */
+  readonly healthy: boolean;
+  /** Why it is unhealthy, one line each. */
+  readonly problems: readonly string[];
+  /** Resource alarms in force ('memory', 'disk', 'store'): while any is, publishers are blocked. */
+  readonly alarms: readonly string[];
+  /** Undefined when the memory alarm is off. */
+  readonly memory:
+    | {
+        readonly rss: number;
+        readonly highWatermark: number;
+        readonly limit: number;
+        readonly limitSource: string;
+      }
+    | undefined;
 }

@@ -14,6 +14,7 @@ export {
   type Written,
 } from './connection.js';
 export type {
+  BrokerStatusReport,
   FrontEnd,
   FrontEndStats,
   HttpRoutes,
@@ -54,6 +55,7 @@ export {
   type ConsumeOptions,
   type Consumer,
   type DeliverySink,
+  type DropCount,
   Pause,
   type Session,
   type SettleOutcome,

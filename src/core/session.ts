@@ -25,6 +25,14 @@ export interface ConsumeOptions {
   tag: string;
   /** Deliveries count as settled when sent (no ack expected). */
   noAck: boolean;
+  /**
+   * With noAck: whether deliveries are dropped (true) or wait in the queue (false) while the
+   * connection's outbound bytes are over their bound (Pause.OVERFLOW). Dropping suits a queue that
+   * is the subscriber's alone (its messages have nowhere else to go) and a client that grants no
+   * credit; a shared queue keeps them for other consumers. Default: whether the queue is
+   * exclusive (AMQP's private queues).
+   */
+  dropWhenFull?: boolean;
   /** No other consumer may consume from the queue while this one does. */
   exclusive: boolean;
   args: HeaderTable;
@@ -33,6 +41,14 @@ export interface ConsumeOptions {
 export class Consumer implements QueueConsumer {
   /** Unacked deliveries of this consumer that count against its prefetch. */
   unacked = 0;
+  /**
+   * At most once, on a queue of its own, without credit (AMQP no-ack on an exclusive queue, MQTT
+   * QoS 0, WebSocket, gRPC and SSE exchange subscriptions without credit): delivered while the
+   * socket is merely slow (Pause.BACKPRESSURE), dropped and counted while the
+   * connection's outbound bytes are over their bound (Pause.OVERFLOW), never left to pile up in
+   * the queue. Everything else waits in the queue while the session is paused.
+   */
+  readonly droppable: boolean;
   constructor(
     readonly session: Session,
     readonly queue: Queue,
@@ -43,7 +59,10 @@ export class Consumer implements QueueConsumer {
     readonly prefetch: number,
     readonly args: HeaderTable,
     readonly sink: DeliverySink,
-  ) {}
+    dropWhenFull = false,
+  ) {
+    this.droppable = noAck && dropWhenFull;
+  }
 
   take(entry: QueueEntry): void {
     this.session.deliver(this, entry);
@@ -56,7 +75,8 @@ export class Consumer implements QueueConsumer {
 
   canTake(): boolean {
     const s = this.session;
-    if (s.paused !== 0) return false;
+    const p = s.paused;
+    if (p !== 0 && (!this.droppable || (p & ~OUTBOUND) !== 0)) return false;
     if (this.noAck) return true;
     return (
       (this.prefetch === 0 || this.unacked < this.prefetch) &&
@@ -80,7 +100,22 @@ export const Pause = {
   BACKPRESSURE: 2,
   /** A consumer is being set up: its confirmation must reach the client before any delivery. */
   SETUP: 4,
+  /**
+   * The connection's outbound bytes are over their bound (limits.maxOutboundBytes): at-most-once
+   * deliveries without credit are dropped and counted, everything else waits in its queue.
+   */
+  OVERFLOW: 8,
 } as const;
+
+/** The pauses a droppable (at-most-once, no credit) consumer is not stopped by. */
+const OUTBOUND = Pause.BACKPRESSURE | Pause.OVERFLOW;
+
+/** At-most-once deliveries dropped because a connection's outbound buffer was full (per protocol). */
+export interface DropCount {
+  messages: number;
+  /** Body bytes. */
+  bytes: number;
+}
 
 /** Whoever opened the session (a connection), told when it closes. */
 export interface SessionOwner {
@@ -117,10 +152,20 @@ export class Session {
     private readonly owner: SessionOwner,
     private readonly tracer?: CoreTracer,
     private readonly protocol = '',
+    /** Where this session's drops are counted (the broker's count for its protocol). */
+    private readonly drops: DropCount = { messages: 0, bytes: 0 },
   ) {}
 
   /** Called by a queue's dispatch: numbers the delivery, records it, hands it to the sink. */
   deliver(c: Consumer, entry: QueueEntry): void {
+    if ((this.paused & Pause.OVERFLOW) !== 0 && c.droppable) {
+      // The connection is over its outbound bound: an at-most-once delivery is dropped, as
+      // Mosquitto drops QoS 0 beyond max_queued_bytes, and counted.
+      this.drops.messages++;
+      this.drops.bytes += entry.msg.body.length;
+      c.queue.settled(entry.msg);
+      return;
+    }
     const tag = this.nextTag++;
     if (!c.noAck) {
       (this.unacked ??= new Map()).set(tag, { entry, queue: c.queue, consumer: c });
@@ -226,6 +271,7 @@ export class Session {
       this.consumerPrefetch,
       opts.args,
       sink,
+      opts.dropWhenFull ?? queue.options.exclusive,
     );
     (this.consumerMap ??= new Map()).set(opts.tag, c);
     queue.addConsumer(c);
@@ -248,7 +294,8 @@ export class Session {
   resume(reason: number): void {
     if ((this.paused & reason) === 0) return;
     this.paused &= ~reason;
-    if (this.paused === 0) this.kick();
+    // Droppable consumers may take again once only outbound pauses are left.
+    if (this.paused === 0 || (this.paused & ~OUTBOUND) === 0) this.kick();
   }
 
   /** Asks every queue this session consumes from to deliver what credit now allows. */

@@ -14,6 +14,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import type {
   AnonymousPolicy,
   Broker,
+  BrokerStatusReport,
   FrontEnd,
   FrontEndStats,
   Listening,
@@ -24,6 +25,7 @@ import { file_grpc_health_v1_health } from '../gen/grpc/health/v1/health_pb.js';
 import { file_grpc_reflection_v1_reflection } from '../gen/grpc/reflection/v1/reflection_pb.js';
 import { file_grpc_reflection_v1alpha_reflection } from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { file_switchyard_v1_broker } from '../gen/switchyard/v1/broker_pb.js';
+import { NO_STATUS } from './handlers/broker-status.js';
 import { Health } from './handlers/health.js';
 import { ReflectionIndex } from './handlers/reflection.js';
 import { listenNative, type NativeListening } from './listener.js';
@@ -41,7 +43,14 @@ export interface GrpcSettings {
   readonly maxMessageSize: number;
   /** Whether a TLS certificate's user may log in (calls without credentials); absent: never. */
   readonly userExists?: UserExists;
+  /** Bytes a stream may have unwritten (limits.maxOutboundBytes, issue 15); 1 MiB when absent. */
+  readonly maxOutboundBytes?: number;
+  /** The broker's health and alarms for BrokerStatus (issue 15); all well when absent. */
+  readonly status?: () => BrokerStatusReport;
 }
+
+/** limits.maxOutboundBytes's default. */
+const DEFAULT_MAX_OUTBOUND_BYTES = 1024 * 1024;
 
 export class GrpcFrontEnd implements FrontEnd {
   readonly protocol = 'grpc';
@@ -66,6 +75,8 @@ export class GrpcFrontEnd implements FrontEnd {
       subscriptions: new SubscriptionRegistry(),
       health: new Health(),
       userExists: settings.userExists,
+      status: settings.status ?? NO_STATUS,
+      maxOutboundBytes: settings.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
       reflection: new ReflectionIndex(
         [
           file_switchyard_v1_broker,
@@ -84,6 +95,7 @@ export class GrpcFrontEnd implements FrontEnd {
       settings.anonymous,
       settings.maxMessageSize,
       settings.userExists,
+      settings.maxOutboundBytes ?? DEFAULT_MAX_OUTBOUND_BYTES,
     );
     this.http = { handle: this.handleWeb };
   }
@@ -116,11 +128,17 @@ export class GrpcFrontEnd implements FrontEnd {
     return Promise.resolve();
   }
 
+  /** The broker cannot keep what it is given (a store failed): health says NOT_SERVING from now on. */
+  unhealthy(): void {
+    this.services.health.notServing();
+  }
+
   /** Client connections on the native port (HTTP/2 sessions). */
   stats(): FrontEndStats {
     let connections = 0;
     for (const l of this.listeners) connections += l.sessions;
-    return { connections };
+    // Native Session and Subscribe calls; connect-served streams buffer in their Outbox.
+    return { connections, dropped: this.broker.dropsFor('grpc'), outboundBytes: this.native.outboundBytes };
   }
 
   /** gRPC-Web and Connect requests on the shared HTTP listener; false = not ours. */

@@ -6,13 +6,14 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, type ConnectRouter } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import type { AnonymousPolicy, Broker } from '../core/index.js';
+import type { AnonymousPolicy, Broker, BrokerStatusReport } from '../core/index.js';
 import { Health as HealthService } from '../gen/grpc/health/v1/health_pb.js';
 import * as reflectionV1 from '../gen/grpc/reflection/v1/reflection_pb.js';
 import * as reflectionV1alpha from '../gen/grpc/reflection/v1alpha/reflection_pb.js';
 import { Broker as BrokerService } from '../gen/switchyard/v1/broker_pb.js';
 import { authenticate, listenerValues } from './call.js';
 import { encodeGrpcMessage } from './codec/status.js';
+import { brokerStatus } from './handlers/broker-status.js';
 import * as definitions from './handlers/definitions.js';
 import type { Health } from './handlers/health.js';
 import { publish } from './handlers/publish.js';
@@ -41,6 +42,10 @@ export interface Services {
   readonly reflection: ReflectionIndex;
   /** Whether a TLS certificate's user may log in (calls without credentials); absent: never. */
   readonly userExists?: UserExists | undefined;
+  /** Bytes a connect-served stream may buffer (limits.maxOutboundBytes). */
+  readonly maxOutboundBytes: number;
+  /** The broker's health and alarms (BrokerStatus). */
+  readonly status: () => BrokerStatusReport;
 }
 
 export type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -74,10 +79,10 @@ function routes(router: ConnectRouter, s: Services): void {
     {
       publish: (r, ctx) => publish(b, r, ctx),
       publishStream: (rs, ctx) => publishStream(b, gate, rs, ctx),
-      subscribe: (r, ctx) => subscribe(b, subs, r, ctx),
+      subscribe: (r, ctx) => subscribe(b, subs, r, ctx, s.maxOutboundBytes),
       ack: (r, ctx) => ack(subs, r, ctx),
       nack: (r, ctx) => nack(subs, r, ctx),
-      session: (rs, ctx) => session(b, gate, rs, ctx),
+      session: (rs, ctx) => session(b, gate, rs, ctx, s.maxOutboundBytes),
       declareExchange: (r, ctx) => definitions.declareExchange(b, r, ctx),
       deleteExchange: (r, ctx) => definitions.deleteExchange(b, r, ctx),
       declareQueue: (r, ctx) => definitions.declareQueue(b, r, ctx),
@@ -87,6 +92,7 @@ function routes(router: ConnectRouter, s: Services): void {
       unbind: (r, ctx) => definitions.unbind(b, r, ctx),
       inspectQueue: (r, ctx) => definitions.inspectQueue(b, r, ctx),
       inspectExchange: (r, ctx) => definitions.inspectExchange(b, r, ctx),
+      brokerStatus: () => brokerStatus(s.status),
     },
     { requestGate: authenticate(b) },
   );

@@ -68,6 +68,8 @@ export class SessionCall {
   private readonly subs = new Map<string, Subscription>();
   private unconfirmed = 0;
   private paused = false;
+  /** Over limits.maxOutboundBytes: auto-ack subscriptions without credit drop (issue 15). */
+  private over = false;
   /** Whether the client has published: only then does a resource alarm stop its reading. */
   private isPublisher = false;
   private closed = false;
@@ -144,6 +146,15 @@ export class SessionCall {
     for (const s of this.subs.values()) s.resume();
   }
 
+  /**
+   * The output holds more than limits.maxOutboundBytes (true) or is back under it: auto-ack
+   * subscriptions without credit have their deliveries dropped meanwhile (issue 15).
+   */
+  overflow(over: boolean): void {
+    this.over = over;
+    for (const s of this.subs.values()) s.overflow(over);
+  }
+
   /** Resolves once every publish so far is confirmed or refused; undefined when they are now. */
   whenSettled(): Promise<void> | undefined {
     if (this.unconfirmed === 0) return undefined;
@@ -206,6 +217,7 @@ export class SessionCall {
       const ok = create(SessionResponse_SubscribedSchema, { subscription: name, queue: sub.queue });
       this.out.push(create(SessionResponseSchema, { response: { case: 'subscribed', value: ok } }));
       if (this.paused) sub.pause();
+      if (this.over) sub.overflow(true);
       sub.start();
     } catch (e) {
       this.out.push(errorResponse(name, asSwitchyardError(e)));

@@ -24,6 +24,8 @@ export interface HttpSettings {
   readonly sseHeartbeat: number;
   /** Whether a TLS certificate's user may log in (requests without Authorization); absent: never. */
   readonly userExists?: UserExists;
+  /** Bytes an SSE stream may have unwritten (limits.maxOutboundBytes, issue 15); 1 MiB when absent. */
+  readonly maxOutboundBytes?: number;
 }
 
 export interface HttpContext {

@@ -33,7 +33,7 @@ export class HttpFrontEnd implements FrontEnd {
       broker,
       settings,
       leases: new PendingGets(broker.clock),
-      sse: new SseHub(settings.sseBuffer, settings.sseHeartbeat, broker.clock),
+      sse: new SseHub(settings.sseBuffer, settings.sseHeartbeat, broker.clock, settings.maxOutboundBytes),
     };
     this.http = { handle: this.handle };
   }
@@ -47,7 +47,11 @@ export class HttpFrontEnd implements FrontEnd {
 
   /** Open SSE streams (plain requests are too short-lived to count). */
   stats(): FrontEndStats {
-    return { connections: this.ctx.sse.size };
+    return {
+      connections: this.ctx.sse.size,
+      dropped: this.ctx.broker.dropsFor('http'),
+      outboundBytes: this.ctx.sse.outboundBytes,
+    };
   }
 
   /** Takes requests under /api/v1; false = not ours. */

@@ -72,6 +72,7 @@ export class MqttConnection implements ConnectContext, MqttContext, DeliverySink
       services.pool,
     );
     this.writer = new PacketWriter(stream, this, services.pool);
+    this.writer.maxBuffered = services.settings.maxOutboundBytes;
     this.replies = new Replies(this, services.broker.store);
     this.keepAlive = new KeepAlive(services.clock.now());
     // Shared listeners find the connection on the stream: no closures per connection.
@@ -88,6 +89,10 @@ export class MqttConnection implements ConnectContext, MqttContext, DeliverySink
 
   get closed(): boolean {
     return this.state === 'closed';
+  }
+
+  get outboundBytes(): number {
+    return this.writer.batched + this.stream.writableLength;
   }
 
   // ---- input ---------------------------------------------------------------------------------
@@ -343,6 +348,17 @@ export class MqttConnection implements ConnectContext, MqttContext, DeliverySink
     if (cs === undefined) return;
     if (full) cs.pause(Pause.BACKPRESSURE);
     else cs.resume(Pause.BACKPRESSURE);
+  }
+
+  /**
+   * PacketWriter: the stream holds more than limits.maxOutboundBytes, or drained. QoS 0 deliveries
+   * are dropped meanwhile (counted by the core), QoS 1/2 wait in the session queue (issue 15).
+   */
+  overflow(over: boolean): void {
+    const cs = (this.consumers as Consumers | undefined)?.coreSession;
+    if (cs === undefined) return;
+    if (over) cs.pause(Pause.OVERFLOW);
+    else cs.resume(Pause.OVERFLOW);
   }
 }
 

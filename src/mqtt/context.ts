@@ -26,6 +26,8 @@ export interface LiveConnection {
   tick(now: number): void;
   blockedChanged(blocked: boolean): void;
   shutdown(): void;
+  /** Bytes waiting to be written: the writer's batch and the stream's (FrontEndStats.outboundBytes). */
+  readonly outboundBytes: number;
 }
 
 /** What the front end shares with every connection. */

@@ -118,7 +118,9 @@ export class MqttFrontEnd implements FrontEnd, MqttServices {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size };
+    let outboundBytes = 0;
+    for (const c of this.connections) outboundBytes += c.outboundBytes;
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('mqtt'), outboundBytes };
   }
 
   /** Shutdown: every connection is told (v5: DISCONNECT 0x8B) and closed; timers stop. */

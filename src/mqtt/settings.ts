@@ -29,6 +29,8 @@ export interface MqttSettings {
   readonly certLogin: boolean;
   /** Whether a certificate's user may log in from an address; absent, certificate logins are refused. */
   readonly userExists?: UserExists;
+  /** Bytes a connection's stream may hold before QoS 0 deliveries are dropped (limits.maxOutboundBytes). */
+  readonly maxOutboundBytes: number;
 }
 
 export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
@@ -45,4 +47,5 @@ export const DEFAULT_MQTT_SETTINGS: MqttSettings = {
   anonymous: 'never',
   payloadPool: true,
   certLogin: false,
+  maxOutboundBytes: 1024 * 1024,
 };

@@ -1,12 +1,12 @@
 /**
  * The composition root: config → core → front ends. Owns the listeners and the shutdown order.
  */
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AmqpFrontEnd } from '../amqp/index.js';
 import type { Config } from '../config/schema.js';
 import { Broker, type FrontEnd, type Listening } from '../core/index.js';
 import { DefinitionsStore } from '../store/defs/index.js';
-import { watchDiskFree } from '../store/disk.js';
 import { acquireLock } from '../store/lock.js';
 import { MessageLog } from '../store/log/index.js';
 import { LogMessageStore } from '../store/message-store.js';
@@ -18,12 +18,15 @@ import { startTracing } from '../observe/tracing.js';
 import { WsFrontEnd } from '../ws/index.js';
 import { type HttpListener, listenHttp, type UpgradeHandler } from './http.js';
 import { corsHandler } from './cors.js';
-import { metricsHandler } from './metrics.js';
 import { WebOrigins } from '../util/web-origin.js';
 // TLS (issue 15)
 import { TLS_PORTS } from '../config/schema.js';
 import type { UserExists } from '../util/peer-name.js';
 import { type ReloadResult, TlsContext, type TlsContextOptions } from './tls.js';
+import { alarmMetrics, metricsHandler, outboundMetrics } from './metrics.js';
+// Resource alarms and health (issue 15)
+import { type AlarmHooks, ResourceAlarms } from './alarms.js';
+import { healthHandler } from './health.js';
 
 export interface ListenerInfo {
   readonly protocol: string;
@@ -61,15 +64,21 @@ export interface RunningServer {
   /** Reads the certificate files again (SIGHUP); undefined without TLS. */
   reloadTls(): ReloadResult | undefined;
   // ---- end TLS
+  /** Every front end (AMQP, MQTT, gRPC, WebSocket, HTTP), for their stats(). */
+  readonly frontEnds: readonly FrontEnd[];
+  /** Resource alarms and health (issue 15): what GET /health and the metrics report. */
+  readonly alarms: ResourceAlarms;
   /** Graceful shutdown: stop accepting, close every connection, release the core. */
   close(): Promise<void>;
 }
 
-export interface ServerHooks {
+export interface ServerHooks extends AlarmHooks {
   /** Where gateway.accessLog 'stdout' lines go (tests capture them); process.stdout by default. */
   readonly accessLog?: (line: string) => void;
   /** Certificate watching and reload reports (tests poll fast and capture the reports). */
   readonly tls?: TlsContextOptions;
+  /** For tests: how the message log opens its files (e.g. one whose datasync fails). */
+  readonly messageLogOpenFile?: (path: string, flags: string) => Promise<FileHandle>;
 }
 
 export async function startServer(
@@ -82,7 +91,7 @@ export async function startServer(
   const tls = config.tls === undefined ? undefined : new TlsContext(config.tls, hooks.tls);
   let opened: Awaited<ReturnType<typeof openStores>>;
   try {
-    opened = await openStores(config.dataDir, config.store.segmentSize);
+    opened = await openStores(config.dataDir, config.store.segmentSize, hooks.messageLogOpenFile);
   } catch (e) {
     tls?.close();
     throw e;
@@ -121,18 +130,14 @@ export async function startServer(
     truncatedBytes: recovered.truncatedBytes,
     durationMs: Date.now() - t0,
   };
-  // Below the free-space limit publishers are blocked on every protocol; consumers go on.
-  const disk =
-    config.store.diskFreeLimit > 0
-      ? watchDiskFree(config.dataDir, {
-          limitBytes: config.store.diskFreeLimit,
-          intervalMs: config.store.diskCheckInterval,
-          onChange: (alarm) => broker.setAlarm('disk', alarm),
-        })
-      : undefined;
+  // Resource alarms (issue 15): above the memory high watermark, below the free disk limit (at
+  // least the largest message) or after a store failure, publishers are blocked; consumers go on.
+  const alarms = new ResourceAlarms(broker, config, hooks);
+  log.onFailed = (err) => alarms.storeFailed('message log', err);
+  defs.onFailed = (err) => alarms.storeFailed('definitions store', err);
   const closeStores = async () => {
     tls?.close();
-    disk?.stop();
+    alarms.stop();
     await log.close();
     await defs.close();
     await lock.release();
@@ -150,19 +155,27 @@ export async function startServer(
     heartbeat: config.amqp.heartbeat,
     maxMessageSize: config.amqp.maxMessageSize,
     handshakeTimeout: config.amqp.handshakeTimeout,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
     version,
   });
-  const mqttFrontEnd = new MqttFrontEnd(broker, { ...config.mqtt, userExists });
+  const mqttFrontEnd = new MqttFrontEnd(broker, {
+    ...config.mqtt,
+    userExists,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
+  });
   const grpcFrontEnd = new GrpcFrontEnd(broker, {
     anonymous: config.grpc.anonymous,
     webAnonymous: config.http.anonymous,
     maxMessageSize: config.grpc.maxMessageSize,
     userExists,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
+    status: () => alarms.status(),
   });
   const wsFrontEnd = new WsFrontEnd(broker, {
     anonymous: config.http.anonymous,
     maxPayload: config.http.wsMaxPayload,
     pingInterval: config.http.wsPingInterval,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
   });
   // Browsers and web origins (docs/security.md): one policy for the listener and the routes.
   const origins = new WebOrigins({
@@ -178,7 +191,10 @@ export async function startServer(
     sseBuffer: config.http.sseBuffer,
     sseHeartbeat: config.http.sseHeartbeat,
     userExists,
+    maxOutboundBytes: config.limits.maxOutboundBytes,
   });
+  // A store failure turns the gRPC health service NOT_SERVING (GET /health asks alarms itself).
+  alarms.onUnhealthy(() => grpcFrontEnd.unhealthy());
   const frontEnds: readonly FrontEnd[] = [amqpFrontEnd, mqttFrontEnd, grpcFrontEnd, wsFrontEnd, httpFrontEnd];
   const listeners: ListenerInfo[] = [];
   const own = new Map<string, Listening>();
@@ -242,7 +258,11 @@ export async function startServer(
         ...(config.http.corsOrigins.length === 0
           ? []
           : [corsHandler(config.http.corsOrigins, config.gateway.returnHeaders)]),
-        metricsHandler(gateway, broker, { public: config.metrics.public }),
+        metricsHandler(gateway, broker, {
+          public: config.metrics.public,
+          extra: () => alarmMetrics(alarms.status()) + outboundMetrics(frontEnds),
+        }),
+        healthHandler(alarms),
         httpFrontEnd.http.handle,
         ...(gateway === undefined ? [] : [gateway.handle]),
         grpcFrontEnd.http.handle,
@@ -279,6 +299,8 @@ export async function startServer(
     https,
     grpcs: own.get('grpcs'),
     reloadTls: () => tls?.reload('signal'),
+    frontEnds,
+    alarms,
     close: () => {
       // Stop accepting and close connections, then flush what is pending to disk, then unlock.
       closing ??= (async () => {
@@ -292,13 +314,18 @@ export async function startServer(
 }
 
 /** Locks the data directory and opens the definitions and the message log (recovering them). */
-async function openStores(dataDir: string, segmentSize: number) {
+async function openStores(
+  dataDir: string,
+  segmentSize: number,
+  openFile: ((path: string, flags: string) => Promise<FileHandle>) | undefined,
+) {
   const lock = await acquireLock(dataDir);
   let defs: DefinitionsStore | undefined;
   try {
     defs = await DefinitionsStore.open(join(dataDir, 'definitions'));
     const { log, recovered } = await MessageLog.open(join(dataDir, 'messages'), {
       segmentSize,
+      ...(openFile === undefined ? {} : { openFile }),
       onCorrupt: (info) =>
         process.emitWarning(`message log: skipped a damaged record: ${JSON.stringify(info)}`),
     });

@@ -36,7 +36,10 @@ import { handleUnsubscribe } from './handlers/unsubscribe.js';
 import { deliveryHeaderJson, deliveryJson, errorJson } from './map.js';
 import type { WsSubscription } from './subscription.js';
 
-/** Outgoing bytes buffered past which deliveries pause and reading stops. */
+/**
+ * Outgoing bytes buffered past which deliveries pause, auto-ack deliveries without credit are
+ * dropped and counted, and reading stops: the default of limits.maxOutboundBytes.
+ */
 export const HIGH_WATER = 1024 * 1024;
 /**
  * Bodies up to this size are copied behind their binary header (one frame); larger ones go as a
@@ -75,6 +78,8 @@ export class WsConnection implements WsContext {
     readonly core: CoreConnection,
     private readonly clock: Clock,
     private readonly onClosed: (c: WsConnection) => void,
+    /** limits.maxOutboundBytes (issue 15). */
+    private readonly highWater = HIGH_WATER,
   ) {
     ws.on('message', this.onMessage);
     ws.on('pong', this.onPong);
@@ -222,10 +227,19 @@ export class WsConnection implements WsContext {
     if (this.readingPaused === 0 && !this.closed) this.ws.resume();
   }
 
+  /** Bytes waiting to be written on the socket (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    return this.socket.writableLength;
+  }
+
   private checkBuffer(): void {
-    if (this.outputFull || this.socket.writableLength < HIGH_WATER) return;
+    if (this.outputFull || this.socket.writableLength < this.highWater) return;
     this.outputFull = true;
-    for (const s of this.subs.values()) s.core.pause();
+    for (const s of this.subs.values()) {
+      s.core.pause();
+      // Slow consumers (issue 15): auto-ack deliveries without credit are dropped meanwhile.
+      s.core.overflow(true);
+    }
     this.pauseReading(OUTPUT_FULL);
   }
 
@@ -238,6 +252,7 @@ export class WsConnection implements WsContext {
     const subs = [...this.subs.values()];
     const n = subs.length;
     const first = n === 0 ? 0 : this.drains++ % n;
+    for (const s of subs) s.core.overflow(false);
     for (let k = 0; k < n && !this.outputFull; k++) subs[(first + k) % n]!.core.resume();
   };
 

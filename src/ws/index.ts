@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { AnonymousPolicy, Broker, FrontEnd, FrontEndStats, UpgradeHandler } from '../core/index.js';
 import type { Timer } from '../util/clock.js';
-import { WsConnection } from './connection.js';
+import { HIGH_WATER, WsConnection } from './connection.js';
 import { admitUpgrade, refuseUpgrade, selectProtocol, WS_PATH } from './upgrade.js';
 
 export interface WsSettings {
@@ -20,6 +20,8 @@ export interface WsSettings {
   readonly maxPayload: number;
   /** Milliseconds between server pings; 0 = off. */
   readonly pingInterval: number;
+  /** Bytes a connection may have unwritten (limits.maxOutboundBytes); 1 MiB when absent. */
+  readonly maxOutboundBytes?: number;
 }
 
 /** How long a client has to answer the close at shutdown before it is cut off. */
@@ -72,7 +74,9 @@ export class WsFrontEnd implements FrontEnd {
   }
 
   stats(): FrontEndStats {
-    return { connections: this.connections.size };
+    let outboundBytes = 0;
+    for (const c of this.connections) outboundBytes += c.outboundBytes;
+    return { connections: this.connections.size, dropped: this.broker.dropsFor('ws'), outboundBytes };
   }
 
   /** Handles an upgrade request for /ws. */
@@ -103,7 +107,14 @@ export class WsFrontEnd implements FrontEnd {
     socket.once('close', abandoned);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       socket.removeListener('close', abandoned);
-      const c = new WsConnection(ws, socket, core, this.broker.clock, this.removed);
+      const c = new WsConnection(
+        ws,
+        socket,
+        core,
+        this.broker.clock,
+        this.removed,
+        this.settings.maxOutboundBytes ?? HIGH_WATER,
+      );
       this.connections.add(c);
       if (this.closing) c.shutdown(SHUTDOWN_GRACE_MS);
       else this.startPings();

@@ -1,6 +1,7 @@
 /**
  * grpc.health.v1.Health (doc/health-checking.md of the gRPC project): "" (the server) and
- * switchyard.v1.Broker are SERVING until the front end closes, then NOT_SERVING. Watch streams
+ * switchyard.v1.Broker are SERVING until the front end closes or the broker's store fails for
+ * good (issue 15), then NOT_SERVING. Watch streams
  * the status now and at each change; an unknown service is NOT_FOUND for Check and
  * SERVICE_UNKNOWN for Watch, as the protocol says.
  */
@@ -22,6 +23,8 @@ const NO_FLOW = { full() {}, drained() {} };
 
 export class Health {
   private status = Status.SERVING;
+  /** shutdown() was called: the NOT_SERVING it queued must reach watchers whose calls abort. */
+  private closing = false;
   private readonly watchers = new Set<Outbox<HealthCheckResponse>>();
 
   private statusOf(service: string): Status {
@@ -48,7 +51,7 @@ export class Health {
     out.push(create(HealthCheckResponseSchema, { status: this.statusOf(req.service) }));
     // At shutdown the call's signal aborts too: the NOT_SERVING just queued must still go out.
     const onAbort = () => {
-      if (this.status === Status.SERVING) out.abort();
+      if (!this.closing) out.abort();
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     if (known) this.watchers.add(out);
@@ -60,12 +63,24 @@ export class Health {
     }
   }
 
-  /** Everything is NOT_SERVING from now on (shutdown); watchers hear it, then their calls end. */
-  shutdown(): void {
+  /**
+   * Everything is NOT_SERVING from now on, the broker still running (its store failed): watchers
+   * hear it and stay open, as the protocol's Watch does for any change.
+   */
+  notServing(): void {
     if (this.status === Status.NOT_SERVING) return;
     this.status = Status.NOT_SERVING;
+    for (const w of this.watchers) w.push(create(HealthCheckResponseSchema, { status: this.status }));
+  }
+
+  /** Everything is NOT_SERVING from now on (shutdown); watchers hear it, then their calls end. */
+  shutdown(): void {
+    if (this.closing) return;
+    this.closing = true;
+    const was = this.status;
+    this.status = Status.NOT_SERVING;
     for (const w of this.watchers) {
-      w.push(create(HealthCheckResponseSchema, { status: this.status }));
+      if (was !== Status.NOT_SERVING) w.push(create(HealthCheckResponseSchema, { status: this.status }));
       w.end();
     }
     this.watchers.clear();

@@ -22,12 +22,21 @@ export async function* session(
   gate: PublishGate,
   requests: AsyncIterable<SessionRequest>,
   ctx: HandlerContext,
+  maxOutboundBytes = SESSION_BUFFER_BYTES,
 ): AsyncGenerator<SessionResponse> {
   let conn: CoreConnection | undefined;
   let call: SessionCall | undefined;
-  const out = new Outbox<SessionResponse>(SESSION_BUFFER, SESSION_BUFFER_BYTES, {
-    full: () => call?.pause(),
-    drained: () => call?.resume(),
+  // Full (a count, or limits.maxOutboundBytes of bodies): deliveries pause, and auto-ack ones
+  // without credit are dropped meanwhile (issue 15) rather than piling up here.
+  const out = new Outbox<SessionResponse>(SESSION_BUFFER, maxOutboundBytes, {
+    full: () => {
+      call?.pause();
+      call?.overflow(true);
+    },
+    drained: () => {
+      call?.overflow(false);
+      call?.resume();
+    },
   });
   // The deadline, shutdown or the client: the call ends with that status (DEADLINE_EXCEEDED...).
   const onAbort = () => out.abort(ConnectError.from(ctx.signal.reason));

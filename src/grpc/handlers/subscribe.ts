@@ -63,13 +63,22 @@ export async function* subscribe(
   registry: SubscriptionRegistry,
   req: SubscribeRequest,
   ctx: HandlerContext,
+  maxOutboundBytes = STREAM_BUFFER_BYTES,
 ): AsyncGenerator<SubscribeResponse> {
   let conn: CoreConnection | undefined;
   let sub: Subscription | undefined;
   let id: string | undefined;
-  const out = new Outbox<SubscribeResponse>(STREAM_BUFFER, STREAM_BUFFER_BYTES, {
-    full: () => sub?.pause(),
-    drained: () => sub?.resume(),
+  // Full (a count, or limits.maxOutboundBytes of bodies): deliveries pause, and auto-ack ones
+  // without credit are dropped meanwhile (issue 15) rather than piling up here.
+  const out = new Outbox<SubscribeResponse>(STREAM_BUFFER, maxOutboundBytes, {
+    full: () => {
+      sub?.pause();
+      sub?.overflow(true);
+    },
+    drained: () => {
+      sub?.overflow(false);
+      sub?.resume();
+    },
   });
   // The deadline, shutdown or the client: the call ends with that status (DEADLINE_EXCEEDED...).
   const onAbort = () => out.abort(ConnectError.from(ctx.signal.reason));

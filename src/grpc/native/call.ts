@@ -20,6 +20,11 @@ export interface NativeCallOwner {
   blocked(): void;
   /** It drained: go on. */
   unblocked(): void;
+  /**
+   * The stream holds more than limits.maxOutboundBytes (true) or drained (false): auto-ack
+   * deliveries without credit are dropped meanwhile, the rest wait in their queues (issue 15).
+   */
+  overflow(over: boolean): void;
   /** The call is over (ended by anyone, or the client went away): release everything. */
   closed(): void;
 }
@@ -79,6 +84,7 @@ export class NativeCall {
   private scheduled = false;
   private ended = false;
   private isBlocked = false;
+  private isOver = false;
   private timer: Timer | undefined;
   private owner: NativeCallOwner | undefined;
   private readonly flushTask = () => {
@@ -91,6 +97,8 @@ export class NativeCall {
     readonly res: Http2ServerResponse,
     private readonly maxMessageSize: number,
     private readonly clock: Clock,
+    /** limits.maxOutboundBytes. */
+    private readonly maxOutboundBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Sends the response headers and starts the deadline; `timeoutMs` from grpc-timeout. */
@@ -98,6 +106,10 @@ export class NativeCall {
     this.owner = owner;
     this.res.writeHead(200, { 'content-type': 'application/grpc' });
     this.res.on('drain', () => {
+      if (this.isOver && !this.ended) {
+        this.isOver = false;
+        this.owner!.overflow(false);
+      }
       if (!this.isBlocked || this.ended) return;
       this.isBlocked = false;
       this.owner!.unblocked();
@@ -107,6 +119,11 @@ export class NativeCall {
     if (timeoutMs !== undefined) {
       this.timer = this.clock.after(timeoutMs, () => this.end(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
     }
+  }
+
+  /** Frames of this turn and what the HTTP/2 stream holds unwritten. */
+  get outboundBytes(): number {
+    return this.ended ? 0 : this.pendingBytes + this.res.stream.writableLength;
   }
 
   get isEnded(): boolean {
@@ -159,9 +176,14 @@ export class NativeCall {
     const frames = p.length === 1 ? p[0]! : Buffer.concat(p, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    if (!this.res.write(frames) && !this.isBlocked) {
+    const ok = this.res.write(frames);
+    if (!ok && !this.isBlocked) {
       this.isBlocked = true;
       this.owner!.blocked();
+    }
+    if (!ok && !this.isOver && this.res.stream.writableLength >= this.maxOutboundBytes) {
+      this.isOver = true;
+      this.owner!.overflow(true);
     }
   }
 

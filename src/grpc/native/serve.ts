@@ -23,6 +23,8 @@ const SUBSCRIBE_PATH = `/${BrokerService.typeName}/${BrokerService.method.subscr
 
 interface Live {
   end(status: number, message: string): void;
+  /** Bytes its call has waiting to be written. */
+  readonly outboundBytes: number;
 }
 
 export class NativeCalls {
@@ -36,6 +38,8 @@ export class NativeCalls {
     private readonly anonymous: AnonymousPolicy,
     private readonly maxMessageSize: number,
     private readonly userExists?: UserExists,
+    /** limits.maxOutboundBytes (issue 15). */
+    private readonly maxOutboundBytes = Number.POSITIVE_INFINITY,
   ) {}
 
   /** Serves the request if it is one of ours (returns true), else leaves it (false). */
@@ -80,7 +84,7 @@ export class NativeCalls {
       if (Number.isNaN(timeoutMs))
         throw new SwitchyardError('SYNTAX_ERROR', `invalid grpc-timeout '${String(t)}'`);
       const conn = openConnection(this.broker, caller, 'grpc', h['user-agent']);
-      const call = new NativeCall(req, res, this.maxMessageSize, this.broker.clock);
+      const call = new NativeCall(req, res, this.maxMessageSize, this.broker.clock, this.maxOutboundBytes);
       const done = (x: Live) => this.live.delete(x);
       const header = (k: string) => (typeof h[k] === 'string' ? (h[k] as string) : null);
       const c =
@@ -101,6 +105,13 @@ export class NativeCalls {
       refuse(res, err.spec.grpc, err.message, { [ERROR_CODE_KEY]: err.code });
       req.resume();
     }
+  }
+
+  /** Bytes the native calls have waiting to be written (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    let n = 0;
+    for (const c of this.live) n += c.outboundBytes;
+    return n;
   }
 
   /** Ends every call with UNAVAILABLE and refuses new ones (shutdown). */

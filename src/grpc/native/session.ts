@@ -67,6 +67,10 @@ export class NativeSession implements NativeCallOwner {
     this.call.end(status, message);
   }
 
+  get outboundBytes(): number {
+    return this.call.outboundBytes;
+  }
+
   blocked(): void {
     this.session.pause();
     this.pauseReading(OUTPUT_FULL);
@@ -75,6 +79,10 @@ export class NativeSession implements NativeCallOwner {
   unblocked(): void {
     this.session.resume();
     this.resumeReading(OUTPUT_FULL);
+  }
+
+  overflow(over: boolean): void {
+    this.session.overflow(over);
   }
 
   closed(): void {

@@ -23,6 +23,7 @@ export class NativeSubscribe implements NativeCallOwner {
   private sub: Subscription | undefined;
   private id: string | undefined;
   private requests = 0;
+  private over = false;
 
   constructor(
     private readonly call: NativeCall,
@@ -49,12 +50,21 @@ export class NativeSubscribe implements NativeCallOwner {
     this.call.end(status, message);
   }
 
+  get outboundBytes(): number {
+    return this.call.outboundBytes;
+  }
+
   blocked(): void {
     this.sub?.pause();
   }
 
   unblocked(): void {
     this.sub?.resume();
+  }
+
+  overflow(over: boolean): void {
+    this.over = over;
+    this.sub?.overflow(over);
   }
 
   closed(): void {
@@ -89,6 +99,7 @@ export class NativeSubscribe implements NativeCallOwner {
     this.id = id;
     call.send(toBinary(SubscribeResponseSchema, startedResponse(id, sub.queue)));
     if (call.blocked) sub.pause();
+    if (this.over) sub.overflow(true);
     sub.start();
   }
 }

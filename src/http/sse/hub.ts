@@ -20,12 +20,21 @@ export class SseHub implements StreamOwner {
     readonly buffer: number,
     private readonly heartbeatMs: number,
     private readonly clock: Clock,
+    /** Bytes a stream may have unwritten before auto-ack events are dropped (limits.maxOutboundBytes). */
+    readonly maxOutboundBytes = 1024 * 1024,
   ) {
     this.records = new ResumeRecords(clock);
   }
 
   nextStreamNo(): number {
     return ++this.lastStreamNo;
+  }
+
+  /** Bytes the streams have waiting to be written. */
+  get outboundBytes(): number {
+    let n = 0;
+    for (const s of this.streams) n += s.outboundBytes;
+    return n;
   }
 
   get size(): number {

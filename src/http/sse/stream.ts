@@ -25,6 +25,8 @@ export const RETRY_MS = 2000;
 /** The stream's hub: registration, resume records, the shared heartbeat. */
 export interface StreamOwner {
   readonly buffer: number;
+  /** Bytes unwritten (ours and the response's) beyond which auto-ack events are dropped. */
+  readonly maxOutboundBytes: number;
   removed(s: SseStream): void;
   recordUnsettled(owner: string, events: readonly WrittenEvent[]): void;
 }
@@ -38,6 +40,10 @@ const HEARTBEAT = ': hb\n\n';
 export class SseStream implements SubscriptionHandlers {
   private sub: Subscription | undefined;
   private readonly out: string[] = [];
+  /** UTF-8 bytes in `out`. */
+  private outBytes = 0;
+  /** Over the hub's maxOutboundBytes: auto-ack events are dropped until the response drains. */
+  private over = false;
   private flushQueued = false;
   private paused = 0;
   private closed = false;
@@ -96,9 +102,9 @@ export class SseStream implements SubscriptionHandlers {
         this.pushed++;
         if (this.window.length > this.hub.buffer) this.settleOldest(1);
       } else id = String(this.nextNumber++);
-      this.out.push(
-        `event: message\nid: ${id}\ndata: ${deliveryJsonText(msg, id, d.redelivered, d.queue)}\n\n`,
-      );
+      const event = `event: message\nid: ${id}\ndata: ${deliveryJsonText(msg, id, d.redelivered, d.queue)}\n\n`;
+      this.out.push(event);
+      this.outBytes += Buffer.byteLength(event);
     } catch (e) {
       // Never let one bad message break the queue's dispatch loop for other consumers.
       this.fail(e as Error);
@@ -114,6 +120,11 @@ export class SseStream implements SubscriptionHandlers {
   cancelled(reason: SwitchyardError): void {
     this.sendError(reason.code, reason.message);
     this.end();
+  }
+
+  /** Bytes waiting to be written: this turn's events and the response's (FrontEndStats.outboundBytes). */
+  get outboundBytes(): number {
+    return this.outBytes + this.res.writableLength;
   }
 
   /** Called on every heartbeat tick: a comment keeps proxies from timing the stream out. */
@@ -147,11 +158,29 @@ export class SseStream implements SubscriptionHandlers {
     if (this.closed || this.out.length === 0) return;
     const chunk = this.out.length === 1 ? this.out[0]! : this.out.join('');
     this.out.length = 0;
+    this.outBytes = 0;
     if (!this.res.write(chunk)) this.pause(SOCKET_FULL);
+    this.checkOverflow();
     this.unpause(BATCH_FULL);
   };
 
-  private readonly onDrain = (): void => this.unpause(SOCKET_FULL);
+  private readonly onDrain = (): void => {
+    this.checkOverflow();
+    this.unpause(SOCKET_FULL);
+  };
+
+  /**
+   * Slow consumers (issue 15): past maxOutboundBytes the response could not send, an auto-ack
+   * stream's events are dropped and counted by the core (a resumable, manual-ack one waits in
+   * its queue). Checked after each write and drain: a turn's batch to a client that reads goes
+   * out whole.
+   */
+  private checkOverflow(): void {
+    const over = this.res.writableLength >= this.hub.maxOutboundBytes;
+    if (over === this.over) return;
+    this.over = over;
+    this.sub?.overflow(over);
+  }
 
   private pause(reason: number): void {
     if (this.paused === 0) this.sub?.pause();

@@ -23,6 +23,8 @@ export interface PacketSink {
   write(b: Buffer, done?: (err?: Error | null) => void): boolean;
   cork(): void;
   uncork(): void;
+  /** Bytes written and not yet taken by the peer (a stream's writableLength). */
+  readonly writableLength?: number;
 }
 
 /** Writers with packets waiting for the end of this turn: one microtask writes them all. */
@@ -72,6 +74,10 @@ export class PacketWriter {
   scheduled = false;
   /** The socket said its buffer is full and has not drained since. */
   full = false;
+  /** Bytes the socket may hold before `overflow` (limits.maxOutboundBytes, issue 15). */
+  maxBuffered = Number.POSITIVE_INFINITY;
+  /** Over maxBuffered and not drained since. */
+  over = false;
   closed = false;
   /** The protocol version packets are encoded for (4 until a v5 CONNECT). */
   version = 4;
@@ -80,9 +86,14 @@ export class PacketWriter {
 
   constructor(
     private readonly sink: PacketSink,
-    private readonly owner: { backpressure(full: boolean): void },
+    private readonly owner: { backpressure(full: boolean): void; overflow?(over: boolean): void },
     private readonly pool: PayloadPool,
   ) {}
+
+  /** Bytes in this turn's batch, not yet handed to the stream. */
+  get batched(): number {
+    return this.bytes;
+  }
 
   /** An encoded packet. */
   send(b: Buffer): void {
@@ -266,10 +277,19 @@ export class PacketWriter {
       this.full = true;
       this.owner.backpressure(true);
     }
+    // Slow consumers: past the bound, QoS 0 deliveries are dropped until the socket drains.
+    if (!ok && !this.over && (this.sink.writableLength ?? 0) >= this.maxBuffered) {
+      this.over = true;
+      this.owner.overflow?.(true);
+    }
   }
 
   /** The socket drained: deliveries may go on. */
   drained(): void {
+    if (this.over) {
+      this.over = false;
+      this.owner.overflow?.(false);
+    }
     if (!this.full) return;
     this.full = false;
     this.owner.backpressure(false);

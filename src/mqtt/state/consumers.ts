@@ -90,7 +90,8 @@ export class Consumers {
     this.core.consume(
       cs,
       this.session.queue,
-      { tag: SESSION_TAG, noAck, exclusive: false, args: {} },
+      // The session queue is this client's alone: QoS 0 past the outbound bound is dropped.
+      { tag: SESSION_TAG, noAck, exclusive: false, dropWhenFull: true, args: {} },
       this.sink,
     );
   }
@@ -105,7 +106,8 @@ export class Consumers {
     this.core.consume(
       cs,
       sharedQueueName(sub.group!, sub.filter),
-      { tag, noAck: sub.qos === 0, exclusive: false, args: {} },
+      // A shared group's queue serves other members: its messages wait there.
+      { tag, noAck: sub.qos === 0, exclusive: false, dropWhenFull: false, args: {} },
       this.sink,
     );
   }

@@ -97,6 +97,8 @@ export class DefinitionsStore {
   private flushing: Promise<void> | undefined;
   private failed: SwitchyardError | undefined;
   private closed = false;
+  /** Called once, when a failed write poisons the store (the owner reports it: issue 15). */
+  onFailed: ((err: Error) => void) | undefined;
 
   private constructor(
     readonly dir: string,
@@ -331,6 +333,7 @@ export class DefinitionsStore {
           this.failed.cause = e;
           for (const w of [...b.waiters, ...this.batch.waiters]) w.reject(this.failed);
           this.batch = newBatch();
+          this.onFailed?.(this.failed);
           return;
         }
         for (const w of b.waiters) w.resolve();

@@ -180,6 +180,16 @@ export class MessageLog {
   }
 
   /** Every batch up to this epoch is on disk. */
+  /** Called once, when a failed flush fails the log for good (issue 15: the broker reports it). */
+  set onFailed(fn: ((err: Error) => void) | undefined) {
+    this.segs.onFailed = fn;
+  }
+
+  /** The error that failed the log, if a flush failed. */
+  get failed(): Error | undefined {
+    return this.segs.failed;
+  }
+
   get durableEpoch(): number {
     return this.segs.durableEpoch;
   }

@@ -83,6 +83,8 @@ export class SegmentLog {
   beforeFlush: (() => void) | undefined;
   /** Called after a batch is durable. */
   afterFlush: ((epoch: number) => void) | undefined;
+  /** Called once, when a failed flush fails the log for good (the owner reports it: issue 15). */
+  onFailed: ((err: Error) => void) | undefined;
 
   readonly stats: SegmentLogStats = { records: 0, flushes: 0, datasyncs: 0, writevCalls: 0, bytesWritten: 0 };
 
@@ -446,6 +448,7 @@ export class SegmentLog {
       this.flushingWaiters = [];
       this.openWaiters = [];
       for (const w of waiters) w(err);
+      this.onFailed?.(err);
     }
   }
 
