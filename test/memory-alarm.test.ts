@@ -14,6 +14,9 @@ import { Broker } from '../src/gen/switchyard/v1/broker_pb.js';
 import { rejects } from './grpc-client.js';
 import { once, startTestBroker, uniq } from './helpers.js';
 
+/** guest is an administrator: it may read /metrics. */
+const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+
 test('memory alarm: above the high watermark publishers are blocked on every protocol, consumers drain', async () => {
   let rss = 100;
   const lines: string[] = [];
@@ -81,7 +84,7 @@ test('memory alarm: above the high watermark publishers are blocked on every pro
       [h.status, h.alarms, h.memory.rss, h.memory.highWatermark],
       ['ok', ['memory'], 500, 500],
     );
-    const metrics = await (await fetch(`${http}/metrics`)).text();
+    const metrics = await (await fetch(`${http}/metrics`, { headers: { authorization: GUEST } })).text();
     assert.match(metrics, /^switchyard_alarm\{resource="memory"\} 1$/m);
     assert.match(metrics, /^switchyard_memory_resident_bytes 500$/m);
     const status = await grpc.brokerStatus({});

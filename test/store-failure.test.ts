@@ -15,6 +15,9 @@ import { effectiveDiskFreeLimit } from '../src/server/alarms.js';
 import { hookedOpen } from '../src/store/log/test-util.js';
 import { once, startTestBroker, uniq } from './helpers.js';
 
+/** guest is an administrator: it may read /metrics. */
+const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+
 const MiB = 2 ** 20;
 
 test('disk limit: at least the largest message of any protocol; 0 stays off', () => {
@@ -115,7 +118,10 @@ test('store failure: a failed flush blocks publishers for good and every health 
     assert.equal(body.status, 'unhealthy');
     assert.deepEqual(body.alarms, ['store']);
     assert.match(body.problems[0]!, /message log failed: ENOSPC/);
-    assert.match(await (await fetch(`${http}/metrics`)).text(), /^switchyard_healthy 0$/m);
+    assert.match(
+      await (await fetch(`${http}/metrics`, { headers: { authorization: GUEST } })).text(),
+      /^switchyard_healthy 0$/m,
+    );
     assert.equal((await health.check({ service: '' })).status, Serving.NOT_SERVING);
     assert.equal((await health.check({ service: 'switchyard.v1.Broker' })).status, Serving.NOT_SERVING);
     const status = await grpc.brokerStatus({});
