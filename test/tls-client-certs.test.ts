@@ -185,7 +185,9 @@ describe('tls: client certificates as identity (verifyClients optional)', { skip
     assert.match(without.stderr, /not authori[sz]ed|refused/i);
   });
 
-  test('tls: HTTPS (curl --cert) acts as the CN when there is no Authorization header', async () => {
+  test('tls: HTTPS (curl --cert) acts as the CN when there is no Authorization header', async (t) => {
+    const noCurl = await skipUnless('curl');
+    if (noCurl !== false) return t.skip(noCurl);
     const url = `https://127.0.0.1:${port('https')}/api/v1/vhosts/%2F/exchanges/amq.topic/publish?routingKey=x`;
     const curl = (p: Pair | undefined, extra: string[] = []) =>
       run('curl', [
@@ -229,6 +231,8 @@ describe('tls: client certificates as identity (verifyClients optional)', { skip
 
 describe('tls: verifyClients required', { skip: skipOpenssl }, () => {
   test('tls: the handshake fails without a certificate the CA signed, succeeds with one', async (t) => {
+    const noCurl = await skipUnless('curl');
+    if (noCurl !== false) return t.skip(noCurl);
     const dir = tempDir('switchyard-tls-req-', t);
     const ca = makeTestCa(dir);
     const alice = ca.issue('alice', { cn: 'alice' });

@@ -300,8 +300,9 @@ export class CoreConnection implements QueueOwner {
    */
   publish(x: Exchange, msg: Message): Routed {
     // As RabbitMQ, on every protocol: a user id in the properties must be the publisher's own.
+    // (The broker's own connections republish what others published: not checked.)
     const userId = msg.userId;
-    if (userId !== undefined && userId !== this.identity.user) {
+    if (userId !== undefined && userId !== this.identity.user && this.info.internal !== true) {
       throw new SwitchyardError(
         'PRECONDITION_FAILED',
         `user_id property set to '${userId}' but authenticated user was '${this.identity.user}'`,

@@ -70,6 +70,7 @@ const TOOLS = {
     probe: () => rabbitmqAnswers(),
   },
   openssl: { install: 'apt-get install openssl', probe: async () => notExecutable(['/usr/bin/openssl']) },
+  curl: { install: 'apt-get install curl', probe: async () => notExecutable(['/usr/bin/curl']) },
   build: {
     install: 'npm run build (npm install runs it)',
     probe: async () => (existsSync(join(ROOT, 'dist/cli/main.js')) ? undefined : 'dist/ is missing'),
