@@ -49,6 +49,12 @@ const EXCHANGE = 'amq.topic';
 const CONFIRM_WINDOW = 256;
 
 /** A latch for "wake the sender when the window has room". */
+/** A cleanup or send that failed: reported on stderr, the run goes on (the figures count what arrived). */
+export function reportFailure(what: string): (e: unknown) => void {
+  return (e) =>
+    process.stderr.write(`switchyard bench: ${what} failed: ${(e as Error).message ?? String(e)}\n`);
+}
+
 export function waiter() {
   let wake: (() => void) | null = null;
   return {
@@ -86,7 +92,7 @@ const amqpAdapter: Adapter = {
     } else await ch.consume(queue, (m) => m && onBody(m.content), { noAck: true });
     return {
       close: async () => {
-        if (persistent) await ch.deleteQueue(queue).catch(() => {});
+        if (persistent) await ch.deleteQueue(queue).catch(reportFailure(`deleting queue ${queue}`));
         await conn.close();
       },
     };
@@ -151,7 +157,7 @@ function mqttAdapter(qos: 0 | 1 | 2): Adapter {
       await c.subscribeAsync(topic, { qos });
       return {
         close: async () => {
-          if (persistent) await c.unsubscribeAsync(topic).catch(() => {});
+          if (persistent) await c.unsubscribeAsync(topic).catch(reportFailure(`unsubscribing from ${topic}`));
           await c.endAsync();
         },
       };
@@ -274,7 +280,7 @@ const grpcUnaryAdapter: Adapter = {
       send: (body) => {
         inFlight++;
         unaryCall(session, PUBLISH_METHOD, auth, unaryPublishFrame(EXCHANGE, key, body))
-          .catch(() => {})
+          .catch(reportFailure('a unary gRPC Publish'))
           .finally(() => {
             inFlight--;
             if (inFlight < 32) room.notify();

@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep, setImmediate as yieldLoop } from 'node:timers/promises';
-import { ADAPTERS, type Adapter, type Closable, type Publisher, waiter } from './adapters.js';
+import { ADAPTERS, type Adapter, type Closable, type Publisher, waiter, reportFailure } from './adapters.js';
 import { LatencyRecorder, type Percentiles } from './histogram.js';
 import type { MessagingProtocol, TargetUrls } from './options.js';
 import { cpuSpan, ownCpuSpan, rssKib } from './proc.js';
@@ -78,7 +78,7 @@ function through(url: URL, port: number): URL {
 }
 
 async function closeAll(things: readonly (Closable | Publisher)[]): Promise<void> {
-  await Promise.all(things.map((t) => t.close().catch(() => {})));
+  await Promise.all(things.map((t) => t.close().catch(reportFailure('closing a client'))));
 }
 
 /** Publishes as fast as the window allows until `endMs`; returns how many were sent. */

@@ -540,8 +540,10 @@ export class SegmentLog {
       this.lru.delete(old.n);
       const fh = old.fh;
       old.fh = undefined;
-      // close() waits for reads in flight on the handle.
-      fh.close().catch(() => {});
+      // close() waits for reads in flight on the handle; a failure loses nothing (read-only here).
+      fh.close().catch((e: unknown) =>
+        process.emitWarning(`message log: closing segment ${old.n}: ${(e as Error).message}`),
+      );
     }
   }
 
